@@ -1,0 +1,59 @@
+"""Config checking and sweep planning, torch-free (imported by the Snakefile at parse time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import yaml
+
+from minarch.settings import RunSpec
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config problem, reported in one line that names the key."""
+
+
+def _location(error: jsonschema.ValidationError) -> str:
+    parts = []
+    for part in error.absolute_path:
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def check(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Raise ConfigError naming the first problem, most specific error first."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.path)))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        raise ConfigError(f"config error at {_location(error)}: {error.message}; known keys: {', '.join(known)}")
+    value = error.instance if not isinstance(error.instance, (dict, list)) else None
+    detail = error.message if value is None else f"{value!r} is not allowed ({error.message})"
+    raise ConfigError(f"config error at {_location(error)}: {detail}")
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def family_runs(family: str, spec: dict[str, Any]) -> Iterator[RunSpec]:
+    """Every (dataset, topology, width, seed) of one family section of the config."""
+    for dataset in spec["datasets"]:
+        for topology in spec["topologies"]:
+            for width in spec["widths"]:
+                for seed in range(spec["seeds"]):
+                    yield RunSpec(dataset, family, topology, int(width), seed)
+
+
+def seed_blocks(n_seeds: int, seeds_per_job: int) -> list[list[int]]:
+    """Seeds grouped into jobs; ``seeds_per_job`` 0 means all seeds of a configuration in one job."""
+    size = n_seeds if seeds_per_job <= 0 else seeds_per_job
+    return [list(range(start, min(start + size, n_seeds))) for start in range(0, n_seeds, size)]

@@ -1,0 +1,225 @@
+"""Datasets: a verified uint8 cache per dataset, and normalised in-memory tensors for training.
+
+The cache (``resources/datasets/{dataset}.npz``) holds ``x_train, y_train, x_test, y_test`` as
+uint8 arrays (images NHWC for CIFAR-10, NHW for the 28x28 sets). It is made from a local mirror
+folder when one is configured, else downloaded from the official sources with torchvision, and
+its content checksums are verified either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from minarch.io import atomic_path
+
+MIRROR_ENV = "MINARCH_DATA_MIRROR"
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DataError(RuntimeError):
+    """A dataset problem, reported in one line that says what to do."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    title: str
+    image_shape: tuple[int, int, int]  # C, H, W
+    # Accepted content checksums (SHA-256 of each array's bytes); several sets where sources differ.
+    checksums: tuple[dict[str, str], ...]
+    torchvision_class: str
+
+
+_MNIST = {
+    "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+    "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+    "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+    "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+}
+_FASHION_MNIST = {
+    "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+    "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+    "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+    "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+}
+# The offline mirror's CIFAR-10 holds the official images in a partly different order (see
+# shared/data/README.md), so its checksums differ from an official download's. The official
+# download's archive is verified by torchvision's own MD5 check; its content checksums are
+# added here once measured on a machine with internet.
+_CIFAR10_MIRROR = {
+    "x_train": "c178a2cd7bf7f3c5ea91040132dfb7cace63c35966228003558d40570b45dbe1",
+    "y_train": "2b7cd2f24487317614016b72ffd53071c3062f592f0eb300c18a770d41ae1253",
+    "x_test": "d1246028f2cd1339d882924011f41ff5058e70f2c72cfc4b7ae5f00ba1f8a6ec",
+    "y_test": "bcb0228c70fcd46ed2fcaa2447a1b21141f48d8054ea92b602596e678bf60b99",
+}
+
+DATASETS = {
+    "mnist": DatasetInfo("mnist", "MNIST", (1, 28, 28), (_MNIST,), "MNIST"),
+    "fashion_mnist": DatasetInfo("fashion_mnist", "F-MNIST", (1, 28, 28), (_FASHION_MNIST,), "FashionMNIST"),
+    "cifar10": DatasetInfo("cifar10", "CIFAR-10", (3, 32, 32), (_CIFAR10_MIRROR,), "CIFAR10"),
+}
+EXPECTED_SHAPES = {
+    "mnist": {"x_train": (60000, 28, 28), "x_test": (10000, 28, 28)},
+    "fashion_mnist": {"x_train": (60000, 28, 28), "x_test": (10000, 28, 28)},
+    "cifar10": {"x_train": (50000, 32, 32, 3), "x_test": (10000, 32, 32, 3)},
+}
+
+
+def info(dataset: str) -> DatasetInfo:
+    try:
+        return DATASETS[dataset]
+    except KeyError:
+        raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}") from None
+
+
+def content_checksums(arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    return {name: hashlib.sha256(np.ascontiguousarray(arrays[name]).tobytes()).hexdigest() for name in ARRAYS}
+
+
+def verify(dataset: str, arrays: dict[str, np.ndarray], source: str, official_download: bool = False) -> None:
+    """Check shapes, dtypes and content checksums; raise DataError naming the first mismatch."""
+    meta = info(dataset)
+    for name in ARRAYS:
+        if name not in arrays:
+            raise DataError(f"{source}: array {name!r} missing from {dataset}")
+        if arrays[name].dtype != np.uint8:
+            raise DataError(f"{source}: {dataset} {name} has dtype {arrays[name].dtype}, expected uint8")
+    for name, shape in EXPECTED_SHAPES[dataset].items():
+        if arrays[name].shape != shape:
+            raise DataError(f"{source}: {dataset} {name} has shape {arrays[name].shape}, expected {shape}")
+    if official_download and dataset == "cifar10":
+        return  # archive MD5 already checked by torchvision; see _CIFAR10_MIRROR
+    found = content_checksums(arrays)
+    for expected in meta.checksums:
+        if found == expected:
+            return
+    bad = [name for name in ARRAYS if all(found[name] != e[name] for e in meta.checksums)]
+    raise DataError(
+        f"{source}: checksum mismatch for {dataset} ({', '.join(bad)}): the file is corrupt or not the "
+        "official data; delete it and fetch it again"
+    )
+
+
+def mirror_folder(configured: str | None) -> Path | None:
+    """The mirror folder: the environment variable wins over the config key ``data.mirror``."""
+    value = os.environ.get(MIRROR_ENV) or configured
+    return Path(value).expanduser() if value else None
+
+
+def read_npz(path: Path, dataset: str) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DataError(
+            f"data mirror has no {path.name}: expected {path} (set data.mirror or {MIRROR_ENV} to a folder "
+            f"holding {', '.join(f'{d}.npz' for d in DATASETS)})"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except Exception as error:  # zipfile, EOF, bad header: all mean a damaged file
+        raise DataError(f"{path}: cannot read {dataset} ({type(error).__name__}: {error}); the file is corrupt") from None
+
+
+def download(dataset: str, root: Path) -> dict[str, np.ndarray]:
+    """Official files through torchvision (which checks the archives' MD5), as uint8 arrays."""
+    import torchvision.datasets
+
+    cls = getattr(torchvision.datasets, info(dataset).torchvision_class)
+    try:
+        splits = {train: cls(str(root), train=train, download=True) for train in (True, False)}
+    except Exception as error:
+        raise DataError(
+            f"could not download {dataset} ({type(error).__name__}: {error}); offline? point data.mirror in the "
+            f"config, or the {MIRROR_ENV} environment variable, at a folder holding {dataset}.npz"
+        ) from None
+    arrays = {}
+    for train, part in ((True, "train"), (False, "test")):
+        data = splits[train].data
+        arrays[f"x_{part}"] = np.asarray(data.numpy() if hasattr(data, "numpy") else data, dtype=np.uint8)
+        targets = splits[train].targets
+        arrays[f"y_{part}"] = np.asarray(targets.numpy() if hasattr(targets, "numpy") else targets, dtype=np.uint8)
+    return arrays
+
+
+def prepare(dataset: str, destination: Path, mirror: str | None = None, download_root: Path | None = None) -> str:
+    """Write the verified cache for ``dataset``; returns a line saying where it came from."""
+    info(dataset)
+    folder = mirror_folder(mirror)
+    if folder is not None:
+        if not folder.is_dir():
+            raise DataError(f"data mirror folder {folder} does not exist (from data.mirror or {MIRROR_ENV})")
+        source = folder / f"{dataset}.npz"
+        arrays = read_npz(source, dataset)
+        verify(dataset, arrays, str(source))
+    else:
+        root = download_root or Path(destination).parent / "downloads"
+        source = f"official download via torchvision into {root}"
+        arrays = download(dataset, root)
+        verify(dataset, arrays, source, official_download=True)
+    with atomic_path(destination) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **{name: arrays[name] for name in ARRAYS})
+    return f"{dataset}: verified {', '.join(ARRAYS)} from {source}"
+
+
+@dataclass
+class Splits:
+    """Normalised float32 NCHW tensors, held in memory for the whole run."""
+
+    x_train: "torch.Tensor"
+    y_train: "torch.Tensor"
+    x_val: "torch.Tensor"
+    y_val: "torch.Tensor"
+    x_test: "torch.Tensor"
+    y_test: "torch.Tensor"
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def validation_indices(n_train: int, fraction: float, split_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same train/validation split for every run of a dataset (fixed split seed)."""
+    order = np.random.default_rng(split_seed).permutation(n_train)
+    n_val = int(round(fraction * n_train))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def normalise(images: np.ndarray) -> "torch.Tensor":
+    """uint8 NHW or NHWC -> float32 NCHW with channel-wise mean 0.5, std 0.5 (paper)."""
+    import torch
+
+    if images.ndim == 3:
+        images = images[:, None, :, :]
+    else:
+        images = images.transpose(0, 3, 1, 2)
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
+    return tensor.sub_(0.5).div_(0.5)
+
+
+def load_splits(path: Path, validation_fraction: float = 0.1, split_seed: int = 0,
+                transform: Callable | None = None) -> Splits:
+    import torch
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in ARRAYS}
+    except FileNotFoundError:
+        raise DataError(f"dataset cache {path} is missing; run the prepare_dataset rule") from None
+    except Exception as error:
+        raise DataError(f"dataset cache {path} is unreadable ({type(error).__name__}); delete it to rebuild") from None
+    train_idx, val_idx = validation_indices(len(arrays["y_train"]), validation_fraction, split_seed)
+    x_train = normalise(arrays["x_train"])
+    x_test = normalise(arrays["x_test"])
+    if transform is not None:
+        x_train, x_test = transform(x_train), transform(x_test)
+    y_train = torch.from_numpy(arrays["y_train"].astype(np.int64))
+    y_test = torch.from_numpy(arrays["y_test"].astype(np.int64))
+    train_t, val_t = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
+    return Splits(x_train[train_t], y_train[train_t], x_train[val_t], y_train[val_t], x_test, y_test)

@@ -1,0 +1,50 @@
+"""Atomic output files and the provenance columns every Parquet row carries."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+import minarch
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; rename it into place only on success,
+    so an interrupted job never leaves a file that looks finished."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, destination)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_parquet(frame: pd.DataFrame, destination: str | os.PathLike) -> None:
+    with atomic_path(destination) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_text(text: str, destination: str | os.PathLike) -> None:
+    with atomic_path(destination) as tmp:
+        Path(tmp).write_text(text)
+
+
+def versions() -> dict[str, str]:
+    import torch
+
+    return {"minarch_version": minarch.__version__, "torch_version": torch.__version__}
+
+
+def read_parquets(paths) -> pd.DataFrame:
+    frames = [pd.read_parquet(path) for path in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

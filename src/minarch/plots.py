@@ -1,0 +1,70 @@
+"""Paper figures: per family, one row per dataset with convergence, pruning and
+quantization panels (Figs. 3-5). Means with +-1 std bands over seeds."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from pathlib import Path  # noqa: E402
+
+from minarch.data import DATASETS  # noqa: E402
+from minarch.io import atomic_path  # noqa: E402
+from minarch.tables import ARCH_TITLES  # noqa: E402
+
+WIDTH_LABEL = {"dnn": "nodes in first hidden layer", "cnn": "conv channels", "vit": "hidden dimension"}
+
+
+def _band(ax, x, mean, std, label, color, linestyle="-"):
+    ax.plot(x, mean, linestyle, marker="o", markersize=3, color=color, label=label)
+    ax.fill_between(x, mean - std.fillna(0), mean + std.fillna(0), color=color, alpha=0.2, linewidth=0)
+
+
+def _stats(frame: pd.DataFrame, by: str, column: str) -> pd.DataFrame:
+    return frame.groupby(by)[column].agg(["mean", "std"]).sort_index()
+
+
+def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame, path) -> None:
+    regimes = regimes[regimes["arch"] == arch]
+    datasets = [d for d in DATASETS if d in set(regimes["dataset"])]
+    fig, axes = plt.subplots(len(datasets), 3, figsize=(13, 3.4 * len(datasets)), squeeze=False)
+    colors = plt.get_cmap("tab10")
+    for row, dataset in enumerate(datasets):
+        ax_conv, ax_prune, ax_quant = axes[row]
+        curves = regimes[regimes["dataset"] == dataset]
+        for i, (topology, curve) in enumerate(curves.groupby("topology", sort=True)):
+            color = colors(i)
+            curve = curve.sort_values("width")
+            _band(ax_conv, curve["width"], curve["test_acc_mean"], curve["test_acc_std"], topology, color)
+            stable = curve.loc[curve["n_params"] == curve["min_stable_params"], "width"]
+            width = int(stable.iloc[0]) if len(stable) else int(curve["width"].max())
+            params = int(curve.loc[curve["width"] == width, "n_params"].iloc[0])
+            runs = prune_rows[(prune_rows["dataset"] == dataset) & (prune_rows["topology"] == topology)
+                              & (prune_rows["width"] == width)]
+            if len(runs):
+                stats = _stats(runs, "ratio", "test_acc")
+                _band(ax_prune, 100 * stats.index, stats["mean"], stats["std"],
+                      f"{topology} w{width} (θ={params:,})", color)
+            quant = qat_rows[(qat_rows["dataset"] == dataset) & (qat_rows["topology"] == topology)]
+            if len(quant):
+                float_stats, int8_stats = _stats(quant, "width", "float_test_acc"), _stats(quant, "width", "int8_test_acc")
+                _band(ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], f"{topology} float32", color)
+                _band(ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], f"{topology} int8", color, "--")
+        title = DATASETS[dataset].title
+        for ax, what in ((ax_conv, "convergence"), (ax_prune, "pruning"), (ax_quant, "quantization")):
+            ax.set_title(f"{title}: {what}")
+            ax.set_ylabel("test accuracy (%)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        for ax in (ax_conv, ax_quant):
+            ax.set_xscale("log")
+            ax.set_xlabel(WIDTH_LABEL[arch])
+        ax_prune.set_xlabel("pruning ratio (%)")
+    fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning (smallest stable width per depth) and 8-bit QAT")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=120)
+    plt.close(fig)

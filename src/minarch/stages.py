@@ -1,0 +1,99 @@
+"""One run through each stage: train, prune-sweep, QAT. Each returns the Parquet rows of its
+stage; the Snakemake scripts only load inputs, loop over seeds and write files."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import torch
+from torch import nn
+
+from minarch import models, prune, quantize
+from minarch.data import Splits
+from minarch.io import versions
+from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, settings_columns
+from minarch.train import evaluate, final_metrics, fit
+
+
+def _with_run_columns(rows: list[dict], spec: RunSpec, n_params: int, settings: dict) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    front = {**spec.columns(), "n_params": n_params}
+    for position, (name, value) in enumerate(front.items()):
+        frame.insert(position, name, value)
+    for name, value in {**settings, **versions()}.items():
+        frame[name] = value
+    return frame
+
+
+def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[nn.Module, pd.DataFrame]:
+    """Train one seed; rows: one per epoch (``kind='epoch'``) and the restored best-epoch
+    model's metrics on every split (``kind='final'``, ``epoch`` = best epoch)."""
+    model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
+    started = time.perf_counter()
+    result = fit(model, splits, settings, spec.seed)
+    final = {"epoch": result.best_epoch, **final_metrics(model, splits, settings.eval_batch_size),
+             "seconds": time.perf_counter() - started}
+    rows = [{"kind": "epoch", **row} for row in result.history] + [{"kind": "final", **final}]
+    frame = _with_run_columns(rows, spec, models.parameter_count(model), settings_columns("train", settings))
+    frame["stopped_epoch"] = result.stopped_epoch
+    return model, frame
+
+
+def prune_run(model: nn.Module, spec: RunSpec, splits: Splits, train_settings: TrainSettings,
+              settings: PruneSettings) -> pd.DataFrame:
+    """Accuracy of ``model`` under global L1 pruning at each ratio (fresh copy per ratio)."""
+    trained_state = {name: value.clone() for name, value in model.state_dict().items()}
+    rows = []
+    for ratio in settings.ratios:
+        model.load_state_dict(trained_state)
+        prune.prune_globally(model, ratio)
+        if settings.finetune_epochs > 0 and ratio > 0:
+            fit(model, splits, train_settings, spec.seed, max_epochs=settings.finetune_epochs)
+        achieved, per_layer = prune.sparsity(model)
+        test_loss, test_acc = evaluate(model, splits.x_test, splits.y_test, train_settings.eval_batch_size)
+        rows.append({"ratio": ratio, "achieved_sparsity": achieved, "test_loss": test_loss,
+                     "test_acc": test_acc, "layer_sparsity": json.dumps(per_layer, sort_keys=True)})
+        prune.make_permanent(model)
+    return _with_run_columns(rows, spec, models.parameter_count(model), settings_columns("prune", settings))
+
+
+def qat_run(spec: RunSpec, splits: Splits, train_settings: TrainSettings, settings: QATSettings,
+            float_test_acc: float, float_model: nn.Module | None = None) -> pd.DataFrame:
+    """QAT from scratch (same recipe and seed as the float run) or fine-tuned from the float
+    weights, then a real int8 model evaluated on the test set by the quantized engine."""
+    if settings.mode == "scratch":
+        model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
+        max_epochs = train_settings.max_epochs
+    elif settings.mode == "finetune":
+        if float_model is None:
+            raise ValueError("QAT mode 'finetune' needs the trained float model")
+        model, max_epochs = float_model, settings.finetune_epochs
+    else:
+        raise ValueError(f"unknown QAT mode {settings.mode!r}; use scratch or finetune")
+    n_params = models.parameter_count(model)
+    float_bytes = quantize.serialized_bytes(model)
+    qat_model = quantize.prepare(model, settings.backend)
+    started = time.perf_counter()
+    result = fit(qat_model, splits, train_settings, spec.seed, max_epochs=max_epochs)
+    quantize.freeze_observers(qat_model)
+    _, fake_quant_acc = evaluate(qat_model, splits.x_test, splits.y_test, train_settings.eval_batch_size)
+    int8_model = quantize.convert(qat_model, settings.backend)
+    int8_loss, int8_acc = quantize.evaluate_int8(int8_model, splits.x_test, splits.y_test,
+                                                 train_settings.eval_batch_size, settings.backend)
+    row = {
+        "float_test_acc": float_test_acc,
+        "fake_quant_test_acc": fake_quant_acc,
+        "int8_test_acc": int8_acc,
+        "int8_test_loss": int8_loss,
+        "gap_pp": float_test_acc - int8_acc,
+        "float_bytes": float_bytes,
+        "int8_bytes": quantize.serialized_bytes(int8_model),
+        "best_epoch": result.best_epoch,
+        "stopped_epoch": result.stopped_epoch,
+        "seconds": time.perf_counter() - started,
+        "int8_is_quantized": quantize.is_quantized(int8_model),
+    }
+    columns = {**settings_columns("qat", settings), **settings_columns("train", train_settings)}
+    return _with_run_columns([row], spec, n_params, columns)

@@ -1,0 +1,78 @@
+"""Table I (DESIGN.md §2): minimum stable parameters, safe pruning ratio and 8-bit gap per
+(dataset, family), with the paper's published values beside ours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from minarch.data import DATASETS
+from minarch.regimes import representatives
+
+ARCH_TITLES = {"dnn": "DNN", "cnn": "CNN", "vit": "ViT"}
+
+# Paper, Table I.
+PAPER_TABLE1 = pd.DataFrame(
+    [
+        ("mnist", "dnn", 2e4, 60, 0.15), ("mnist", "cnn", 3e4, 20, 0.74), ("mnist", "vit", 5e3, 20, 10.66),
+        ("fashion_mnist", "dnn", 2e4, 40, 1.42), ("fashion_mnist", "cnn", 3e4, 20, 1.10),
+        ("fashion_mnist", "vit", 5e3, 20, 3.22),
+        ("cifar10", "dnn", 2e6, 40, 7.50), ("cifar10", "cnn", 3e6, 5, 14.80), ("cifar10", "vit", 6e3, 10, 4.17),
+    ],
+    columns=["dataset", "arch", "paper_min_params", "paper_safe_pruning_pct", "paper_8bit_gap_pct"],
+)
+
+
+def safe_pruning_ratio(prune_rows: pd.DataFrame, tolerance: float) -> float:
+    """Largest ratio up to which every ratio's mean (over seeds) pruned accuracy stays within
+    ``tolerance`` pp of the unpruned mean."""
+    curve = prune_rows.groupby("ratio")["test_acc"].mean().sort_index()
+    if curve.empty or 0.0 not in curve.index:
+        return float("nan")
+    within = (curve >= curve.loc[0.0] - tolerance).to_numpy()
+    failing = np.flatnonzero(~within)
+    last = failing[0] - 1 if len(failing) else len(curve) - 1
+    return float(curve.index[max(last, 0)])
+
+
+def table1(regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame,
+           prune_tolerance: float = 1.0) -> pd.DataFrame:
+    rows = []
+    reps = representatives(regimes)
+    for (dataset, arch), group in regimes.groupby(["dataset", "arch"], sort=False):
+        row = {"dataset": dataset, "arch": arch, "min_params": np.nan, "topology": None, "width": np.nan,
+               "n_seeds": np.nan, "test_acc_mean": np.nan, "safe_pruning_pct": np.nan, "gap_8bit_pct": np.nan}
+        candidates = reps[(reps["dataset"] == dataset) & (reps["arch"] == arch)]
+        if not candidates.empty:
+            best = candidates.sort_values(["n_params", "topology"]).iloc[0]
+            key = (prune_rows["dataset"] == dataset) & (prune_rows["arch"] == arch) & \
+                  (prune_rows["topology"] == best["topology"]) & (prune_rows["width"] == best["width"])
+            qkey = (qat_rows["dataset"] == dataset) & (qat_rows["arch"] == arch) & \
+                   (qat_rows["topology"] == best["topology"]) & (qat_rows["width"] == best["width"])
+            row.update(min_params=best["n_params"], topology=best["topology"], width=best["width"],
+                       n_seeds=best["n_seeds"], test_acc_mean=best["test_acc_mean"],
+                       safe_pruning_pct=100 * safe_pruning_ratio(prune_rows[key], prune_tolerance),
+                       gap_8bit_pct=qat_rows.loc[qkey, "gap_pp"].mean())
+        rows.append(row)
+    table = pd.DataFrame(rows).merge(PAPER_TABLE1, on=["dataset", "arch"], how="left")
+    order = {name: i for i, name in enumerate(DATASETS)}
+    arch_order = {name: i for i, name in enumerate(ARCH_TITLES)}
+    return table.sort_values(["dataset", "arch"], key=lambda s: s.map(order if s.name == "dataset" else arch_order),
+                             ignore_index=True)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    shown = table.assign(
+        dataset=table["dataset"].map(lambda d: DATASETS[d].title),
+        arch=table["arch"].map(ARCH_TITLES),
+        representative=[f"{t} w{int(w)}" if isinstance(t, str) else "none stable"
+                        for t, w in zip(table["topology"], table["width"])],
+    )[["dataset", "arch", "representative", "min_params", "paper_min_params", "safe_pruning_pct",
+       "paper_safe_pruning_pct", "gap_8bit_pct", "paper_8bit_gap_pct", "test_acc_mean", "n_seeds"]]
+    shown = shown.rename(columns={
+        "min_params": "min params", "paper_min_params": "paper min params",
+        "safe_pruning_pct": "safe pruning %", "paper_safe_pruning_pct": "paper safe pruning %",
+        "gap_8bit_pct": "8-bit gap %", "paper_8bit_gap_pct": "paper 8-bit gap %",
+        "test_acc_mean": "test acc % (ours)", "n_seeds": "seeds",
+    })
+    return shown.to_markdown(index=False, floatfmt=".4g") + "\n"

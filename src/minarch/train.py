@@ -1,0 +1,92 @@
+"""The training loop (paper recipe, DESIGN.md §1) and evaluation, on in-memory tensors."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minarch.data import Splits
+from minarch.settings import TrainSettings
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (%) in large batches."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    correct = torch.zeros((), dtype=torch.int64)
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").double()
+        correct += (logits.argmax(1) == target).sum()
+    return loss_sum.item() / len(y), 100.0 * correct.item() / len(y)
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_epoch: int = 0
+
+
+def fit(model: nn.Module, splits: Splits, settings: TrainSettings, seed: int,
+        max_epochs: int | None = None) -> FitResult:
+    """Adam + cross-entropy with early stopping on validation loss; the model ends with the
+    weights of its best validation epoch. ``seed`` fixes the data order."""
+    max_epochs = settings.max_epochs if max_epochs is None else max_epochs
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    result = FitResult()
+    best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
+    n = len(splits.y_train)
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        loss_sum = torch.zeros(())
+        correct = torch.zeros((), dtype=torch.int64)
+        for start in range(0, n, settings.batch_size):
+            index = order[start : start + settings.batch_size]
+            inputs, target = splits.x_train[index], splits.y_train[index]
+            logits = model(inputs)
+            loss = F.cross_entropy(logits, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(index)
+            correct += (logits.detach().argmax(1) == target).sum()
+        val_loss, val_acc = evaluate(model, splits.x_val, splits.y_val, settings.eval_batch_size)
+        test_loss, test_acc = evaluate(model, splits.x_test, splits.y_test, settings.eval_batch_size)
+        result.history.append({
+            "epoch": epoch,
+            "train_loss": loss_sum.item() / n,
+            "train_acc": 100.0 * correct.item() / n,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "seconds": time.perf_counter() - started,
+        })
+        result.stopped_epoch = epoch
+        if val_loss < best_loss:
+            best_loss, result.best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - result.best_epoch >= settings.patience:
+            break
+    model.load_state_dict(best_state)
+    return result
+
+
+def final_metrics(model: nn.Module, splits: Splits, batch_size: int = 10000) -> dict[str, float]:
+    """Loss and accuracy of the final (best-epoch) weights on every split, in eval mode."""
+    metrics = {}
+    for part in ("train", "val", "test"):
+        loss, acc = evaluate(model, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size)
+        metrics[f"{part}_loss"], metrics[f"{part}_acc"] = loss, acc
+    return metrics

@@ -1,0 +1,137 @@
+"""The workflow end to end on a tiny config, in a temporary directory, with the real MNIST
+from the data mirror (MINARCH_DATA_MIRROR, else ../shared/data beside the checkout)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MIRROR = Path(os.environ.get("MINARCH_DATA_MIRROR") or REPO.parent / "shared" / "data")
+TINY = """
+train: {max_epochs: 1}
+prune: {ratios: [0.0, 0.5, 1.0]}
+families:
+  dnn: {datasets: [mnist], topologies: [L1, L2e], widths: [2, 8], seeds: 2}
+"""
+
+pytestmark = [
+    pytest.mark.workflow,
+    pytest.mark.skipif(not (MIRROR / "mnist.npz").is_file(), reason=f"no data mirror with mnist.npz at {MIRROR}"),
+]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+               str(workdir), "--configfile", str(workdir / "tiny.yaml"), "--cores", "2", *args]
+    env = {**os.environ, "MINARCH_DATA_MIRROR": str(MIRROR)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from a dry run's 'Job stats' table."""
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("minarch")
+    (path / "tiny.yaml").write_text(TINY)
+    snakemake(path)
+    return path
+
+
+def test_builds_every_output(workdir):
+    for name in ["regimes.parquet", "regimes.csv", "table1.csv", "table1.md", "figures/fig3_dnn.png"]:
+        assert (workdir / "results" / name).stat().st_size > 0, name
+    runs = sorted((workdir / "results" / "runs").glob("mnist/dnn/*/w*/seed*"))
+    assert len(runs) == 2 * 2 * 2
+    for run in runs:
+        assert {p.name for p in run.iterdir()} == {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
+    assert not list((workdir / "results").rglob("*.tmp")), "temporary files left behind"
+
+
+def test_parquet_schemas_and_values(workdir):
+    run = workdir / "results/runs/mnist/dnn/L2e/w8/seed1"
+    train, prune, qat = (pd.read_parquet(run / f"{stage}.parquet") for stage in ("train", "prune", "qat"))
+    provenance = {"dataset", "arch", "topology", "width", "seed", "n_params", "minarch_version", "torch_version"}
+    for frame in (train, prune, qat):
+        assert provenance <= set(frame.columns)
+        assert (frame[["dataset", "arch", "topology", "width", "seed"]].iloc[0].tolist()
+                == ["mnist", "dnn", "L2e", 8, 1])
+        assert (frame["n_params"] == (784 + 1) * 8 + (8 + 1) * 8 + (8 + 1) * 10).all()
+    assert train["kind"].tolist() == ["epoch", "final"]
+    final = train[train["kind"] == "final"].iloc[0]
+    assert 50 < final["test_acc"] <= 100  # a width-8 MLP learns MNIST within one epoch
+    assert prune["ratio"].tolist() == [0.0, 0.5, 1.0]
+    assert prune["achieved_sparsity"].tolist() == pytest.approx([0.0, 0.5, 1.0], abs=1e-3)
+    # the unpruned model is the trained model
+    assert prune.loc[prune["ratio"] == 0.0, "test_acc"].item() == pytest.approx(final["test_acc"], abs=1e-9)
+    row = qat.iloc[0]
+    assert row["float_test_acc"] == pytest.approx(final["test_acc"])
+    assert row["gap_pp"] == pytest.approx(row["float_test_acc"] - row["int8_test_acc"])
+    assert row["int8_is_quantized"] and row["int8_bytes"] < row["float_bytes"]
+    assert row["qat_backend"] == "qnnpack" and row["qat_mode"] == "scratch"
+
+
+def test_aggregates_agree_with_runs(workdir):
+    results = workdir / "results"
+    regimes = pd.read_parquet(results / "regimes.parquet")
+    assert len(regimes) == 4 and set(regimes["regime"]) <= {"unstable", "learning", "overfitting"}
+    finals = pd.concat(pd.read_parquet(p) for p in results.rglob("train.parquet"))
+    finals = finals[finals["kind"] == "final"]
+    expected = finals.groupby(["topology", "width"])["test_acc"].mean()
+    got = regimes.set_index(["topology", "width"])["test_acc_mean"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    table = pd.read_csv(results / "table1.csv")
+    assert table[["dataset", "arch"]].values.tolist() == [["mnist", "dnn"]]
+    assert table.loc[0, "paper_min_params"] == 2e4 and table.loc[0, "paper_safe_pruning_pct"] == 60
+    assert "paper 8-bit gap %" in (results / "table1.md").read_text()
+
+
+def test_second_run_does_nothing(workdir):
+    assert planned_jobs(snakemake(workdir, "-n")) == {}
+
+
+def test_deleting_one_qat_file_reruns_only_that_job(workdir):
+    target = workdir / "results/runs/mnist/dnn/L1/w2/seed0/qat.parquet"
+    untouched = workdir / "results/runs/mnist/dnn/L1/w8/seed0/qat.parquet"
+    before = untouched.stat().st_mtime_ns
+    target.unlink()
+    plan = planned_jobs(snakemake(workdir, "-n"))
+    assert plan == {"qat_dnn_seeds0_1": 1, "collect": 1, "table1": 1, "family_figure": 1, "all": 1}
+    snakemake(workdir)
+    assert target.is_file() and untouched.stat().st_mtime_ns == before
+
+
+def test_one_figure_plans_only_what_it_needs(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    plan = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig3_dnn.png"))
+    assert "table1" not in plan and "regimes" not in plan and "all" not in plan
+    assert plan["family_figure"] == 1 and plan["collect"] == 3 and plan["train_dnn_seeds0_1"] == 4
+
+
+@pytest.mark.parametrize("override, named", [
+    ("widthz=3", "widthz"),
+    ("families={'dnn':{'datasets':['svhn'],'topologies':['L1'],'widths':[2],'seeds':1}}", "svhn"),
+    ("prune={'ratios':[1.5]}", "prune.ratios[0]"),
+])
+def test_bad_config_fails_with_one_named_line(tmp_path, override, named):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    result = snakemake(tmp_path, "-n", "--config", override, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("config error")]
+    assert len(lines) == 1 and named in lines[0], result.stderr

@@ -1,0 +1,54 @@
+rule collect:
+    input:
+        runs=lambda wc: family_runs_of(wc.family, f"{wc.stage}.parquet"),
+    output:
+        table="results/collected/{family}/{stage}.parquet",
+    wildcard_constraints:
+        family="dnn|cnn|vit",
+        stage="train|prune|qat",
+    log:
+        "results/logs/collect/{family}_{stage}.log",
+    benchmark:
+        "results/benchmarks/collect/{family}_{stage}.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/collect.py"
+
+
+rule regimes:
+    input:
+        train=collected("train"),
+    output:
+        parquet="results/regimes.parquet",
+        csv="results/regimes.csv",
+    params:
+        thresholds=config["regimes"],
+    log:
+        "results/logs/regimes.log",
+    benchmark:
+        "results/benchmarks/regimes.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/regimes.py"
+
+
+rule table1:
+    input:
+        regimes="results/regimes.parquet",
+        prune=collected("prune"),
+        qat=collected("qat"),
+    output:
+        csv="results/table1.csv",
+        md="results/table1.md",
+    params:
+        prune_tolerance=config["table1"]["prune_tolerance"],
+    log:
+        "results/logs/table1.log",
+    benchmark:
+        "results/benchmarks/table1.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/table1.py"

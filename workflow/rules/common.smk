@@ -1,0 +1,72 @@
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+from minarch.config import ConfigError, check, load_schema, seed_blocks
+from minarch.settings import TrainSettings
+
+min_version("9.0")
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+try:
+    check(config, load_schema(SCHEMA))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+validate(config, schema=SCHEMA)  # fills the schema's defaults
+
+FAMILIES = config["families"]
+FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
+RUN = "results/runs/{dataset}/{arch}/{topology}/w{width}/seed{seed}"
+JOB = "{dataset}/{arch}/{topology}/w{width}/seeds{first}-{last}"
+
+
+wildcard_constraints:
+    dataset="mnist|fashion_mnist|cifar10",
+    width=r"\d+",
+    topology=r"[A-Za-z0-9]+",
+
+
+def train_params():
+    """The train recipe as TrainSettings fields: only what changes results reruns jobs."""
+    train = {k: v for k, v in config["train"].items() if k not in ("threads", "seeds_per_job")}
+    return {**train, "validation_fraction": config["data"]["validation_fraction"],
+            "split_seed": config["data"]["split_seed"]}
+
+
+def seed_jobs():
+    """(family, seeds, job-path tag) for every block of seeds trained in one process."""
+    for family, spec in FAMILIES.items():
+        for block in seed_blocks(spec["seeds"], config["train"]["seeds_per_job"]):
+            yield family, block, JOB.replace("{arch}", family).format(
+                dataset="{dataset}", topology="{topology}", width="{width}", first=block[0], last=block[-1]
+            )
+
+
+def per_seed(family, seeds, name):
+    return expand(f"{RUN}/{name}", arch=family, seed=seeds, allow_missing=True)
+
+
+def job_resources(dataset, seeds, stage):
+    """Rough per-job limits for cluster schedulers: memory holds the dataset as float32."""
+    per_seed_minutes = {"train": 10, "prune": 1, "qat": 20}[stage]
+    return {"mem_mb": 6000 if dataset == "cifar10" else 3000, "runtime": 10 + per_seed_minutes * len(seeds)}
+
+
+def family_runs_of(family, name):
+    spec = FAMILIES[family]
+    return expand(f"{RUN}/{name}", dataset=spec["datasets"], arch=family, topology=spec["topologies"],
+                  width=spec["widths"], seed=range(spec["seeds"]))
+
+
+def collected(stage):
+    return expand("results/collected/{family}/{stage}.parquet", family=FAMILIES, stage=stage)
+
+
+def final_targets():
+    return [
+        "results/regimes.parquet",
+        "results/regimes.csv",
+        "results/table1.csv",
+        "results/table1.md",
+        *[f"results/figures/{FIGURES[family]}.png" for family in FAMILIES],
+    ]

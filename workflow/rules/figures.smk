@@ -1,0 +1,21 @@
+rule family_figure:
+    input:
+        train="results/collected/{family}/train.parquet",
+        prune="results/collected/{family}/prune.parquet",
+        qat="results/collected/{family}/qat.parquet",
+    output:
+        figure="results/figures/fig{number}_{family}.png",
+    wildcard_constraints:
+        family="dnn|cnn|vit",
+        number=r"\d",
+    params:
+        arch=lambda wc: wc.family,
+        thresholds=config["regimes"],
+    log:
+        "results/logs/figures/fig{number}_{family}.log",
+    benchmark:
+        "results/benchmarks/figures/fig{number}_{family}.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/family_figure.py"

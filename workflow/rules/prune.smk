@@ -1,0 +1,25 @@
+for family, seeds, job in seed_jobs():
+
+    rule:
+        name:
+            f"prune_{family}_seeds{seeds[0]}_{seeds[-1]}"
+        input:
+            dataset="resources/datasets/{dataset}.npz",
+            model=per_seed(family, seeds, "model.pt"),
+        output:
+            prune=per_seed(family, seeds, "prune.parquet"),
+        params:
+            train=train_params(),
+            prune=config["prune"],
+        threads: config["train"]["threads"]
+        resources:
+            mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "prune")["mem_mb"],
+            runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "prune")["runtime"],
+        log:
+            f"results/logs/prune/{job}.log",
+        benchmark:
+            f"results/benchmarks/prune/{job}.tsv"
+        conda:
+            "../../envs/minarch.yaml"
+        script:
+            "../scripts/prune.py"

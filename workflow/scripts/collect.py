@@ -1,0 +1,13 @@
+"""One Parquet table per family and stage, from the per-seed files."""
+
+from minarch.io import read_parquets, write_parquet
+from minarch.workflow import log, run_job
+
+
+def main(job):
+    frame = read_parquets(job.input.runs)
+    write_parquet(frame, job.output.table)
+    log.info("%d rows from %d runs", len(frame), len(job.input.runs))
+
+
+run_job(snakemake, main)  # noqa: F821

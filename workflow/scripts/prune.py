@@ -1,0 +1,23 @@
+"""Prune-sweep every seed of a block: global L1 pruning at each configured ratio."""
+
+from minarch import models, stages
+from minarch.data import load_splits
+from minarch.io import write_parquet
+from minarch.settings import PruneSettings, RunSpec, TrainSettings
+from minarch.workflow import log, run_job, set_threads
+
+
+def main(job):
+    set_threads(job.threads)
+    train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
+    settings = PruneSettings.from_dict(job.params.prune)
+    splits = load_splits(job.input.dataset, train_settings.validation_fraction, train_settings.split_seed)
+    for model_path, prune_path in zip(job.input.model, job.output.prune):
+        model, saved = models.load(model_path)
+        spec = RunSpec(**saved)
+        frame = stages.prune_run(model, spec, splits, train_settings, settings)
+        write_parquet(frame, prune_path)
+        log.info("%s: %s", spec.directory, " ".join(f"{r:.1f}:{a:.1f}" for r, a in zip(frame.ratio, frame.test_acc)))
+
+
+run_job(snakemake, main)  # noqa: F821

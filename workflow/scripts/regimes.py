@@ -1,0 +1,16 @@
+"""Regime table over all families (DESIGN.md §2)."""
+
+from minarch.io import atomic_path, read_parquets, write_parquet
+from minarch.regimes import Thresholds, finals, summarize
+from minarch.workflow import log, run_job
+
+
+def main(job):
+    table = summarize(finals(read_parquets(job.input.train)), Thresholds(**job.params.thresholds))
+    write_parquet(table, job.output.parquet)
+    with atomic_path(job.output.csv) as tmp:
+        table.to_csv(tmp, index=False)
+    log.info("%d configurations: %s", len(table), table["regime"].value_counts().to_dict())
+
+
+run_job(snakemake, main)  # noqa: F821

@@ -1,0 +1,24 @@
+"""Train a block of seeds of one configuration in one process; every seed keeps its own files."""
+
+from minarch import models, stages
+from minarch.data import load_splits
+from minarch.io import write_parquet
+from minarch.settings import RunSpec, TrainSettings
+from minarch.workflow import log, run_job, set_threads
+
+
+def main(job):
+    set_threads(job.threads)
+    settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
+    splits = load_splits(job.input.dataset, settings.validation_fraction, settings.split_seed)
+    w = job.wildcards
+    for seed, model_path, train_path in zip(job.params.seeds, job.output.model, job.output.train):
+        spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed)
+        model, frame = stages.train_run(spec, splits, settings)
+        models.save(model_path, model, spec.columns(), splits.image_shape)
+        write_parquet(frame, train_path)
+        final = frame[frame["kind"] == "final"].iloc[0]
+        log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
+
+
+run_job(snakemake, main)  # noqa: F821
