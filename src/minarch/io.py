@@ -21,12 +21,19 @@ def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
     os.close(handle)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; results are shared on clusters
     try:
         yield Path(tmp)
         os.replace(tmp, destination)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_parquet(frame: pd.DataFrame, destination: str | os.PathLike) -> None:

@@ -69,6 +69,8 @@ def to_markdown(table: pd.DataFrame) -> str:
                         for t, w in zip(table["topology"], table["width"])],
     )[["dataset", "arch", "representative", "min_params", "paper_min_params", "safe_pruning_pct",
        "paper_safe_pruning_pct", "gap_8bit_pct", "paper_8bit_gap_pct", "test_acc_mean", "n_seeds"]]
+    for column in ("min_params", "paper_min_params", "n_seeds"):
+        shown[column] = shown[column].astype("Int64")
     shown = shown.rename(columns={
         "min_params": "min params", "paper_min_params": "paper min params",
         "safe_pruning_pct": "safe pruning %", "paper_safe_pruning_pct": "paper safe pruning %",

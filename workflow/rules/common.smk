@@ -17,6 +17,7 @@ validate(config, schema=SCHEMA)  # fills the schema's defaults
 FAMILIES = config["families"]
 FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
 RUN = "results/runs/{dataset}/{arch}/{topology}/w{width}/seed{seed}"
+STAGE_FILES = ["model.pt", "train.parquet", "prune.parquet", "qat.parquet"]
 JOB = "{dataset}/{arch}/{topology}/w{width}/seeds{first}-{last}"
 
 
@@ -63,7 +64,11 @@ def collected(stage):
 
 
 def final_targets():
+    """Every per-seed file is a target too: Snakemake does not regenerate a deleted
+    intermediate while everything downstream of it is up to date."""
+    per_seed = [path for family in FAMILIES for name in STAGE_FILES for path in family_runs_of(family, name)]
     return [
+        *per_seed,
         "results/regimes.parquet",
         "results/regimes.csv",
         "results/table1.csv",

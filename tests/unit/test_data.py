@@ -1,0 +1,250 @@
+"""data.py: checksum verification, the mirror folder, the cache, the split and normalisation.
+Only tiny fake datasets are used; the real ones are never loaded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from minarch import data
+from minarch.data import ARRAYS, MIRROR_ENV, DataError, DatasetInfo
+
+
+def tiny_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "x_train": rng.integers(0, 256, size=(20, 4, 4), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, size=20, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, size=(10, 4, 4), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, size=10, dtype=np.uint8),
+    }
+
+
+def sha256s(arrays):
+    return {name: hashlib.sha256(arrays[name].tobytes()).hexdigest() for name in ARRAYS}
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """Register a tiny dataset 'tiny' whose accepted checksums are those of ``tiny_arrays()``."""
+    arrays = tiny_arrays()
+    monkeypatch.setitem(data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), (sha256s(arrays),), "MNIST"))
+    monkeypatch.setitem(data.EXPECTED_SHAPES, "tiny", {"x_train": (20, 4, 4), "x_test": (10, 4, 4)})
+    return arrays
+
+
+@pytest.fixture
+def mirror(tmp_path, tiny):
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    np.savez(folder / "tiny.npz", **tiny)
+    return folder
+
+
+def test_real_dataset_tables_are_consistent():
+    assert set(data.DATASETS) == set(data.EXPECTED_SHAPES) == {"mnist", "fashion_mnist", "cifar10"}
+    for name, meta in data.DATASETS.items():
+        c, h, w = meta.image_shape
+        shape = data.EXPECTED_SHAPES[name]["x_train"]
+        assert shape[1:3] == (h, w) and (len(shape) == 3 if c == 1 else shape[3] == c)
+        for checksums in meta.checksums:
+            assert set(checksums) == set(ARRAYS)
+            assert all(len(v) == 64 and int(v, 16) >= 0 for v in checksums.values())
+
+
+def test_content_checksums_are_sha256_of_array_bytes(tiny):
+    assert data.content_checksums(tiny) == sha256s(tiny)
+
+
+def test_verify_accepts_matching_arrays(tiny):
+    data.verify("tiny", {k: v.copy() for k, v in tiny.items()}, "test")
+
+
+def test_verify_accepts_any_listed_checksum_set(tiny, monkeypatch):
+    other = sha256s(tiny_arrays(seed=1))
+    meta = data.DATASETS["tiny"]
+    monkeypatch.setitem(data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), (other, meta.checksums[0]),
+                                                             "MNIST"))
+    data.verify("tiny", tiny, "test")
+    data.verify("tiny", tiny_arrays(seed=1), "test")
+
+
+@pytest.mark.parametrize("name", ARRAYS)
+def test_verify_rejects_a_flipped_byte(tiny, name):
+    arrays = {k: v.copy() for k, v in tiny.items()}
+    arrays[name].reshape(-1)[3] ^= 0x01
+    with pytest.raises(DataError, match="checksum") as info:
+        data.verify("tiny", arrays, "somewhere.npz")
+    message = str(info.value)
+    assert name in message and "somewhere.npz" in message and "\n" not in message
+    others = [n for n in ARRAYS if n != name]
+    assert not any(f"({n}" in message or f" {n})" in message for n in others)
+
+
+def test_verify_rejects_wrong_dtype_shape_and_missing_array(tiny):
+    arrays = dict(tiny, y_train=tiny["y_train"].astype(np.int64))
+    with pytest.raises(DataError, match="dtype"):
+        data.verify("tiny", arrays, "src")
+    arrays = dict(tiny, x_train=tiny["x_train"][:19])
+    with pytest.raises(DataError, match="shape"):
+        data.verify("tiny", arrays, "src")
+    arrays = {k: v for k, v in tiny.items() if k != "y_test"}
+    with pytest.raises(DataError, match="y_test"):
+        data.verify("tiny", arrays, "src")
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="svhn"):
+        data.info("svhn")
+
+
+def test_prepare_from_mirror_writes_verified_cache(mirror, tiny, tmp_path):
+    destination = tmp_path / "resources" / "datasets" / "tiny.npz"
+    line = data.prepare("tiny", destination, mirror=str(mirror))
+    assert str(mirror / "tiny.npz") in line
+    assert sorted(os.listdir(destination.parent)) == ["tiny.npz"]
+    with np.load(destination) as cache:
+        assert sorted(cache.files) == sorted(ARRAYS)
+        for name in ARRAYS:
+            assert cache[name].dtype == np.uint8
+            np.testing.assert_array_equal(cache[name], tiny[name])
+
+
+def _assert_no_cache(destination: Path):
+    assert not destination.exists()
+    if destination.parent.exists():
+        assert os.listdir(destination.parent) == []  # no temporary file either
+
+
+def test_prepare_with_wrong_checksum_leaves_no_cache(mirror, tiny, tmp_path):
+    bad = dict(tiny)
+    bad["x_train"] = tiny["x_train"].copy()
+    bad["x_train"][0, 0, 0] ^= 0xFF
+    np.savez(mirror / "tiny.npz", **bad)
+    destination = tmp_path / "cache" / "tiny.npz"
+    destination.parent.mkdir()
+    with pytest.raises(DataError, match="checksum"):
+        data.prepare("tiny", destination, mirror=str(mirror))
+    _assert_no_cache(destination)
+
+
+def test_prepare_with_wrong_checksum_keeps_an_existing_cache_untouched(mirror, tiny, tmp_path):
+    destination = tmp_path / "cache" / "tiny.npz"
+    data.prepare("tiny", destination, mirror=str(mirror))
+    before = destination.read_bytes()
+    bad = dict(tiny, y_test=(tiny["y_test"] + 1).astype(np.uint8))
+    np.savez(mirror / "tiny.npz", **bad)
+    with pytest.raises(DataError, match="checksum"):
+        data.prepare("tiny", destination, mirror=str(mirror))
+    assert destination.read_bytes() == before
+    assert os.listdir(destination.parent) == ["tiny.npz"]
+
+
+def test_missing_mirror_file(tmp_path, tiny):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    destination = tmp_path / "cache" / "tiny.npz"
+    with pytest.raises(DataError) as info:
+        data.prepare("tiny", destination, mirror=str(empty))
+    message = str(info.value)
+    assert MIRROR_ENV in message and "data.mirror" in message and "tiny.npz" in message
+    assert "\n" not in message
+    _assert_no_cache(destination)
+
+
+def test_nonexistent_mirror_folder(tmp_path, tiny):
+    destination = tmp_path / "cache" / "tiny.npz"
+    with pytest.raises(DataError) as info:
+        data.prepare("tiny", destination, mirror=str(tmp_path / "nowhere"))
+    message = str(info.value)
+    assert MIRROR_ENV in message and "data.mirror" in message and "nowhere" in message
+    _assert_no_cache(destination)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.0])
+def test_truncated_npz(mirror, tmp_path, keep):
+    path = mirror / "tiny.npz"
+    content = path.read_bytes()
+    path.write_bytes(content[: int(len(content) * keep)])
+    destination = tmp_path / "cache" / "tiny.npz"
+    with pytest.raises(DataError, match="corrupt"):
+        data.prepare("tiny", destination, mirror=str(mirror))
+    _assert_no_cache(destination)
+
+
+def test_environment_variable_overrides_configured_mirror(monkeypatch, tmp_path):
+    assert data.mirror_folder(None) is None
+    assert data.mirror_folder(str(tmp_path / "configured")) == tmp_path / "configured"
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "from_env"))
+    assert data.mirror_folder(str(tmp_path / "configured")) == tmp_path / "from_env"
+    assert data.mirror_folder(None) == tmp_path / "from_env"
+
+
+def test_mirror_folder_expands_user(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.mirror_folder("~/mirror") == tmp_path / "mirror"
+
+
+def test_prepare_uses_environment_mirror(monkeypatch, mirror, tmp_path):
+    monkeypatch.setenv(MIRROR_ENV, str(mirror))
+    destination = tmp_path / "cache" / "tiny.npz"
+    line = data.prepare("tiny", destination, mirror=str(tmp_path / "configured_but_absent"))
+    assert destination.is_file() and str(mirror) in line
+
+
+def test_validation_indices():
+    train, val = data.validation_indices(1000, 0.1, split_seed=0)
+    assert len(val) == 100 and len(train) == 900
+    assert not set(train) & set(val)
+    assert sorted(np.concatenate([train, val])) == list(range(1000))
+    assert list(train) == sorted(train) and list(val) == sorted(val)
+    again_train, again_val = data.validation_indices(1000, 0.1, split_seed=0)
+    np.testing.assert_array_equal(train, again_train)
+    np.testing.assert_array_equal(val, again_val)
+    _, other_val = data.validation_indices(1000, 0.1, split_seed=1)
+    assert set(other_val) != set(val)
+    assert len(data.validation_indices(60000, 0.1, 0)[1]) == 6000
+
+
+def test_normalise_values_and_layouts():
+    images = np.array([[[0, 255], [128, 64]]], dtype=np.uint8)  # N=1, H=2, W=2
+    out = data.normalise(images)
+    assert out.dtype == torch.float32 and out.shape == (1, 1, 2, 2)
+    assert out[0, 0, 0, 0] == -1.0 and out[0, 0, 0, 1] == 1.0
+    assert out[0, 0, 1, 0].item() == pytest.approx((128 / 255 - 0.5) / 0.5, abs=1e-6)
+
+    rng = np.random.default_rng(0)
+    nhwc = rng.integers(0, 256, size=(2, 4, 5, 3), dtype=np.uint8)
+    out = data.normalise(nhwc)
+    assert out.shape == (2, 3, 4, 5)
+    for n, h, w, c in [(0, 0, 0, 0), (1, 3, 4, 2), (0, 2, 1, 1)]:
+        assert out[n, c, h, w].item() == pytest.approx(nhwc[n, h, w, c] / 127.5 - 1.0, abs=1e-6)
+    assert out.min() >= -1.0 and out.max() <= 1.0
+
+
+def test_load_splits(tmp_path, tiny):
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **tiny)
+    splits = data.load_splits(path, validation_fraction=0.1, split_seed=0)
+    train_idx, val_idx = data.validation_indices(20, 0.1, 0)
+    assert splits.x_train.shape == (18, 1, 4, 4) and splits.x_val.shape == (2, 1, 4, 4)
+    assert splits.x_test.shape == (10, 1, 4, 4) and splits.image_shape == (1, 4, 4)
+    assert splits.y_train.dtype == torch.int64
+    full = data.normalise(tiny["x_train"])
+    assert torch.equal(splits.x_val, full[torch.from_numpy(val_idx)])
+    assert torch.equal(splits.y_train, torch.from_numpy(tiny["y_train"][train_idx].astype(np.int64)))
+    assert torch.equal(splits.x_test, data.normalise(tiny["x_test"]))
+
+
+def test_load_splits_missing_or_corrupt_cache(tmp_path):
+    with pytest.raises(DataError, match="missing"):
+        data.load_splits(tmp_path / "absent.npz")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip file at all")
+    with pytest.raises(DataError, match="unreadable"):
+        data.load_splits(garbage)

@@ -1,0 +1,160 @@
+"""models.py: DNN construction, parameter counts, initialisation, checkpoints."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from minarch import models
+from minarch import topology as topo
+
+
+def hand_count(input_dim: int, hidden: list[int], classes: int = 10) -> int:
+    """Weights plus biases, layer by layer, written out independently of the library."""
+    total, previous = 0, input_dim
+    for units in [*hidden, classes]:
+        total += previous * units  # weight matrix
+        total += units  # bias
+        previous = units
+    return total
+
+
+@pytest.mark.parametrize(
+    "input_dim, hidden, expected",
+    [
+        (784, [10], 784 * 10 + 10 + 10 * 10 + 10),  # 7960
+        (784, [100, 100], 78500 + 10100 + 1010),
+        (3072, [3, 1, 1], 3072 * 3 + 3 + 3 * 1 + 1 + 1 * 1 + 1 + 1 * 10 + 10),  # L3dd w3 on CIFAR-10
+        (784, [1], 784 + 1 + 10 + 10),
+    ],
+)
+def test_closed_form_count_by_hand(input_dim, hidden, expected):
+    assert models.dnn_parameter_count(input_dim, hidden) == expected
+    assert models.parameter_count(models.dnn(input_dim, hidden)) == expected
+
+
+@pytest.mark.parametrize("image_shape", [(1, 28, 28), (3, 32, 32)])
+@pytest.mark.parametrize("name", ["L1", "L2u", "L2d", "L3dd", "L3ud", "L4eee", "L4udu", "L4ddd"])
+@pytest.mark.parametrize("width", [1, 3, 20])
+def test_built_model_count_matches_closed_form(image_shape, name, width):
+    input_dim = math.prod(image_shape)
+    assert input_dim in (784, 3072)
+    hidden = topo.hidden_widths(name, width)
+    model = models.build("dnn", name, width, image_shape)
+    expected = hand_count(input_dim, hidden)
+    assert models.parameter_count(model) == expected
+    assert models.dnn_parameter_count(input_dim, hidden) == expected
+
+
+def test_architecture_layout():
+    model = models.build("dnn", "L3ud", 4, (1, 28, 28))
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(784, 4), (4, 8), (8, 4), (4, 10)]
+    relus = [m for m in model if isinstance(m, nn.ReLU)]
+    assert len(relus) == 3  # one per hidden layer, none after the logits
+    assert not isinstance(list(model)[-1], nn.ReLU)
+
+
+def test_he_normal_init_and_zero_biases():
+    torch.manual_seed(0)
+    model = models.dnn(784, [1000])
+    first, second = [m for m in model if isinstance(m, nn.Linear)]
+    w = first.weight.detach()
+    assert w.mean().abs().item() < 0.01 * math.sqrt(2 / 784)
+    assert w.std().item() == pytest.approx(math.sqrt(2 / 784), rel=0.02)
+    assert second.weight.detach().std().item() == pytest.approx(math.sqrt(2 / 1000), rel=0.05)
+    for layer in (first, second):
+        assert torch.count_nonzero(layer.bias).item() == 0
+
+
+@pytest.mark.parametrize("image_shape", [(1, 28, 28), (3, 32, 32)])
+def test_output_shape(image_shape):
+    model = models.build("dnn", "L2e", 5, image_shape)
+    out = model(torch.randn(7, *image_shape))
+    assert out.shape == (7, 10)
+
+
+def test_unknown_architecture_rejected():
+    with pytest.raises(ValueError, match="architecture"):
+        models.build("rnn", "L1", 5, (1, 28, 28))
+
+
+def test_seeded_is_reproducible():
+    a = models.seeded(3, "dnn", "L2u", 8, (1, 28, 28))
+    b = models.seeded(3, "dnn", "L2u", 8, (1, 28, 28))
+    c = models.seeded(4, "dnn", "L2u", 8, (1, 28, 28))
+    for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+        assert torch.equal(pa, pb), name
+        if name.endswith("weight"):
+            assert not torch.equal(pa, pc), name
+
+
+SPEC = {"dataset": "mnist", "arch": "dnn", "topology": "L3ud", "width": 6, "seed": 2}
+
+
+@pytest.fixture
+def trained_like_model():
+    model = models.seeded(2, "dnn", "L3ud", 6, (1, 28, 28))
+    with torch.no_grad():  # non-zero biases, so a lost bias would show
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def test_save_load_round_trip(tmp_path, trained_like_model):
+    path = tmp_path / "runs" / "seed2" / "model.pt"
+    models.save(path, trained_like_model, SPEC, (1, 28, 28))
+    assert sorted(os.listdir(path.parent)) == ["model.pt"]  # no temp file left behind
+    loaded, spec = models.load(path)
+    assert spec == SPEC
+    x = torch.randn(16, 1, 28, 28)
+    trained_like_model.eval()
+    loaded.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(x), trained_like_model(x))
+    for (name, a), b in zip(trained_like_model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def _assert_one_line_checkpoint_error(path):
+    with pytest.raises(models.CheckpointError) as info:
+        models.load(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message
+
+
+def test_random_bytes_raise_checkpoint_error(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(os.urandom(4096))
+    _assert_one_line_checkpoint_error(path)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1])
+def test_truncated_file_raises_checkpoint_error(tmp_path, trained_like_model, keep):
+    path = tmp_path / "model.pt"
+    models.save(path, trained_like_model, SPEC, (1, 28, 28))
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    _assert_one_line_checkpoint_error(path)
+
+
+def test_empty_file_raises_checkpoint_error(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"")
+    _assert_one_line_checkpoint_error(path)
+
+
+def test_mismatching_spec_raises_checkpoint_error(tmp_path, trained_like_model):
+    path = tmp_path / "model.pt"
+    models.save(path, trained_like_model, {**SPEC, "width": 7}, (1, 28, 28))  # weights of width 6
+    _assert_one_line_checkpoint_error(path)
+
+
+def test_missing_file_is_not_reported_as_corrupt(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        models.load(tmp_path / "absent.pt")

@@ -1,0 +1,162 @@
+"""regimes.py: regime labels and the minimum stable parameter count on hand-made curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from minarch import models
+from minarch.regimes import (LEARNING, OVERFITTING, UNSTABLE, Thresholds, finals, label_curve,
+                             minimum_stable_params, representatives, summarize)
+
+
+def final_rows(curve: dict, dataset="mnist", arch="dnn", topology="L1"):
+    """{width: ([test_acc per seed], [train_acc per seed])} -> 'final' rows like train.parquet's."""
+    rows = []
+    for width, (tests, trains) in curve.items():
+        for seed, (test_acc, train_acc) in enumerate(zip(tests, trains)):
+            rows.append({"kind": "final", "dataset": dataset, "arch": arch, "topology": topology, "width": width,
+                         "seed": seed, "n_params": models.dnn_parameter_count(784, [width] * int(topology[1])),
+                         "test_acc": test_acc, "train_acc": train_acc})
+    return pd.DataFrame(rows)
+
+
+# best mean is 90.0 (width 5); defaults max_std 1, max_drop 2, max_gap 3
+CURVE = {
+    1: ([50.0, 60.0, 70.0], [50.0, 60.0, 70.0]),  # noisy: std 10 -> unstable
+    2: ([80.0, 80.2, 79.8], [80.0, 80.0, 80.0]),  # tight but 10 pp below best -> unstable (drop)
+    3: ([89.0, 89.2, 88.8], [91.0, 91.0, 91.0]),  # stable, gap 2 -> learning
+    5: ([90.0, 90.1, 89.9], [99.0, 99.0, 99.0]),  # gap 9 but improves on width 3 -> learning
+    10: ([89.8, 89.9, 89.7], [99.5, 99.5, 99.5]),  # gap 9.7 and no improvement -> overfitting
+    20: ([89.9, 90.0, 89.8], [90.5, 90.5, 90.5]),  # improves again, small gap -> learning
+}
+
+
+@pytest.fixture
+def labelled():
+    table = summarize(final_rows(CURVE))
+    return table.set_index("width")
+
+
+def test_labels(labelled):
+    assert labelled["regime"].to_dict() == {
+        1: UNSTABLE, 2: UNSTABLE, 3: LEARNING, 5: LEARNING, 10: OVERFITTING, 20: LEARNING,
+    }
+
+
+def test_statistics(labelled):
+    assert labelled.loc[1, "test_acc_mean"] == pytest.approx(60.0)
+    assert labelled.loc[1, "test_acc_std"] == pytest.approx(10.0)  # sample std, ddof=1
+    assert labelled.loc[1, "test_acc_min"] == 50.0 and labelled.loc[1, "test_acc_max"] == 70.0
+    assert labelled.loc[10, "train_test_gap_mean"] == pytest.approx(99.5 - 89.8)
+    assert (labelled["n_seeds"] == 3).all()
+    assert labelled.loc[5, "n_params"] == 784 * 5 + 5 + 5 * 10 + 10
+
+
+def test_min_stable_params_of_curve(labelled):
+    expected = models.dnn_parameter_count(784, [3])
+    assert (labelled["min_stable_params"] == expected).all()
+
+
+def test_sample_std_is_used():
+    # seeds 90 +- 0.8: population std 0.8 (stable), sample std 0.8*sqrt(2) = 1.13 (unstable)
+    curve = {5: ([89.2, 90.8], [90.0, 90.0]), 10: ([90.0, 90.0], [90.0, 90.0])}
+    table = summarize(final_rows(curve)).set_index("width")
+    assert table.loc[5, "test_acc_std"] == pytest.approx(0.8 * math.sqrt(2))
+    assert table.loc[5, "regime"] == UNSTABLE
+
+
+def test_thresholds_are_used():
+    strict = summarize(final_rows(CURVE), Thresholds(max_std=1.0, max_drop=0.15, max_gap=3.0)).set_index("width")
+    assert strict.loc[10, "regime"] == UNSTABLE  # 89.8 is now more than 0.15 below 90.0
+    lenient = summarize(final_rows(CURVE), Thresholds(max_std=20.0, max_drop=50.0, max_gap=10.0))
+    lenient = lenient.set_index("width")
+    assert lenient.loc[1, "regime"] == LEARNING and lenient.loc[2, "regime"] == LEARNING
+    assert lenient.loc[10, "regime"] == LEARNING  # gap 9.7 below 10
+
+
+def test_single_seed_only_drop_counts():
+    curve = {2: ([70.0], [70.0]), 5: ([89.5], [90.0]), 10: ([90.0], [90.0])}
+    table = summarize(final_rows(curve)).set_index("width")
+    assert table["test_acc_std"].isna().all()
+    assert table["regime"].to_dict() == {2: UNSTABLE, 5: LEARNING, 10: LEARNING}
+
+
+def test_curves_are_labelled_separately():
+    other = {1: ([95.0, 95.0], [95.0, 95.0]), 2: ([95.1, 95.1], [95.1, 95.1])}
+    rows = pd.concat([final_rows(CURVE), final_rows(other, topology="L2e"),
+                      final_rows(other, dataset="cifar10")], ignore_index=True)
+    table = summarize(rows)
+    mnist_l1 = table[(table["dataset"] == "mnist") & (table["topology"] == "L1")].set_index("width")
+    assert mnist_l1.loc[3, "regime"] == LEARNING  # the other curves' 95% is not this curve's best
+    l2e = table[table["topology"] == "L2e"]
+    assert (l2e["regime"] == LEARNING).all()
+    assert (l2e["min_stable_params"] == models.dnn_parameter_count(784, [1, 1])).all()
+    assert len(table) == len(CURVE) + 4
+
+
+def test_finals_keeps_only_final_rows():
+    rows = final_rows(CURVE)
+    epochs = rows.assign(kind="epoch", test_acc=0.0)
+    picked = finals(pd.concat([epochs, rows, epochs], ignore_index=True))
+    assert len(picked) == len(rows) and (picked["kind"] == "final").all()
+    assert list(picked.index) == list(range(len(rows)))
+
+
+@pytest.mark.parametrize(
+    "unstable, expected",
+    [
+        ([False, False, False, False], 10),
+        ([True, False, False, False], 20),
+        ([True, True, False, False], 30),
+        ([False, True, False, False], 30),  # an unstable point between stable ones
+        ([True, False, True, False], 40),
+        ([False, False, False, True], math.nan),  # largest unstable
+        ([True, True, True, True], math.nan),
+    ],
+)
+def test_minimum_stable_params(unstable, expected):
+    n_params = np.array([10, 20, 30, 40])
+    result = minimum_stable_params(n_params, np.array(unstable))
+    if math.isnan(expected):
+        assert math.isnan(result)
+    else:
+        assert result == expected
+
+
+def test_minimum_stable_params_sorts_by_parameter_count():
+    # given out of order: 30 unstable, so the answer is 40 whatever the input order
+    assert minimum_stable_params(np.array([40, 10, 30, 20]), np.array([False, False, True, False])) == 40
+    assert math.isnan(minimum_stable_params(np.array([], dtype=int), np.array([], dtype=bool)))
+
+
+def test_unstable_between_stable_widths_in_summarize():
+    curve = {
+        1: ([90.0, 90.1], [90.0, 90.0]),
+        2: ([85.0, 95.0], [90.0, 90.0]),  # mean 90 but std 7 -> unstable
+        3: ([90.2, 90.3], [90.0, 90.0]),
+        5: ([90.3, 90.4], [90.0, 90.0]),
+    }
+    table = summarize(final_rows(curve)).set_index("width")
+    assert table["regime"].to_dict() == {1: LEARNING, 2: UNSTABLE, 3: LEARNING, 5: LEARNING}
+    assert (table["min_stable_params"] == models.dnn_parameter_count(784, [3])).all()
+    reps = representatives(table.reset_index())
+    assert list(reps["width"]) == [3]
+
+
+def test_largest_unstable_gives_nan_and_no_representative():
+    curve = {1: ([90.0, 90.0], [90.0, 90.0]), 2: ([80.0, 100.0], [90.0, 90.0])}
+    table = summarize(final_rows(curve))
+    assert table["min_stable_params"].isna().all()
+    assert representatives(table).empty
+
+
+def test_label_curve_sorts_by_parameters():
+    table = summarize(final_rows(CURVE))
+    shuffled = table.sample(frac=1.0, random_state=3).drop(columns=["regime", "min_stable_params"])
+    again = label_curve(shuffled, Thresholds())
+    assert list(again["n_params"]) == sorted(again["n_params"])
+    assert list(again["regime"]) == list(table.sort_values("n_params")["regime"])

@@ -1,0 +1,120 @@
+"""stages.py: one run through train, prune sweep and QAT on small synthetic data."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from minarch import io, models, stages
+from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
+
+SETTINGS = TrainSettings(batch_size=50, max_epochs=3, patience=5)
+SPEC = RunSpec("mnist", "dnn", "L2e", 8, 0)
+
+
+@pytest.fixture(scope="module")
+def small_splits():
+    from minarch.data import Splits
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    prototypes = torch.randn(10, 1, 28, 28, generator=generator)
+
+    def part(n):
+        y = torch.randint(0, 10, (n,), generator=generator)
+        return prototypes[y] + torch.randn(n, 1, 28, 28, generator=generator), y
+
+    return Splits(*part(300), *part(100), *part(200))
+
+
+@pytest.fixture(scope="module")
+def trained(small_splits):
+    return stages.train_run(SPEC, small_splits, SETTINGS)
+
+
+def test_train_run_rows(trained):
+    model, frame = trained
+    epochs = frame[frame["kind"] == "epoch"]
+    final = frame[frame["kind"] == "final"]
+    assert len(final) == 1 and len(epochs) == final["stopped_epoch"].iloc[0] <= SETTINGS.max_epochs
+    assert list(epochs["epoch"]) == list(range(1, len(epochs) + 1))
+    row = final.iloc[0]
+    # the final row describes the restored best-validation-epoch weights
+    assert row["val_loss"] == pytest.approx(epochs["val_loss"].min(), rel=1e-12)
+    assert row["epoch"] == epochs.loc[epochs["val_loss"].idxmin(), "epoch"]
+    assert row["test_acc"] == epochs.loc[epochs["val_loss"].idxmin(), "test_acc"]
+    assert (frame["n_params"] == models.dnn_parameter_count(784, [8, 8])).all()
+    assert (frame[["dataset", "arch", "topology", "width", "seed"]] == ["mnist", "dnn", "L2e", 8, 0]).all().all()
+    for column in ("train_learning_rate", "train_batch_size", "train_max_epochs", "minarch_version", "torch_version"):
+        assert column in frame.columns
+    assert (frame["train_batch_size"] == 50).all()
+
+
+def _metrics(path):
+    return pd.read_parquet(path).drop(columns=["seconds"])
+
+
+def test_same_seed_bit_identical_parquet(tmp_path, small_splits, trained):
+    _, first = trained
+    _, second = stages.train_run(SPEC, small_splits, SETTINGS)
+    _, other_seed = stages.train_run(RunSpec("mnist", "dnn", "L2e", 8, 1), small_splits, SETTINGS)
+    for name, frame in (("a", first), ("b", second), ("c", other_seed)):
+        io.write_parquet(frame, tmp_path / name / "train.parquet")
+    a, b, c = (_metrics(tmp_path / name / "train.parquet") for name in "abc")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert not a["train_loss"].equals(c["train_loss"])
+
+
+def test_prune_run_at_zero_equals_trained_accuracy(trained, small_splits):
+    model, frame = trained
+    final_acc = frame.loc[frame["kind"] == "final", "test_acc"].iloc[0]
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model = models.build("dnn", "L2e", 8, (1, 28, 28))
+    model.load_state_dict(state)
+    rows = stages.prune_run(model, SPEC, small_splits, SETTINGS, PruneSettings(ratios=(0.0, 0.5, 1.0)))
+    assert list(rows["ratio"]) == [0.0, 0.5, 1.0]
+    assert rows["test_acc"].iloc[0] == final_acc
+    n = 784 * 8 + 8 * 8 + 8 * 10
+    assert list(rows["achieved_sparsity"]) == [0.0, round(0.5 * n) / n, 1.0]
+    layers = json.loads(rows["layer_sparsity"].iloc[2])
+    assert layers == {"1": 1.0, "3": 1.0, "5": 1.0}
+    assert "prune_ratios" in rows.columns and (rows["n_params"] == models.dnn_parameter_count(784, [8, 8])).all()
+
+
+def test_prune_run_each_ratio_starts_from_trained_weights(trained, small_splits):
+    model, _ = trained
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    fresh = lambda: (m := models.build("dnn", "L2e", 8, (1, 28, 28)), m.load_state_dict(state))[0]  # noqa: E731
+    forward = stages.prune_run(fresh(), SPEC, small_splits, SETTINGS, PruneSettings(ratios=(0.0, 0.9, 0.3)))
+    alone = stages.prune_run(fresh(), SPEC, small_splits, SETTINGS, PruneSettings(ratios=(0.3,)))
+    # 0.3 after 0.9 must not inherit the 0.9 masks
+    assert forward["test_acc"].iloc[2] == alone["test_acc"].iloc[0]
+    assert forward["achieved_sparsity"].iloc[2] == alone["achieved_sparsity"].iloc[0]
+
+
+def test_qat_run(small_splits, trained):
+    _, frame = trained
+    float_acc = float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
+    rows = stages.qat_run(SPEC, small_splits, TrainSettings(batch_size=50, max_epochs=2), QATSettings(),
+                          float_acc)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert bool(row["int8_is_quantized"]) is True
+    assert row["float_test_acc"] == float_acc
+    assert row["gap_pp"] == pytest.approx(row["float_test_acc"] - row["int8_test_acc"], abs=1e-12)
+    assert 0 <= row["int8_test_acc"] <= 100 and 0 <= row["fake_quant_test_acc"] <= 100
+    assert row["int8_bytes"] < row["float_bytes"]
+    assert row["n_params"] == models.dnn_parameter_count(784, [8, 8])
+    assert row["qat_mode"] == "scratch" and row["qat_backend"] == "qnnpack"
+
+
+def test_qat_finetune_needs_float_model(small_splits):
+    with pytest.raises(ValueError, match="finetune"):
+        stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(mode="finetune"), 50.0, None)
+
+
+def test_qat_unknown_mode(small_splits):
+    with pytest.raises(ValueError, match="mode"):
+        stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(mode="sometimes"), 50.0, None)
