@@ -56,6 +56,7 @@ def prune_run(model: nn.Module, spec: RunSpec, splits: Splits, train_settings: T
         rows.append({"ratio": ratio, "achieved_sparsity": achieved, "test_loss": test_loss,
                      "test_acc": test_acc, "layer_sparsity": json.dumps(per_layer, sort_keys=True)})
         prune.make_permanent(model)
+    model.load_state_dict(trained_state)  # hand the caller back its trained model
     return _with_run_columns(rows, spec, models.parameter_count(model), settings_columns("prune", settings))
 
 

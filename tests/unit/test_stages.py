@@ -118,3 +118,14 @@ def test_qat_finetune_needs_float_model(small_splits):
 def test_qat_unknown_mode(small_splits):
     with pytest.raises(ValueError, match="mode"):
         stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(mode="sometimes"), 50.0, None)
+
+
+def test_prune_run_leaves_the_callers_model_trained(small_splits, trained):
+    import torch
+
+    model, _ = trained
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    stages.prune_run(model, SPEC, small_splits, SETTINGS, PruneSettings(ratios=(0.0, 0.5, 1.0)))
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[name], after[name]) for name in before)
