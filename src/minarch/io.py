@@ -13,6 +13,11 @@ import pandas as pd
 import minarch
 
 
+class CheckpointError(RuntimeError):
+    """A saved model file that cannot be read back (defined here, torch-free, so that job
+    scripts can report it without importing torch)."""
+
+
 @contextlib.contextmanager
 def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; rename it into place only on success,

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from minarch import topology as topo
+from minarch.io import CheckpointError, atomic_path
 
 NUM_CLASSES = 10
 
@@ -48,13 +49,7 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-class CheckpointError(RuntimeError):
-    """A model file that cannot be read back."""
-
-
 def save(path, model: nn.Module, spec: dict, image_shape: tuple[int, ...]) -> None:
-    from minarch.io import atomic_path
-
     payload = {"state_dict": model.state_dict(), "spec": dict(spec), "image_shape": list(image_shape)}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -10,6 +10,7 @@ from typing import Callable
 
 from minarch.config import ConfigError
 from minarch.data import DataError
+from minarch.io import CheckpointError
 
 log = logging.getLogger("minarch")
 
@@ -23,15 +24,10 @@ def run_job(snakemake, main: Callable) -> None:
     started = time.perf_counter()
     try:
         main(snakemake)
-    except (DataError, ConfigError) as error:
+    except (DataError, ConfigError, CheckpointError) as error:
         log.error("%s", error)
         sys.exit(1)
-    except Exception as error:
-        from minarch.models import CheckpointError
-
-        if isinstance(error, CheckpointError):
-            log.error("%s", error)
-            sys.exit(1)
+    except Exception:
         log.exception("job failed")
         raise
     log.info("done in %.1f s", time.perf_counter() - started)
