@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
-from minarch.settings import RunSpec
+from minarch.settings import FIXED_TOPOLOGIES, RunSpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -44,10 +44,15 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
+def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
+    """A DNN section lists its topologies; the CNN and ViT have one fixed shape each."""
+    return list(spec["topologies"]) if family == "dnn" else [FIXED_TOPOLOGIES[family]]
+
+
 def family_runs(family: str, spec: dict[str, Any]) -> Iterator[RunSpec]:
     """Every (dataset, topology, width, seed) of one family section of the config."""
     for dataset in spec["datasets"]:
-        for topology in spec["topologies"]:
+        for topology in topologies_of(family, spec):
             for width in spec["widths"]:
                 for seed in range(spec["seeds"]):
                     yield RunSpec(dataset, family, topology, int(width), seed)

@@ -9,21 +9,47 @@ from torch import nn
 
 from minarch import topology as topo
 from minarch.io import CheckpointError, atomic_path
+from minarch.settings import FIXED_TOPOLOGIES
 
 NUM_CLASSES = 10
+VIT_GRID = 7  # patches per side
+VIT_IMAGE_SIDE = 28  # CIFAR-10's 32x32 images are resized to this for the ViT (DESIGN.md §1)
+VIT_BLOCKS = 2
 
 
 def build(arch: str, topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES) -> nn.Module:
-    """A freshly initialised model; the caller seeds torch first (see ``seeded``)."""
+    """A freshly initialised model; the caller seeds torch first (see ``seeded``). ``width`` is
+    the first hidden layer (DNN), the conv channels (CNN) or the hidden dimension (ViT)."""
     if arch == "dnn":
         return dnn(math.prod(image_shape), topo.hidden_widths(topology, width), num_classes)
-    raise ValueError(f"unknown architecture {arch!r}; known: dnn")
+    if arch in FIXED_TOPOLOGIES and topology != FIXED_TOPOLOGIES[arch]:
+        raise ValueError(f"{arch} has the single topology {FIXED_TOPOLOGIES[arch]!r}, not {topology!r}")
+    if arch == "cnn":
+        return cnn(image_shape, width, num_classes)
+    if arch == "vit":
+        return ViT(image_shape, width, num_classes)
+    raise ValueError(f"unknown architecture {arch!r}; known: dnn, cnn, vit")
 
 
 def seeded(seed: int, arch: str, topology: str, width: int, image_shape, num_classes: int = NUM_CLASSES) -> nn.Module:
     """The model a run's seed fixes: the float and the QAT run of one seed start identical."""
     torch.manual_seed(seed)
     return build(arch, topology, width, image_shape, num_classes)
+
+
+def resize_for_vit(images: torch.Tensor, chunk: int = 10000) -> torch.Tensor:
+    """NCHW images at the ViT's 28x28 (bilinear, antialiased; in chunks to bound memory)."""
+    side = VIT_IMAGE_SIDE
+    if tuple(images.shape[-2:]) == (side, side):
+        return images
+    return torch.cat([nn.functional.interpolate(images[i : i + chunk], size=(side, side), mode="bilinear",
+                                                antialias=True, align_corners=False)
+                      for i in range(0, len(images), chunk)])
+
+
+def input_transform(arch: str):
+    """What a family does to the normalised images before its first layer (None: nothing)."""
+    return resize_for_vit if arch == "vit" else None
 
 
 def dnn(input_dim: int, hidden: list[int], num_classes: int = NUM_CLASSES) -> nn.Sequential:
@@ -43,6 +69,108 @@ def dnn(input_dim: int, hidden: list[int], num_classes: int = NUM_CLASSES) -> nn
 def dnn_parameter_count(input_dim: int, hidden: list[int], num_classes: int = NUM_CLASSES) -> int:
     widths = [input_dim, *hidden, num_classes]
     return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:]))
+
+
+def cnn(image_shape: tuple[int, ...], channels: int, num_classes: int = NUM_CLASSES) -> nn.Sequential:
+    """3x3 conv (stride 1, no padding) -> ReLU -> flatten -> linear (paper Sec. III-B, IV-b):
+    Kaiming-He normal conv weights (fan_out), N(0, 0.01^2) linear weights, zero biases."""
+    in_channels, height, width = image_shape
+    conv = nn.Conv2d(in_channels, channels, kernel_size=3, stride=1, padding=0)
+    linear = nn.Linear(channels * (height - 2) * (width - 2), num_classes)
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    nn.init.zeros_(conv.bias)
+    nn.init.normal_(linear.weight, mean=0.0, std=0.01)
+    nn.init.zeros_(linear.bias)
+    return nn.Sequential(conv, nn.ReLU(), nn.Flatten(), linear)
+
+
+def cnn_parameter_count(image_shape: tuple[int, ...], channels: int, num_classes: int = NUM_CLASSES) -> int:
+    in_channels, height, width = image_shape
+    return (9 * in_channels + 1) * channels + (channels * (height - 2) * (width - 2) + 1) * num_classes
+
+
+def sinusoidal_positions(n_positions: int, dim: int) -> torch.Tensor:
+    """Fixed sine/cosine position embeddings (Vaswani et al.); any ``dim``, odd ones included."""
+    position = torch.arange(n_positions, dtype=torch.float32)[:, None]
+    index = torch.arange(dim)
+    frequency = torch.pow(10000.0, -(2 * (index // 2)).float() / dim)
+    angles = position * frequency
+    return torch.where(index % 2 == 0, torch.sin(angles), torch.cos(angles))
+
+
+class SelfAttention(nn.Module):
+    """Single-head self-attention with its four projections as plain ``nn.Linear`` so that
+    pruning and QAT reach them (``nn.MultiheadAttention`` hides them in a fused parameter)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.query, self.key, self.value, self.out = (nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        attended = nn.functional.scaled_dot_product_attention(self.query(x), self.key(x), self.value(x))
+        return self.out(attended)
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm transformer block: x + attention(norm(x)), then x + MLP(norm(x)); MLP width = dim."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(dim)
+        self.attention = SelfAttention(dim)
+        self.mlp_norm = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.attention_norm(x))
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class ViT(nn.Module):
+    """A minimal Vision Transformer (paper Sec. III-B, after Dosovitskiy et al.): a 7x7 grid of
+    patches, linear patch embedding, learnable class token, fixed sinusoidal positions, two
+    pre-norm single-head encoder blocks, LayerNorm and a linear head on the class token.
+    Linear weights Xavier-uniform and biases zero (the original ViT's choice), class token zero."""
+
+    # Only the linear layers run in int8; norms, softmax and attention matmuls stay float.
+    quantize_linear_layers_only = True
+
+    def __init__(self, image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        in_channels, height, width = image_shape
+        if height % VIT_GRID or width % VIT_GRID:
+            raise ValueError(f"ViT needs image sides divisible by {VIT_GRID}, got {height}x{width}")
+        self.patch = (height // VIT_GRID, width // VIT_GRID)
+        self.patch_embedding = nn.Linear(in_channels * self.patch[0] * self.patch[1], dim)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.register_buffer("positions", sinusoidal_positions(VIT_GRID * VIT_GRID + 1, dim)[None], persistent=False)
+        self.blocks = nn.Sequential(*(EncoderBlock(dim) for _ in range(VIT_BLOCKS)))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def patches(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, 49, C * ph * pw), row-major over the grid."""
+        n, c = images.shape[:2]
+        (ph, pw), g = self.patch, VIT_GRID
+        grid = images.reshape(n, c, g, ph, g, pw).permute(0, 2, 4, 1, 3, 5)
+        return grid.reshape(n, g * g, c * ph * pw)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch_embedding(self.patches(images))
+        tokens = torch.cat([self.class_token.expand(len(tokens), -1, -1), tokens], dim=1) + self.positions
+        return self.head(self.norm(self.blocks(tokens)[:, 0]))
+
+
+def vit_parameter_count(image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES) -> int:
+    """Patch embedding + class token + 2 x (2 norms, 4 attention and 2 MLP linears) + norm + head."""
+    in_channels, height, width = image_shape
+    patch_dim = in_channels * (height // VIT_GRID) * (width // VIT_GRID)
+    block = 2 * 2 * dim + 6 * (dim * dim + dim)
+    return (patch_dim + 1) * dim + dim + VIT_BLOCKS * block + 2 * dim + (dim + 1) * num_classes
 
 
 def parameter_count(model: nn.Module) -> int:

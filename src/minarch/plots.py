@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # noqa: E402
 
 from pathlib import Path  # noqa: E402
 
@@ -59,11 +60,16 @@ def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qa
             ax.set_ylabel("test accuracy (%)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
+        widths = sorted(curves["width"].unique())
         for ax in (ax_conv, ax_quant):
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(FixedLocator(widths))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%d"))
+            ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlabel(WIDTH_LABEL[arch])
         ax_prune.set_xlabel("pruning ratio (%)")
-    fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning (smallest stable width per depth) and 8-bit QAT")
+    pruned = "smallest stable width per depth" if arch == "dnn" else "smallest stable width"
+    fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning ({pruned}) and 8-bit QAT")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=120)

@@ -47,18 +47,40 @@ def _fusable_pairs(model: nn.Module) -> list[list[str]]:
     return pairs
 
 
+def _wrap_linear_layers(model: nn.Module) -> list[nn.Module]:
+    """Put every Linear between its own Quant/DeQuant stubs, so the float operations around
+    it (LayerNorm, softmax, attention matmuls, residual adds) keep float inputs."""
+    linears = [(parent, name, child) for parent in model.modules()
+               for name, child in parent.named_children() if isinstance(child, nn.Linear)]
+    wrappers = []
+    for parent, name, child in linears:
+        wrapper = tq.QuantWrapper(child)
+        setattr(parent, name, wrapper)
+        wrappers.append(wrapper)
+    return wrappers
+
+
 def prepare(model: nn.Module, backend: str = "qnnpack") -> nn.Module:
-    """Wrap in Quant/DeQuant stubs, fuse conv/linear+ReLU, attach the backend's default QAT
-    qconfig (weights per-tensor symmetric qint8, activations per-tensor affine quint8,
-    moving-average min/max observers) and insert fake quantization."""
+    """Attach the backend's default QAT qconfig (weights per-tensor symmetric qint8,
+    activations per-tensor affine quint8, moving-average min/max observers) and insert fake
+    quantization. Models whose every operation has an int8 kernel (DNN, CNN) run quantized end
+    to end between one pair of stubs, conv/linear+ReLU fused; a model that sets
+    ``quantize_linear_layers_only`` (the ViT) gets stubs around each linear layer instead."""
     use_backend(backend)
+    qconfig = tq.get_default_qat_qconfig(backend)
     with quiet():
-        wrapped = tq.QuantWrapper(model)
+        if getattr(model, "quantize_linear_layers_only", False):
+            wrapped = model
+            for wrapper in _wrap_linear_layers(model):
+                wrapper.qconfig = qconfig
+        else:
+            wrapped = tq.QuantWrapper(model)
+            pairs = _fusable_pairs(wrapped.module)
+            if pairs:
+                wrapped.train()
+                tq.fuse_modules_qat(wrapped.module, pairs, inplace=True)
+            wrapped.qconfig = qconfig
         wrapped.train()
-        pairs = _fusable_pairs(wrapped.module)
-        if pairs:
-            tq.fuse_modules_qat(wrapped.module, pairs, inplace=True)
-        wrapped.qconfig = tq.get_default_qat_qconfig(backend)
         tq.prepare_qat(wrapped, inplace=True)
     return wrapped
 

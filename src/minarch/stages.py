@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from minarch import models, prune, quantize
-from minarch.data import Splits
+from minarch.data import Splits, load_splits
 from minarch.io import versions
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, settings_columns
 from minarch.train import evaluate, final_metrics, fit
@@ -25,6 +25,12 @@ def _with_run_columns(rows: list[dict], spec: RunSpec, n_params: int, settings: 
     for name, value in {**settings, **versions()}.items():
         frame[name] = value
     return frame
+
+
+def splits_for(arch: str, dataset_path, settings: TrainSettings) -> Splits:
+    """The dataset's splits as ``arch`` sees them (the ViT's images resized to its patch grid)."""
+    return load_splits(dataset_path, settings.validation_fraction, settings.split_seed,
+                       transform=models.input_transform(arch))
 
 
 def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[nn.Module, pd.DataFrame]:

@@ -51,7 +51,8 @@ def test_full_config_accepted(schema, full):
 
 def test_quick_config_accepted(schema, full):
     quick = merged(full, load_yaml("quick.yaml"))
-    assert quick["train"]["max_epochs"] == 2 and quick["prune"] == full["prune"]
+    assert quick["train"]["max_epochs"] < full["train"]["max_epochs"] and quick["prune"] == full["prune"]
+    assert set(quick["families"]) == set(full["families"]) == {"dnn", "cnn", "vit"}
     cfg.check(quick, schema)
 
 
@@ -180,3 +181,24 @@ def test_schema_defaults_equal_settings_defaults(schema, section, cls):
         expected = properties[name]["default"]
         value = getattr(defaults, name)
         assert (list(value) if isinstance(value, tuple) else value) == expected, name
+
+
+@pytest.mark.parametrize("family, topology", [("cnn", "conv3x3"), ("vit", "enc2")])
+def test_fixed_shape_families_run_their_one_topology(schema, family, topology):
+    spec = {"datasets": ["mnist"], "widths": [1, 4], "seeds": 2}
+    cfg.check({"families": {family: spec}}, schema)
+    runs = list(cfg.family_runs(family, spec))
+    assert {r.topology for r in runs} == {topology} and len(runs) == 4
+    assert cfg.topologies_of(family, spec) == [topology]
+
+
+@pytest.mark.parametrize("family", ["cnn", "vit"])
+def test_fixed_shape_families_take_no_topologies(schema, family):
+    section = {"datasets": ["mnist"], "topologies": ["L1"], "widths": [2], "seeds": 1}
+    with pytest.raises(cfg.ConfigError, match=f"families.{family}.*known keys: datasets, seeds, widths"):
+        cfg.check({"families": {family: section}}, schema)
+
+
+def test_unknown_family_rejected(schema):
+    with pytest.raises(cfg.ConfigError, match="known keys: cnn, dnn, vit"):
+        cfg.check({"families": {"resnet": {"datasets": ["mnist"], "widths": [2], "seeds": 1}}}, schema)

@@ -19,6 +19,8 @@ train: {max_epochs: 1}
 prune: {ratios: [0.0, 0.5, 1.0]}
 families:
   dnn: {datasets: [mnist], topologies: [L1, L2e], widths: [2, 8], seeds: 2}
+  cnn: {datasets: [mnist], widths: [2], seeds: 2}
+  vit: {datasets: [mnist], widths: [4], seeds: 2}
 """
 
 pytestmark = [
@@ -55,7 +57,8 @@ def workdir(tmp_path_factory) -> Path:
 
 
 def test_builds_every_output(workdir):
-    for name in ["regimes.parquet", "regimes.csv", "table1.csv", "table1.md", "figures/fig3_dnn.png"]:
+    for name in ["regimes.parquet", "regimes.csv", "table1.csv", "table1.md", "figures/fig3_dnn.png",
+                 "figures/fig4_cnn.png", "figures/fig5_vit.png"]:
         assert (workdir / "results" / name).stat().st_size > 0, name
     runs = sorted((workdir / "results" / "runs").glob("mnist/dnn/*/w*/seed*"))
     assert len(runs) == 2 * 2 * 2
@@ -87,20 +90,35 @@ def test_parquet_schemas_and_values(workdir):
     assert row["qat_backend"] == "qnnpack" and row["qat_mode"] == "scratch"
 
 
+@pytest.mark.parametrize("run, n_params", [
+    ("mnist/cnn/conv3x3/w2", (9 + 1) * 2 + (2 * 26 * 26 + 1) * 10),
+    ("mnist/vit/enc2/w4", 12 * 4**2 + (16 + 34) * 4 + 10),
+])
+def test_cnn_and_vit_runs(workdir, run, n_params):
+    for seed in (0, 1):
+        folder = workdir / "results/runs" / run / f"seed{seed}"
+        train, prune, qat = (pd.read_parquet(folder / f"{stage}.parquet") for stage in ("train", "prune", "qat"))
+        assert (train["n_params"] == n_params).all() and (qat["n_params"] == n_params).all()
+        final = train[train["kind"] == "final"].iloc[0]
+        assert prune.loc[prune["ratio"] == 0.0, "test_acc"].item() == pytest.approx(final["test_acc"], abs=1e-9)
+        assert prune["achieved_sparsity"].tolist() == pytest.approx([0.0, 0.5, 1.0], abs=1e-3)
+        assert qat["int8_is_quantized"].all() and qat["float_test_acc"].item() == pytest.approx(final["test_acc"])
+
+
 def test_aggregates_agree_with_runs(workdir):
     results = workdir / "results"
     regimes = pd.read_parquet(results / "regimes.parquet")
-    assert len(regimes) == 4 and set(regimes["regime"]) <= {"unstable", "learning", "overfitting"}
+    assert len(regimes) == 4 + 1 + 1 and set(regimes["regime"]) <= {"unstable", "learning", "overfitting"}
     finals = pd.concat(pd.read_parquet(p) for p in results.rglob("train.parquet"))
     finals = finals[finals["kind"] == "final"]
-    expected = finals.groupby(["topology", "width"])["test_acc"].mean()
-    got = regimes.set_index(["topology", "width"])["test_acc_mean"]
+    expected = finals.groupby(["arch", "topology", "width"])["test_acc"].mean()
+    got = regimes.set_index(["arch", "topology", "width"])["test_acc_mean"]
     pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
     # tiny ReLU nets may start with dead units (paper: small widths are unstable), but the
     # best width-8 run learns MNIST well above chance within one epoch
-    assert finals.loc[finals["width"] == 8, "test_acc"].max() > 60
+    assert finals.loc[(finals["arch"] == "dnn") & (finals["width"] == 8), "test_acc"].max() > 60
     table = pd.read_csv(results / "table1.csv")
-    assert table[["dataset", "arch"]].values.tolist() == [["mnist", "dnn"]]
+    assert table[["dataset", "arch"]].values.tolist() == [["mnist", "dnn"], ["mnist", "cnn"], ["mnist", "vit"]]
     assert table.loc[0, "paper_min_params"] == 2e4 and table.loc[0, "paper_safe_pruning_pct"] == 60
     assert "paper 8-bit gap %" in (results / "table1.md").read_text()
 

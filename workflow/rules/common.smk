@@ -2,7 +2,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from minarch.config import ConfigError, check, load_schema, seed_blocks
+from minarch.config import ConfigError, check, load_schema, seed_blocks, topologies_of
 from minarch.settings import TrainSettings
 
 min_version("9.0")
@@ -55,7 +55,7 @@ def job_resources(dataset, seeds, stage):
 
 def family_runs_of(family, name):
     spec = FAMILIES[family]
-    return expand(f"{RUN}/{name}", dataset=spec["datasets"], arch=family, topology=spec["topologies"],
+    return expand(f"{RUN}/{name}", dataset=spec["datasets"], arch=family, topology=topologies_of(family, spec),
                   width=spec["widths"], seed=range(spec["seeds"]))
 
 

@@ -9,6 +9,7 @@ for family, seeds, job in seed_jobs():
         output:
             prune=per_seed(family, seeds, "prune.parquet"),
         params:
+            arch=family,
             train=train_params(),
             prune=config["prune"],
         threads: config["train"]["threads"]

@@ -1,7 +1,6 @@
 """Prune-sweep every seed of a block: global L1 pruning at each configured ratio."""
 
 from minarch import models, stages
-from minarch.data import load_splits
 from minarch.io import write_parquet
 from minarch.settings import PruneSettings, RunSpec, TrainSettings
 from minarch.workflow import log, run_job, set_threads
@@ -11,7 +10,7 @@ def main(job):
     set_threads(job.threads)
     train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     settings = PruneSettings.from_dict(job.params.prune)
-    splits = load_splits(job.input.dataset, train_settings.validation_fraction, train_settings.split_seed)
+    splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings)
     for model_path, prune_path in zip(job.input.model, job.output.prune):
         model, saved = models.load(model_path)
         spec = RunSpec(**saved)

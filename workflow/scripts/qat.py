@@ -3,7 +3,6 @@
 import pandas as pd
 
 from minarch import models, stages
-from minarch.data import load_splits
 from minarch.io import write_parquet
 from minarch.settings import QATSettings, RunSpec, TrainSettings
 from minarch.workflow import log, run_job, set_threads
@@ -13,7 +12,7 @@ def main(job):
     set_threads(job.threads)
     train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     settings = QATSettings.from_dict(job.params.qat)
-    splits = load_splits(job.input.dataset, train_settings.validation_fraction, train_settings.split_seed)
+    splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings)
     w = job.wildcards
     models_in = job.input.get("model", [None] * len(job.params.seeds))
     for seed, train_path, model_path, qat_path in zip(job.params.seeds, job.input.train, models_in, job.output.qat):

@@ -1,7 +1,6 @@
 """Train a block of seeds of one configuration in one process; every seed keeps its own files."""
 
 from minarch import models, stages
-from minarch.data import load_splits
 from minarch.io import write_parquet
 from minarch.settings import RunSpec, TrainSettings
 from minarch.workflow import log, run_job, set_threads
@@ -10,7 +9,7 @@ from minarch.workflow import log, run_job, set_threads
 def main(job):
     set_threads(job.threads)
     settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
-    splits = load_splits(job.input.dataset, settings.validation_fraction, settings.split_seed)
+    splits = stages.splits_for(job.params.arch, job.input.dataset, settings)
     w = job.wildcards
     for seed, model_path, train_path in zip(job.params.seeds, job.output.model, job.output.train):
         spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed)
