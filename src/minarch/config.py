@@ -8,6 +8,7 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
+from minarch import topology as topo
 from minarch.settings import FIXED_TOPOLOGIES, RunSpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -47,6 +48,31 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
 def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
     """A DNN section lists its topologies; the CNN and ViT have one fixed shape each."""
     return list(spec["topologies"]) if family == "dnn" else [FIXED_TOPOLOGIES[family]]
+
+
+TOPOLOGY_SWEEP = "topology_sweep"
+
+
+def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every sweep of the config by name: the families of phase 2, and the phase-1
+    ``topology_sweep`` of DNN shapes (its square members are the same runs as the DNN's)."""
+    found = {family: {"arch": family, **spec, "topologies": topologies_of(family, spec)}
+             for family, spec in config["families"].items()}
+    if TOPOLOGY_SWEEP in config:
+        spec = config[TOPOLOGY_SWEEP]
+        found[TOPOLOGY_SWEEP] = {
+            "arch": "dnn", "datasets": spec["datasets"], "widths": spec["widths"], "seeds": spec["seeds"],
+            "topologies": [name for depth in spec["depths"] for name in topo.of_depth(depth)],
+        }
+    return found
+
+
+def seeds_per_arch(config: dict[str, Any]) -> dict[str, int]:
+    """Seeds each architecture's jobs must cover: a DNN in both phases is one set of runs."""
+    counts: dict[str, int] = {}
+    for spec in sweeps(config).values():
+        counts[spec["arch"]] = max(counts.get(spec["arch"], 0), spec["seeds"])
+    return counts
 
 
 def family_runs(family: str, spec: dict[str, Any]) -> Iterator[RunSpec]:

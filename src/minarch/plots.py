@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # noqa: E402
 
@@ -22,6 +23,13 @@ WIDTH_LABEL = {"dnn": "nodes in first hidden layer", "cnn": "conv channels", "vi
 def _band(ax, x, mean, std, label, color, linestyle="-"):
     ax.plot(x, mean, linestyle, marker="o", markersize=3, color=color, label=label)
     ax.fill_between(x, mean - std.fillna(0), mean + std.fillna(0), color=color, alpha=0.2, linewidth=0)
+
+
+def _save(fig, path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=120)
+    plt.close(fig)
 
 
 def _stats(frame: pd.DataFrame, by: str, column: str) -> pd.DataFrame:
@@ -70,7 +78,34 @@ def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qa
         ax_prune.set_xlabel("pruning ratio (%)")
     pruned = "smallest stable width per depth" if arch == "dnn" else "smallest stable width"
     fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning ({pruned}) and 8-bit QAT")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=120)
-    plt.close(fig)
+    _save(fig, path)
+
+
+def topology_figure(table: pd.DataFrame, path) -> None:
+    """Paper Fig. 2b: per dataset, one panel per depth with test accuracy (mean +- std over
+    seeds) against learnable parameters for every topology; dotted lines mark decades."""
+    datasets = [d for d in DATASETS if d in set(table["dataset"])]
+    depths = sorted(table["depth"].unique())
+    fig, axes = plt.subplots(len(datasets), len(depths), figsize=(4.2 * len(depths), 3.6 * len(datasets)),
+                             squeeze=False, sharey="row")
+    for row, dataset in enumerate(datasets):
+        for column, depth in enumerate(depths):
+            ax = axes[row][column]
+            curves = table[(table["dataset"] == dataset) & (table["depth"] == depth)]
+            names = sorted(curves["topology"].unique())
+            colors = plt.get_cmap("viridis" if len(names) > 10 else "tab10")
+            for i, topology in enumerate(names):
+                curve = curves[curves["topology"] == topology].sort_values("n_params")
+                color = colors(i / max(len(names) - 1, 1)) if len(names) > 10 else colors(i)
+                _band(ax, curve["n_params"], curve["test_acc_mean"], curve["test_acc_std"], topology, color)
+            ax.set_xscale("log")
+            low, high = curves["n_params"].min(), curves["n_params"].max()
+            for power in range(int(np.floor(np.log10(low))) + 1, int(np.ceil(np.log10(high)))):
+                ax.axvline(10**power, color="grey", linestyle=":", linewidth=1)
+            ax.set_title(f"{DATASETS[dataset].title}: {depth} hidden layer{'s' if depth > 1 else ''}")
+            ax.set_xlabel("learnable parameters")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6 if len(names) <= 9 else 4.5, ncol=1 if len(names) <= 9 else 3)
+        axes[row][0].set_ylabel("test accuracy (%)")
+    fig.suptitle("DNN topologies (phase 1): test accuracy vs parameters, one curve per shape")
+    _save(fig, path)

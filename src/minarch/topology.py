@@ -34,13 +34,14 @@ def hidden_widths(topology: str, width: int) -> list[int]:
     return widths
 
 
+def of_depth(depth: int) -> list[str]:
+    """The 3**(depth-1) topologies with ``depth`` hidden layers."""
+    return [f"L{depth}" + "".join(steps) for steps in itertools.product("ude", repeat=depth - 1)]
+
+
 def all_topologies(max_depth: int = 4) -> list[str]:
-    """Every topology of depth 1..max_depth: 3**(depth-1) per depth."""
-    return [
-        f"L{depth}" + "".join(steps)
-        for depth in range(1, max_depth + 1)
-        for steps in itertools.product("ude", repeat=depth - 1)
-    ]
+    """Every topology of depth 1..max_depth: 1 + 3 + 9 + 27 = 40 for depth 4."""
+    return [name for depth in range(1, max_depth + 1) for name in of_depth(depth)]
 
 
 def square(depth: int) -> str:

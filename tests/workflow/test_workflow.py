@@ -21,6 +21,7 @@ families:
   dnn: {datasets: [mnist], topologies: [L1, L2e], widths: [2, 8], seeds: 2}
   cnn: {datasets: [mnist], widths: [2], seeds: 2}
   vit: {datasets: [mnist], widths: [4], seeds: 2}
+topology_sweep: {datasets: [mnist], depths: [1, 2], widths: [2, 8], seeds: 2}
 """
 
 pytestmark = [
@@ -58,12 +59,17 @@ def workdir(tmp_path_factory) -> Path:
 
 def test_builds_every_output(workdir):
     for name in ["regimes.parquet", "regimes.csv", "table1.csv", "table1.md", "figures/fig3_dnn.png",
-                 "figures/fig4_cnn.png", "figures/fig5_vit.png"]:
+                 "figures/fig4_cnn.png", "figures/fig5_vit.png", "topologies.parquet", "topology_invariance.csv",
+                 "figures/fig2b_topologies.png"]:
         assert (workdir / "results" / name).stat().st_size > 0, name
     runs = sorted((workdir / "results" / "runs").glob("mnist/dnn/*/w*/seed*"))
-    assert len(runs) == 2 * 2 * 2
+    assert len(runs) == 4 * 2 * 2  # phase 1's four depth-1/2 shapes; phase 2's squares among them
     for run in runs:
-        assert {p.name for p in run.iterdir()} == {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
+        files = {p.name for p in run.iterdir()}
+        if run.parent.parent.name in ("L1", "L2e"):
+            assert files == {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
+        else:  # phase 1 only trains
+            assert files == {"model.pt", "train.parquet"}
     assert not list((workdir / "results").rglob("*.tmp")), "temporary files left behind"
 
 
@@ -121,6 +127,26 @@ def test_aggregates_agree_with_runs(workdir):
     assert table[["dataset", "arch"]].values.tolist() == [["mnist", "dnn"], ["mnist", "cnn"], ["mnist", "vit"]]
     assert table.loc[0, "paper_min_params"] == 2e4 and table.loc[0, "paper_safe_pruning_pct"] == 60
     assert "paper 8-bit gap %" in (results / "table1.md").read_text()
+
+
+def test_topology_sweep_outputs(workdir):
+    results = workdir / "results"
+    table = pd.read_parquet(results / "topologies.parquet")
+    assert sorted(table["topology"].unique()) == ["L1", "L2d", "L2e", "L2u"] and len(table) == 8
+    assert set(table["depth"]) == {1, 2}
+    square = pd.read_parquet(results / "regimes.parquet").query("arch == 'dnn'").set_index(["topology", "width"])
+    shared = table.set_index(["topology", "width"]).loc[square.index]
+    pd.testing.assert_series_equal(shared["test_acc_mean"], square["test_acc_mean"])
+    spread = pd.read_csv(results / "topology_invariance.csv")
+    assert {"depth", "decade", "spread_pp", "n_topologies", "shape_invariant"} <= set(spread.columns)
+    assert (spread["spread_pp"] >= 0).all() and spread.loc[spread["depth"] == 2, "n_topologies"].max() >= 2
+
+
+def test_topology_figure_plans_training_only(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    plan = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig2b_topologies.png"))
+    assert plan["train_dnn_seeds0_1"] == 4 * 2 and plan["topology_figure"] == 1
+    assert not any(name.startswith(("prune", "qat", "train_cnn", "train_vit")) for name in plan)
 
 
 def test_second_run_does_nothing(workdir):

@@ -4,7 +4,7 @@ rule collect:
     output:
         table="results/collected/{family}/{stage}.parquet",
     wildcard_constraints:
-        family="dnn|cnn|vit",
+        family="dnn|cnn|vit|topology_sweep",
         stage="train|prune|qat",
     log:
         "results/logs/collect/{family}_{stage}.log",
@@ -52,3 +52,22 @@ rule table1:
         "../../envs/minarch.yaml"
     script:
         "../scripts/table1.py"
+
+
+rule topology_sweep:
+    input:
+        train="results/collected/topology_sweep/train.parquet",
+    output:
+        table="results/topologies.parquet",
+        invariance="results/topology_invariance.csv",
+    params:
+        thresholds=config["regimes"],
+        tolerance=config.get("topology_sweep", {}).get("invariance_tolerance"),
+    log:
+        "results/logs/topology_sweep.log",
+    benchmark:
+        "results/benchmarks/topology_sweep.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/topology_sweep.py"

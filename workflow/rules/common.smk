@@ -2,7 +2,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from minarch.config import ConfigError, check, load_schema, seed_blocks, topologies_of
+from minarch.config import TOPOLOGY_SWEEP, ConfigError, check, load_schema, seed_blocks, seeds_per_arch, sweeps
 from minarch.settings import TrainSettings
 
 min_version("9.0")
@@ -15,6 +15,7 @@ except ConfigError as error:
 validate(config, schema=SCHEMA)  # fills the schema's defaults
 
 FAMILIES = config["families"]
+SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when configured
 FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
 RUN = "results/runs/{dataset}/{arch}/{topology}/w{width}/seed{seed}"
 STAGE_FILES = ["model.pt", "train.parquet", "prune.parquet", "qat.parquet"]
@@ -35,9 +36,10 @@ def train_params():
 
 
 def seed_jobs():
-    """(family, seeds, job-path tag) for every block of seeds trained in one process."""
-    for family, spec in FAMILIES.items():
-        for block in seed_blocks(spec["seeds"], config["train"]["seeds_per_job"]):
+    """(family, seeds, job-path tag) for every block of seeds trained in one process; the
+    DNN's blocks cover the larger seed count of its two phases."""
+    for family, n_seeds in seeds_per_arch(config).items():
+        for block in seed_blocks(n_seeds, config["train"]["seeds_per_job"]):
             yield family, block, JOB.replace("{arch}", family).format(
                 dataset="{dataset}", topology="{topology}", width="{width}", first=block[0], last=block[-1]
             )
@@ -53,9 +55,10 @@ def job_resources(dataset, seeds, stage):
     return {"mem_mb": 6000 if dataset == "cifar10" else 3000, "runtime": 10 + per_seed_minutes * len(seeds)}
 
 
-def family_runs_of(family, name):
-    spec = FAMILIES[family]
-    return expand(f"{RUN}/{name}", dataset=spec["datasets"], arch=family, topology=topologies_of(family, spec),
+def family_runs_of(sweep, name):
+    """File ``name`` of every run of a sweep (a family, or the topology sweep)."""
+    spec = SWEEPS[sweep]
+    return expand(f"{RUN}/{name}", dataset=spec["datasets"], arch=spec["arch"], topology=spec["topologies"],
                   width=spec["widths"], seed=range(spec["seeds"]))
 
 
@@ -67,8 +70,12 @@ def final_targets():
     """Every per-seed file is a target too: Snakemake does not regenerate a deleted
     intermediate while everything downstream of it is up to date."""
     per_seed = [path for family in FAMILIES for name in STAGE_FILES for path in family_runs_of(family, name)]
+    if TOPOLOGY_SWEEP in SWEEPS:
+        per_seed += [path for name in STAGE_FILES[:2] for path in family_runs_of(TOPOLOGY_SWEEP, name)]
+        per_seed += ["results/topologies.parquet", "results/topology_invariance.csv",
+                     "results/figures/fig2b_topologies.png"]
     return [
-        *per_seed,
+        *dict.fromkeys(per_seed),
         "results/regimes.parquet",
         "results/regimes.csv",
         "results/table1.csv",

@@ -19,3 +19,18 @@ rule family_figure:
         "../../envs/minarch.yaml"
     script:
         "../scripts/family_figure.py"
+
+
+rule topology_figure:
+    input:
+        table="results/topologies.parquet",
+    output:
+        figure="results/figures/fig2b_topologies.png",
+    log:
+        "results/logs/figures/fig2b_topologies.log",
+    benchmark:
+        "results/benchmarks/figures/fig2b_topologies.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/topology_figure.py"

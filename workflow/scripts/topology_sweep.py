@@ -1,0 +1,20 @@
+"""Phase 1: the topology table and the shape-invariance table (paper Fig. 2b, Sec. III-A)."""
+
+import pandas as pd
+
+from minarch.io import atomic_path, write_parquet
+from minarch.regimes import Thresholds
+from minarch.shapes import invariance, topology_table
+from minarch.workflow import log, run_job
+
+
+def main(job):
+    table = topology_table(pd.read_parquet(job.input.train), Thresholds(**job.params.thresholds))
+    write_parquet(table, job.output.table)
+    spread = invariance(table, job.params.tolerance)
+    with atomic_path(job.output.invariance) as tmp:
+        spread.to_csv(tmp, index=False)
+    log.info("%d configurations; invariance per depth and decade:\n%s", len(table), spread.to_string(index=False))
+
+
+run_job(snakemake, main)  # noqa: F821
