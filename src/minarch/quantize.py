@@ -91,10 +91,11 @@ def freeze_observers(qat_model: nn.Module) -> None:
 
 
 def convert(qat_model: nn.Module, backend: str = "qnnpack") -> nn.Module:
-    """A real int8 model (quantized kernels of ``backend``), from a trained QAT model."""
+    """A real int8 model (quantized kernels of ``backend``, which run on the CPU), from a
+    trained QAT model (moved to the CPU first if it trained on a GPU)."""
     use_backend(backend)
     with quiet():
-        return tq.convert(qat_model.eval(), inplace=False)
+        return tq.convert(qat_model.cpu().eval(), inplace=False)
 
 
 def is_quantized(model: nn.Module) -> bool:

@@ -3,6 +3,7 @@ stage; the Snakemake scripts only load inputs, loop over seeds and write files."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -27,16 +28,31 @@ def _with_run_columns(rows: list[dict], spec: RunSpec, n_params: int, settings: 
     return frame
 
 
-def splits_for(arch: str, dataset_path, settings: TrainSettings) -> Splits:
-    """The dataset's splits as ``arch`` sees them (the ViT's images resized to its patch grid)."""
-    return load_splits(dataset_path, settings.validation_fraction, settings.split_seed,
-                       transform=models.input_transform(arch))
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: the GPU when CUDA is present, else the CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def splits_for(arch: str, dataset_path, settings: TrainSettings, device: str = "cpu") -> Splits:
+    """The dataset's splits as ``arch`` sees them (the ViT's images resized to its patch
+    grid), held on ``device`` for the whole job: training and evaluation run where they are."""
+    splits = load_splits(dataset_path, settings.validation_fraction, settings.split_seed,
+                         transform=models.input_transform(arch))
+    target = resolve_device(device)
+    if target.type == "cpu":
+        return splits
+    return Splits(*(tensor.to(target) for tensor in dataclasses.astuple(splits)))
 
 
 def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[nn.Module, pd.DataFrame]:
     """Train one seed; rows: one per epoch (``kind='epoch'``) and the restored best-epoch
     model's metrics on every split (``kind='final'``, ``epoch`` = best epoch)."""
     model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
+    model.to(splits.x_train.device)  # initialised on the CPU: the same weights on every device
     started = time.perf_counter()
     result = fit(model, splits, settings, spec.seed)
     final = {"epoch": result.best_epoch, **final_metrics(model, splits, settings.eval_batch_size),
@@ -44,12 +60,14 @@ def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[n
     rows = [{"kind": "epoch", **row} for row in result.history] + [{"kind": "final", **final}]
     frame = _with_run_columns(rows, spec, models.parameter_count(model), settings_columns("train", settings))
     frame["stopped_epoch"] = result.stopped_epoch
+    frame["device"] = splits.x_train.device.type
     return model, frame
 
 
 def prune_run(model: nn.Module, spec: RunSpec, splits: Splits, train_settings: TrainSettings,
               settings: PruneSettings) -> pd.DataFrame:
     """Accuracy of ``model`` under global L1 pruning at each ratio (fresh copy per ratio)."""
+    model.to(splits.x_train.device)
     trained_state = {name: value.clone() for name, value in model.state_dict().items()}
     rows = []
     for ratio in settings.ratios:
@@ -81,7 +99,7 @@ def qat_run(spec: RunSpec, splits: Splits, train_settings: TrainSettings, settin
         raise ValueError(f"unknown QAT mode {settings.mode!r}; use scratch or finetune")
     n_params = models.parameter_count(model)
     float_bytes = quantize.serialized_bytes(model)
-    qat_model = quantize.prepare(model, settings.backend)
+    qat_model = quantize.prepare(model, settings.backend).to(splits.x_train.device)
     started = time.perf_counter()
     result = fit(qat_model, splits, train_settings, spec.seed, max_epochs=max_epochs)
     quantize.freeze_observers(qat_model)

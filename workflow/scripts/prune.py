@@ -10,7 +10,7 @@ def main(job):
     set_threads(job.threads)
     train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     settings = PruneSettings.from_dict(job.params.prune)
-    splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings)
+    splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])
     for model_path, prune_path in zip(job.input.model, job.output.prune):
         model, saved = models.load(model_path)
         spec = RunSpec(**saved)

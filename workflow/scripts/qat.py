@@ -12,7 +12,7 @@ def main(job):
     set_threads(job.threads)
     train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     settings = QATSettings.from_dict(job.params.qat)
-    splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings)
+    splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])
     w = job.wildcards
     models_in = job.input.get("model", [None] * len(job.params.seeds))
     for seed, train_path, model_path, qat_path in zip(job.params.seeds, job.input.train, models_in, job.output.qat):

@@ -9,7 +9,7 @@ from minarch.workflow import log, run_job, set_threads
 def main(job):
     set_threads(job.threads)
     settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
-    splits = stages.splits_for(job.params.arch, job.input.dataset, settings)
+    splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
     w = job.wildcards
     for seed, model_path, train_path in zip(job.params.seeds, job.output.model, job.output.train):
         spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed)
