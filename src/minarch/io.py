@@ -60,3 +60,19 @@ def versions() -> dict[str, str]:
 def read_parquets(paths) -> pd.DataFrame:
     frames = [pd.read_parquet(path) for path in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse;font-size:13px}}
+th,td{{border:1px solid #ccc;padding:3px 7px;text-align:right}} th{{background:#eee}}
+td:nth-child(-n+3){{text-align:left}}</style></head>
+<body><h3>{title}</h3>{table}</body></html>
+"""
+
+
+def write_html_table(frame: pd.DataFrame, destination: str | os.PathLike, title: str) -> None:
+    """A self-contained HTML page with one table: the Snakemake report shows HTML, while
+    CSV and Parquet only get a download button there."""
+    table = frame.to_html(index=False, na_rep="", float_format=lambda value: f"{value:.4g}", border=0)
+    write_text(HTML_PAGE.format(title=title, table=table), destination)

@@ -149,6 +149,17 @@ def test_topology_figure_plans_training_only(tmp_path):
     assert not any(name.startswith(("prune", "qat", "train_cnn", "train_vit")) for name in plan)
 
 
+def test_report_is_self_contained_with_figures_and_tables(workdir):
+    report = workdir / "results" / "report.html"
+    snakemake(workdir, "--report", str(report))
+    html = report.read_text()
+    assert report.stat().st_size > 100_000  # images and tables are embedded
+    for name in ("fig3_dnn.png", "fig4_cnn.png", "fig5_vit.png", "fig2b_topologies.png", "table1.html",
+                 "regimes.html", "topology_invariance.html", "Phase 1: topologies"):
+        assert name in html, name
+    assert "Table I" in (workdir / "results" / "table1.html").read_text()
+
+
 def test_second_run_does_nothing(workdir):
     assert planned_jobs(snakemake(workdir, "-n")) == {}
 

@@ -22,6 +22,8 @@ rule regimes:
     output:
         parquet="results/regimes.parquet",
         csv="results/regimes.csv",
+        html=report("results/regimes.html", caption="../report/regimes.rst", category="Tables",
+                    labels={"table": "regimes"}),
     params:
         thresholds=config["regimes"],
     log:
@@ -42,6 +44,8 @@ rule table1:
     output:
         csv="results/table1.csv",
         md="results/table1.md",
+        html=report("results/table1.html", caption="../report/table1.rst", category="Tables",
+                    labels={"table": "Table I"}),
     params:
         prune_tolerance=config["table1"]["prune_tolerance"],
     log:
@@ -60,6 +64,8 @@ rule topology_sweep:
     output:
         table="results/topologies.parquet",
         invariance="results/topology_invariance.csv",
+        invariance_html=report("results/topology_invariance.html", caption="../report/topology_invariance.rst",
+                               category="Phase 1: topologies", labels={"table": "shape invariance"}),
     params:
         thresholds=config["regimes"],
         tolerance=config.get("topology_sweep", {}).get("invariance_tolerance"),

@@ -73,12 +73,14 @@ def final_targets():
     if TOPOLOGY_SWEEP in SWEEPS:
         per_seed += [path for name in STAGE_FILES[:2] for path in family_runs_of(TOPOLOGY_SWEEP, name)]
         per_seed += ["results/topologies.parquet", "results/topology_invariance.csv",
-                     "results/figures/fig2b_topologies.png"]
+                     "results/topology_invariance.html", "results/figures/fig2b_topologies.png"]
     return [
         *dict.fromkeys(per_seed),
         "results/regimes.parquet",
         "results/regimes.csv",
+        "results/regimes.html",
         "results/table1.csv",
         "results/table1.md",
+        "results/table1.html",
         *[f"results/figures/{FIGURES[family]}.png" for family in FAMILIES],
     ]

@@ -4,7 +4,8 @@ rule family_figure:
         prune="results/collected/{family}/prune.parquet",
         qat="results/collected/{family}/qat.parquet",
     output:
-        figure="results/figures/fig{number}_{family}.png",
+        figure=report("results/figures/fig{number}_{family}.png", caption="../report/family_figure.rst",
+                      category="Figures", subcategory="{family}", labels={"figure": "Fig. {number}", "family": "{family}"}),
     wildcard_constraints:
         family="dnn|cnn|vit",
         number=r"\d",
@@ -25,7 +26,8 @@ rule topology_figure:
     input:
         table="results/topologies.parquet",
     output:
-        figure="results/figures/fig2b_topologies.png",
+        figure=report("results/figures/fig2b_topologies.png", caption="../report/topology_figure.rst",
+                      category="Phase 1: topologies", labels={"figure": "Fig. 2b"}),
     log:
         "results/logs/figures/fig2b_topologies.log",
     benchmark:

@@ -1,6 +1,6 @@
 """Regime table over all families (DESIGN.md §2)."""
 
-from minarch.io import atomic_path, read_parquets, write_parquet
+from minarch.io import atomic_path, read_parquets, write_html_table, write_parquet
 from minarch.regimes import Thresholds, finals, summarize
 from minarch.workflow import log, run_job
 
@@ -10,6 +10,7 @@ def main(job):
     write_parquet(table, job.output.parquet)
     with atomic_path(job.output.csv) as tmp:
         table.to_csv(tmp, index=False)
+    write_html_table(table, job.output.html, "Regimes per configuration")
     log.info("%d configurations: %s", len(table), table["regime"].value_counts().to_dict())
 
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from minarch.io import atomic_path, read_parquets, write_text
+from minarch.io import atomic_path, read_parquets, write_html_table, write_text
 from minarch.tables import table1, to_markdown
 from minarch.workflow import log, run_job
 
@@ -13,6 +13,7 @@ def main(job):
     with atomic_path(job.output.csv) as tmp:
         table.to_csv(tmp, index=False)
     write_text(to_markdown(table), job.output.md)
+    write_html_table(table, job.output.html, "Table I: ours beside the paper's")
     log.info("\n%s", to_markdown(table))
 
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from minarch.io import atomic_path, write_parquet
+from minarch.io import atomic_path, write_html_table, write_parquet
 from minarch.regimes import Thresholds
 from minarch.shapes import invariance, topology_table
 from minarch.workflow import log, run_job
@@ -14,6 +14,7 @@ def main(job):
     spread = invariance(table, job.params.tolerance)
     with atomic_path(job.output.invariance) as tmp:
         spread.to_csv(tmp, index=False)
+    write_html_table(spread, job.output.invariance_html, "Phase 1: spread between topologies per depth and decade")
     log.info("%d configurations; invariance per depth and decade:\n%s", len(table), spread.to_string(index=False))
 
 
