@@ -1,0 +1,817 @@
+"""Our results against every quantitative claim of the paper (arXiv 2601.17987, Sec. IV a-c,
+Table I and the conclusions).
+
+``CLAIMS`` lists the claims as data: an id, the paper's section, the claim in our words, how
+we measure it (with the agreement criterion), the paper's value, and the function that
+measures it. ``comparison_table`` evaluates all of them on a run's outputs (the frames of
+README.md's *Outputs*) and ``paper_comparison`` renders the result as Markdown with a header
+stating the size of the run. Each claim gets one verdict:
+
+- ``agree`` / ``disagree`` by the claim's criterion;
+- ``not measured`` when the run lacks what the claim needs (its dataset or family, a width
+  the claim is about, prune or QAT rows, the phase-1 table, a stable configuration).
+
+Criteria (module constants, so they are stated once):
+
+- **minimum stable parameters** agree within an order of magnitude: ``|log10(ours/paper)| <=
+  MIN_PARAMS_DECADES`` (1, a factor of 10 either way; the paper gives one significant digit);
+- **pruning ratios** (safe or failing) agree within ``PRUNE_SLACK_PP`` (10 pp, one step of
+  the 0.1 ratio grid) of the paper's value or range;
+- **8-bit gaps** agree within ``GAP_SLACK_PP`` (1 pp) of the paper's value or range; an
+  upper bound ("no more than 3 %") is checked as stated, "small" means at most
+  ``GAP_SLACK_PP``;
+- **accuracies** the paper gives as "about X" or "about X-Y %" agree within
+  ``ACC_SLACK_PP`` (1 pp) of that value or range;
+- **trends** (deeper/wider tolerates more pruning, gap shrinks with width) by the sign of
+  Spearman's rank correlation, averaged over the curves where it can be measured.
+
+"Stable" is our regime label (not ``unstable``; ``minarch.regimes``), "safe" pruning is
+``minarch.tables.safe_pruning_ratio`` with the run's tolerance and a configuration's
+*failing* ratio is the first swept ratio past its safe ratio. Where a claim disagrees, the
+``reason`` column gives the direction (ours higher/lower/earlier/later) and up to two likely
+reasons derived from the run itself, in a per-topic order (``_reasons``): a model whose
+parameter count differs from the paper's (e.g. our ViT, 12D²+(16C+34)D+10 = 3,882 at D=16 on
+MNIST), a representative model more than half a decade from the paper's size (for the Table I
+pruning and gap cells), a coarser or shorter width grid, fewer epochs (``train_max_epochs``)
+or seeds than the paper; when none applies, the definition the paper leaves open (stability
+rule, pruning tolerance, QAT schedule).
+
+Inputs: ``regimes`` (regimes.parquet), ``table1`` (table1.csv), the collected prune and QAT
+rows of every family, optionally ``topology_invariance`` (topology_invariance.csv) and
+``intervals`` (``minarch.confidence.table1_intervals``, shown beside the Table I cells).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from minarch import topology as topo
+from minarch.data import DATASETS
+from minarch.regimes import CONFIG_KEYS, UNSTABLE
+from minarch.tables import ARCH_TITLES, PAPER_TABLE1, safe_pruning_ratio
+
+MIN_PARAMS_DECADES = 1.0
+PRUNE_SLACK_PP = 10.0
+GAP_SLACK_PP = 1.0
+ACC_SLACK_PP = 1.0
+
+AGREE, DISAGREE, NOT_MEASURED = "agree", "disagree", "not measured"
+
+# The paper's run (Sec. III-C): 20 epochs; 30 seeds for DNNs, 10 for CNNs and ViTs; the DNN
+# width grid as listed, CNN channels "between 1 and 32" and ViT dimensions "between 1 and 16"
+# (their exact grids are not stated).
+PAPER_EPOCHS = 20
+PAPER_SEEDS = {"dnn": 30, "cnn": 10, "vit": 10}
+PAPER_DNN_WIDTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000)
+PAPER_WIDTH_RANGE = {"dnn": (1, 1000), "cnn": (1, 32), "vit": (1, 16)}
+VIT_PARAMS_TEXT = "12D²+(16C+34)D+10 (C input channels)"
+
+COLUMNS = ["id", "section", "claim", "paper", "ours", "verdict", "measure", "reason"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ours: str
+    verdict: str
+    note: str = ""  # why not measured, or a fact that explains a disagreement
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    section: str
+    claim: str  # in our words
+    measure: str  # how we measure it, and the agreement criterion
+    paper: str  # the paper's value or range
+    check: Callable[["Run"], Outcome] = field(repr=False)
+    topic: str  # stability | accuracy | pruning | quantization | phase1: orders the likely reasons
+    arch: str | None = None
+    datasets: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# the run's outputs
+
+
+def _title(dataset: str) -> str:
+    return DATASETS[dataset].title if dataset in DATASETS else dataset
+
+
+def _int(value) -> str:
+    return f"{int(round(value)):,}"
+
+
+def _sci(value: float) -> str:
+    """2e4 for 20,000; 3.5e4 for 35,000."""
+    exponent = int(math.floor(math.log10(value)))
+    return f"{value / 10 ** exponent:.2g}e{exponent}"
+
+
+def _spearman(x, y) -> float:
+    """Spearman's rho; 0 for constant input (no trend to see)."""
+    if len(x) < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rho = stats.spearmanr(x, y).statistic
+    return 0.0 if np.isnan(rho) else float(rho)
+
+
+class Run:
+    """A run's outputs and what the claims need from them."""
+
+    def __init__(self, regimes: pd.DataFrame, table1: pd.DataFrame, prune_rows: pd.DataFrame | None,
+                 qat_rows: pd.DataFrame | None, topology_invariance: pd.DataFrame | None = None,
+                 intervals: pd.DataFrame | None = None, prune_tolerance: float = 1.0):
+        self.regimes = regimes
+        self.table1 = table1
+        self.prune_rows = prune_rows if prune_rows is not None else pd.DataFrame(columns=[*CONFIG_KEYS, "seed"])
+        self.qat_rows = qat_rows if qat_rows is not None else pd.DataFrame(columns=[*CONFIG_KEYS, "seed"])
+        self.topology_invariance = topology_invariance
+        self.intervals = intervals
+        self.prune_tolerance = prune_tolerance
+
+    # -- size of the run
+    @cached_property
+    def archs(self) -> list[str]:
+        present = set(self.regimes["arch"])
+        return [a for a in ARCH_TITLES if a in present] + sorted(present - set(ARCH_TITLES))
+
+    @cached_property
+    def datasets(self) -> list[str]:
+        present = set(self.regimes["dataset"])
+        return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
+
+    def widths(self, arch: str, dataset: str | None = None) -> list[int]:
+        rows = self.regimes[self.regimes["arch"] == arch]
+        if dataset is not None:
+            rows = rows[rows["dataset"] == dataset]
+        return sorted(int(w) for w in rows["width"].unique())
+
+    def seeds(self, arch: str) -> tuple[int, int] | None:
+        n = self.regimes.loc[self.regimes["arch"] == arch, "n_seeds"]
+        return (int(n.min()), int(n.max())) if len(n) else None
+
+    @cached_property
+    def max_epochs(self) -> list[int]:
+        """Distinct ``train_max_epochs`` values found in any input (empty when none has it)."""
+        found = set()
+        for frame in (self.qat_rows, self.prune_rows, self.regimes, self.table1):
+            if frame is not None and "train_max_epochs" in frame:
+                found |= {int(v) for v in frame["train_max_epochs"].dropna().unique()}
+        return sorted(found)
+
+    @cached_property
+    def _pairs(self) -> set[tuple[str, str]]:
+        return set(zip(self.regimes["dataset"], self.regimes["arch"]))
+
+    def has(self, dataset: str, arch: str) -> bool:
+        return (dataset, arch) in self._pairs
+
+    def curve(self, dataset: str, arch: str, topology: str | None = None) -> pd.DataFrame:
+        r = self.regimes
+        rows = r[(r["dataset"] == dataset) & (r["arch"] == arch)]
+        if topology is not None:
+            rows = rows[rows["topology"] == topology]
+        return rows.sort_values(["topology", "n_params"]).reset_index(drop=True)
+
+    def table_row(self, dataset: str, arch: str) -> pd.Series | None:
+        t = self.table1
+        rows = t[(t["dataset"] == dataset) & (t["arch"] == arch)]
+        return rows.iloc[0] if len(rows) else None
+
+    def interval(self, dataset: str, arch: str, column: str) -> tuple[float, float] | None:
+        if self.intervals is None:
+            return None
+        rows = self.intervals[(self.intervals["dataset"] == dataset) & (self.intervals["arch"] == arch)]
+        low, high = f"{column}_ci_low", f"{column}_ci_high"
+        if rows.empty or low not in rows:
+            return None
+        return float(rows[low].iloc[0]), float(rows[high].iloc[0])
+
+    # -- per configuration: pruning and quantization summaries beside the regime
+    @cached_property
+    def config_pruning(self) -> pd.DataFrame:
+        """Per configuration: safe pruning % and failing % (first swept ratio past the safe one;
+        NaN when it never fails), with the regime table's columns."""
+        rows = []
+        for key, group in self.prune_rows.groupby(CONFIG_KEYS, sort=False):
+            safe = safe_pruning_ratio(group, self.prune_tolerance)
+            ratios = np.sort(group["ratio"].unique())
+            later = ratios[ratios > safe] if not np.isnan(safe) else ratios[:0]
+            rows.append({**dict(zip(CONFIG_KEYS, key)), "safe_pct": 100 * safe,
+                         "fail_pct": 100 * later[0] if len(later) else np.nan})
+        table = pd.DataFrame(rows, columns=[*CONFIG_KEYS, "safe_pct", "fail_pct"])
+        return table.merge(self.regimes, on=CONFIG_KEYS, how="inner")
+
+    @cached_property
+    def config_gaps(self) -> pd.DataFrame:
+        gaps = self.qat_rows.groupby(CONFIG_KEYS, as_index=False).agg(gap=("gap_pp", "mean")) \
+            if "gap_pp" in self.qat_rows else pd.DataFrame(columns=[*CONFIG_KEYS, "gap"])
+        return gaps.merge(self.regimes, on=CONFIG_KEYS, how="inner")
+
+    def stable(self, frame: pd.DataFrame, dataset: str | None, arch: str) -> pd.DataFrame:
+        rows = frame[(frame["arch"] == arch) & (frame["regime"] != UNSTABLE)]
+        return rows[rows["dataset"] == dataset] if dataset is not None else rows
+
+
+# ---------------------------------------------------------------------------------------------
+# checks
+
+
+def _missing(run: Run, dataset: str, arch: str) -> Outcome | None:
+    if not run.has(dataset, arch):
+        return Outcome("—", NOT_MEASURED, f"the run has no {ARCH_TITLES.get(arch, arch)} on {_title(dataset)}")
+    return None
+
+
+def _within(value: float, low: float, high: float, slack: float) -> bool:
+    return low - slack <= value <= high + slack
+
+
+def _verdict(ok: bool) -> str:
+    return AGREE if ok else DISAGREE
+
+
+def _with_ci(text: str, interval, fmt) -> str:
+    if interval is None or all(np.isnan(v) for v in interval):
+        return text
+    low, high = (("beyond grid" if np.isnan(v) else fmt(v)) for v in interval)
+    return f"{text} (95% CI {low}–{high})"
+
+
+def _table_min_params(dataset: str, arch: str, paper: float):
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        row = run.table_row(dataset, arch)
+        ours = np.nan if row is None else row["min_params"]
+        if np.isnan(ours):
+            return Outcome("no stable configuration", DISAGREE, "no width of the sweep is stable")
+        where = f"{row['topology']} w{int(row['width'])}"
+        text = _with_ci(f"{_int(ours)} ({where})", run.interval(dataset, arch, "min_params"), _int)
+        return Outcome(text, _verdict(abs(math.log10(ours / paper)) <= MIN_PARAMS_DECADES),
+                       "ours " + ("larger" if ours > paper else "smaller"))
+    return check
+
+
+def _table_column(dataset: str, arch: str, column: str, paper: float, slack: float, fmt, what: str):
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        row = run.table_row(dataset, arch)
+        if row is None or not isinstance(row["topology"], str):
+            return Outcome("—", NOT_MEASURED, "no stable configuration, so no representative model")
+        ours = row[column]
+        if pd.isna(ours):
+            return Outcome("—", NOT_MEASURED, f"no {what} rows for the representative model")
+        interval = run.interval(dataset, arch, "safe_pruning_pct" if column == "safe_pruning_pct" else "gap_8bit_pct")
+        return Outcome(_with_ci(fmt(ours), interval, fmt), _verdict(abs(ours - paper) <= slack),
+                       "ours " + ("higher" if ours > paper else "lower"))
+    return check
+
+
+def _min_stable_per_depth(dataset: str, low: float, high: float):
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, "dnn")):
+            return missing
+        per = run.curve(dataset, "dnn").groupby("topology")["min_stable_params"].first()
+        text = ", ".join(f"{t}: {'none' if np.isnan(v) else _int(v)}" for t, v in per.items())
+        ok = bool(per.notna().all() and per.between(low, high).all())
+        return Outcome(text, _verdict(ok))
+    return check
+
+
+def _min_stable_width(dataset: str, arch: str, allowed: Callable[[Run, list[int]], list[int]]):
+    """Agree when the curve's minimum stable width is among ``allowed(run, grid)``."""
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        grid = run.widths(arch, dataset)
+        ok_widths = allowed(run, grid)
+        if not ok_widths:
+            return Outcome("—", NOT_MEASURED, f"the width grid {grid} has no width the claim is about")
+        curve = run.curve(dataset, arch)
+        minimum = curve["min_stable_params"].iloc[0]
+        if np.isnan(minimum):
+            return Outcome("no stable width", DISAGREE, "no width of the sweep is stable")
+        width = int(curve.loc[curve["n_params"] == minimum, "width"].iloc[0])
+        return Outcome(f"width {width} ({_int(minimum)} params)", _verdict(width in ok_widths),
+                       "ours " + ("later" if width > max(ok_widths) else "earlier"))
+    return check
+
+
+def _range_widths(low: int, high: int):
+    return lambda run, grid: [w for w in grid if low <= w <= high]
+
+
+def _neighbours(value: int):
+    """The paper's width and the grid points on either side of it."""
+    def allowed(run, grid):
+        if value not in grid:
+            return []
+        i = grid.index(value)
+        return grid[max(i - 1, 0): i + 2]
+    return allowed
+
+
+def _late_widths(fraction: float, paper_largest: int):
+    def allowed(run, grid):
+        if not grid or max(grid) != paper_largest:
+            return []
+        return [w for w in grid if w >= fraction * paper_largest]
+    return allowed
+
+
+def _accuracy_at(dataset: str, arch: str, widths: Callable[[list[int]], list[int]], low: float, high: float):
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        grid = run.widths(arch, dataset)
+        chosen = widths(grid)
+        if not chosen:
+            return Outcome("—", NOT_MEASURED, f"the width grid {grid} lacks the widths the claim is about")
+        curve = run.curve(dataset, arch).set_index("width")
+        acc = curve.loc[chosen, "test_acc_mean"]
+        text = ", ".join(f"w{w}: {a:.2f}%" for w, a in acc.items())
+        ok = all(_within(a, low, high, ACC_SLACK_PP) for a in acc)
+        return Outcome(text, _verdict(ok), "ours " + ("higher" if acc.mean() > high else "lower"))
+    return check
+
+
+def _largest(paper_largest: int):
+    return lambda grid: [paper_largest] if paper_largest in grid and max(grid) == paper_largest else []
+
+
+def _rises(dataset: str, arch: str, start: int, end: int):
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        curve = run.curve(dataset, arch).set_index("width")
+        if start not in curve.index or end not in curve.index:
+            return Outcome("—", NOT_MEASURED, f"the width grid lacks {start} or {end}")
+        a, b = curve.loc[start, "test_acc_mean"], curve.loc[end, "test_acc_mean"]
+        return Outcome(f"{a:.2f}% → {b:.2f}% ({b - a:+.2f} pp)", _verdict(b > a))
+    return check
+
+
+def _rises_throughout(dataset: str, arch: str, min_rho: float):
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        curve = run.curve(dataset, arch)
+        rho = _spearman(curve["width"], curve["test_acc_mean"])
+        return Outcome(f"Spearman ρ(width, accuracy) = {rho:.2f} over {len(curve)} widths", _verdict(rho >= min_rho))
+    return check
+
+
+def _grows_with_complexity(run: Run) -> Outcome:
+    parts, ok, measured = [], True, False
+    for arch in run.archs:
+        values = [(d, run.table_row(d, arch)) for d in ("mnist", "fashion_mnist", "cifar10") if run.has(d, arch)]
+        values = [(d, row["min_params"]) for d, row in values if row is not None and pd.notna(row["min_params"])]
+        if len(values) < 2:
+            continue
+        measured = True
+        numbers = [v for _, v in values]
+        ok &= all(b >= a for a, b in zip(numbers, numbers[1:]))
+        parts.append(f"{ARCH_TITLES.get(arch, arch)}: " + " → ".join(f"{_int(v)}" for v in numbers))
+    if not measured:
+        return Outcome("—", NOT_MEASURED, "fewer than two datasets with a stable configuration per family")
+    return Outcome("; ".join(parts), _verdict(ok))
+
+
+def _pruning_summary(dataset: str, arch: str, column: str, low: float, high: float, topologies=None,
+                     at_representative: bool = False):
+    """Median over the stable configurations (or the Table I representative) of the safe or
+    failing pruning %, against the paper's range widened by PRUNE_SLACK_PP."""
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        rows = run.stable(run.config_pruning, dataset, arch)
+        if topologies is not None:
+            rows = rows[rows["topology"].isin(topologies)]
+        if at_representative:
+            rep = run.table_row(dataset, arch)
+            if rep is None or not isinstance(rep["topology"], str):
+                return Outcome("—", NOT_MEASURED, "no stable configuration")
+            rows = rows[(rows["topology"] == rep["topology"]) & (rows["width"] == rep["width"])]
+        if rows.empty:
+            which = "/".join(topologies) + " " if topologies is not None else ""
+            return Outcome("—", NOT_MEASURED, f"no stable {which}configuration with prune rows")
+        values = rows[column].fillna(100.0 + PRUNE_SLACK_PP) if column == "fail_pct" else rows[column]
+        value = float(values.median())
+        label = "never fails" if value > 100 else f"{value:.0f}%"
+        where = (f"{rows['topology'].iloc[0]} w{int(rows['width'].iloc[0])}" if at_representative
+                 else f"median of {len(rows)} stable configurations, range {rows[column].min():.0f}–"
+                      f"{rows[column].max():.0f}%")
+        return Outcome(f"{label} ({where})", _verdict(_within(value, low, high, PRUNE_SLACK_PP)),
+                       "ours " + ("higher" if value > high else "lower"))
+    return check
+
+
+def _trend(arch: str, by: str, column: str, frame: str, sign: int, datasets=None, stable_only: bool = True):
+    """Mean Spearman rho between ``by`` (depth or width) and ``column`` over the groups where it
+    can be measured (stable configurations only, unless ``stable_only`` is false); agree when
+    its sign is ``sign``."""
+    def check(run: Run) -> Outcome:
+        for dataset in datasets or ():
+            if (missing := _missing(run, dataset, arch)):
+                return missing
+        table = getattr(run, frame)
+        table = run.stable(table, None, arch) if stable_only else table[table["arch"] == arch]
+        if datasets is not None:
+            table = table[table["dataset"].isin(datasets)]
+        if table.empty:
+            return Outcome("—", NOT_MEASURED, f"no stable {ARCH_TITLES.get(arch, arch)} configurations with data")
+        if by == "depth":
+            table = table.assign(depth=table["topology"].map(lambda t: topo.parse(t)[0]))
+            groups = table.groupby(["dataset", "width"])  # same first width, different depth
+            minimum = 2
+        else:
+            groups = table.groupby(["dataset", "topology"])  # one curve, different widths
+            minimum = 3
+        rhos = [_spearman(g[by], g[column]) for _, g in groups if g[by].nunique() >= minimum]
+        if not rhos:
+            return Outcome("—", NOT_MEASURED, f"no group with {minimum}+ stable {by}s")
+        mean = float(np.mean(rhos))
+        name = {"safe_pct": "safe pruning %", "gap": "8-bit gap"}.get(column, column)
+        unit = "width" if by == "depth" else "curve"
+        return Outcome(f"mean Spearman ρ({by}, {name}) = {mean:+.2f} over {len(rhos)} {unit}"
+                       f"{'' if len(rhos) == 1 else 's'}",
+                       _verdict(np.sign(mean) == sign))
+    return check
+
+
+def _gap_summary(dataset: str, arch: str, low: float, high: float, how: str, widths=None):
+    """how: 'median<=high' (bound on the stable configurations' median gap) or 'range'
+    (mean gap over ``widths``' configurations within [low, high] ± GAP_SLACK_PP)."""
+    def check(run: Run) -> Outcome:
+        if (missing := _missing(run, dataset, arch)):
+            return missing
+        gaps = run.config_gaps
+        gaps = gaps[(gaps["dataset"] == dataset) & (gaps["arch"] == arch)]
+        if how == "median<=high":
+            rows = gaps[gaps["regime"] != UNSTABLE]
+            if rows.empty:
+                return Outcome("—", NOT_MEASURED, "no stable configuration with QAT rows")
+            median = float(rows["gap"].median())
+            return Outcome(f"median {median:+.2f} pp, max {rows['gap'].max():+.2f} pp over {len(rows)} stable "
+                           "configurations", _verdict(median <= high), "ours higher")
+        grid = run.widths(arch, dataset)
+        chosen = widths(grid)
+        rows = gaps[gaps["width"].isin(chosen)]
+        if not chosen or rows.empty:
+            return Outcome("—", NOT_MEASURED, f"the width grid {grid} or the QAT rows lack the widths")
+        value = float(rows["gap"].mean())
+        text = f"{value:+.2f} pp (widths {', '.join(map(str, sorted(rows['width'].astype(int))))})"
+        return Outcome(text, _verdict(_within(value, low, high, GAP_SLACK_PP)),
+                       "ours " + ("higher" if value > high else "lower"))
+    return check
+
+
+def _gap_grows_on_cifar(run: Run) -> Outcome:
+    parts, ok = [], []
+    for arch in run.archs:
+        a, b = run.table_row("mnist", arch), run.table_row("cifar10", arch)
+        if a is None or b is None or pd.isna(a["gap_8bit_pct"]) or pd.isna(b["gap_8bit_pct"]):
+            continue
+        parts.append(f"{ARCH_TITLES.get(arch, arch)}: {a['gap_8bit_pct']:+.2f} → {b['gap_8bit_pct']:+.2f} pp")
+        ok.append(b["gap_8bit_pct"] > a["gap_8bit_pct"])
+    if not ok:
+        return Outcome("—", NOT_MEASURED, "no family with a representative model on both MNIST and CIFAR-10")
+    return Outcome("; ".join(parts), _verdict(all(ok)))
+
+
+def _vit_gap_negative(run: Run) -> Outcome:
+    gaps = run.config_gaps
+    gaps = gaps[gaps["arch"] == "vit"]
+    if gaps.empty:
+        return Outcome("—", NOT_MEASURED, "no ViT QAT rows")
+    negative = gaps[gaps["gap"] < 0]
+    return Outcome(f"{len(negative)} of {len(gaps)} ViT configurations have int8 > float on average",
+                   _verdict(len(negative) > 0))
+
+
+def _shape_invariance(run: Run) -> Outcome:
+    table = run.topology_invariance
+    if table is None or table.empty:
+        return Outcome("—", NOT_MEASURED, "no phase-1 table (topology_invariance.csv)")
+    table = table[table["n_topologies"] > 1]
+    if table.empty:
+        return Outcome("—", NOT_MEASURED, "no decade with two or more shapes")
+    parts, ok = [], []
+    for (dataset, depth), group in table.sort_values("decade").groupby(["dataset", "depth"], sort=True):
+        invariant = group[group["shape_invariant"].astype(bool)]
+        ok.append(not invariant.empty)
+        start = f"from 1e{int(invariant['decade'].min())}" if len(invariant) else "never"
+        spread = group["spread_pp"].iloc[-1]
+        parts.append(f"{_title(dataset)} depth {depth}: {start} (top-decade spread {spread:.2f} pp)")
+    return Outcome("; ".join(parts), _verdict(all(ok)))
+
+
+# ---------------------------------------------------------------------------------------------
+# the claims
+
+
+def _table1_claims() -> list[Claim]:
+    claims = []
+    for row in PAPER_TABLE1.itertuples(index=False):
+        d, a, title, arch = row.dataset, row.arch, _title(row.dataset), ARCH_TITLES[row.arch]
+        claims += [
+            Claim(f"table1-{d}-{a}-min-params", "Table I", f"{arch} on {title}: the smallest stable model has "
+                  f"about {_sci(row.paper_min_params)} parameters.",
+                  "Table I min_params" + (" (minimum over the square depths)" if a == "dnn" else "")
+                  + "; agree within a factor 10.", _sci(row.paper_min_params),
+                  _table_min_params(d, a, row.paper_min_params), "stability", a, (d,)),
+            Claim(f"table1-{d}-{a}-safe-pruning", "Table I", f"{arch} on {title}: the smallest stable model can be "
+                  f"pruned to about {row.paper_safe_pruning_pct:g}% without losing accuracy.",
+                  "Table I safe_pruning_pct of the representative model; agree within ±10 pp.",
+                  f"{row.paper_safe_pruning_pct:g}%",
+                  _table_column(d, a, "safe_pruning_pct", row.paper_safe_pruning_pct, PRUNE_SLACK_PP,
+                                lambda v: f"{v:.0f}%", "prune"), "pruning", a, (d,)),
+            Claim(f"table1-{d}-{a}-8bit-gap", "Table I", f"{arch} on {title}: 8-bit QAT of the smallest stable "
+                  f"model costs about {row.paper_8bit_gap_pct:g} pp of accuracy.",
+                  "Table I gap_8bit_pct (mean float − int8 over seeds); agree within ±1 pp.",
+                  f"{row.paper_8bit_gap_pct:g} pp",
+                  _table_column(d, a, "gap_8bit_pct", row.paper_8bit_gap_pct, GAP_SLACK_PP,
+                                lambda v: f"{v:+.2f} pp", "QAT"), "quantization", a, (d,)),
+        ]
+    return claims
+
+
+_BIG_CNN = lambda grid: [w for w in grid if w >= 16]  # noqa: E731  "larger channel counts"
+
+CLAIMS: tuple[Claim, ...] = tuple(_table1_claims()) + (
+    # --- IV-a convergence
+    Claim("dnn-mnist-stable-1e3", "IV-a", "On MNIST, DNNs of every depth become stable once they have around a "
+          "thousand parameters.", "Each square depth's minimum stable parameter count on MNIST; agree when all "
+          "lie within a factor 10 of 1,000 (100-10,000).", "~1,000 params",
+          _min_stable_per_depth("mnist", 100, 10_000), "stability", "dnn", ("mnist",)),
+    Claim("cnn-mnist-stable-channels", "IV-a", "On MNIST the one-conv CNN becomes stable at 4 to 8 channels.",
+          "Minimum stable channel count on MNIST; agree when it is in 4-8.", "4-8 channels",
+          _min_stable_width("mnist", "cnn", _range_widths(4, 8)), "stability", "cnn", ("mnist",)),
+    Claim("cnn-fmnist-stable-channels", "IV-a", "On Fashion-MNIST the one-conv CNN becomes stable at 4 to 8 "
+          "channels.", "Minimum stable channel count on F-MNIST; agree when it is in 4-8.", "4-8 channels",
+          _min_stable_width("fashion_mnist", "cnn", _range_widths(4, 8)), "stability", "cnn", ("fashion_mnist",)),
+    Claim("cnn-mnist-acc-4-8", "IV-a", "At those 4-8 channels the CNN scores roughly 99.4-99.8% on MNIST.",
+          "Mean test accuracy at every swept width in 4-8 on MNIST; agree when each is within the range ±1 pp.",
+          "99.4-99.8%", _accuracy_at("mnist", "cnn", lambda g: [w for w in g if 4 <= w <= 8], 99.4, 99.8),
+          "accuracy", "cnn", ("mnist",)),
+    Claim("cnn-fmnist-acc-4-8", "IV-a", "At those 4-8 channels the CNN scores roughly 99.0-99.6% on "
+          "Fashion-MNIST.", "Mean test accuracy at every swept width in 4-8 on F-MNIST; agree when each is "
+          "within the range ±1 pp.", "99.0-99.6%",
+          _accuracy_at("fashion_mnist", "cnn", lambda g: [w for w in g if 4 <= w <= 8], 99.0, 99.6),
+          "accuracy", "cnn", ("fashion_mnist",)),
+    Claim("cnn-cifar-rise-16-32", "IV-a", "On CIFAR-10 the CNN still gains accuracy going from 16 to 32 channels.",
+          "Mean test accuracy at 32 minus at 16 channels on CIFAR-10; agree when positive.", "rising",
+          _rises("cifar10", "cnn", 16, 32), "accuracy", "cnn", ("cifar10",)),
+    Claim("cnn-cifar-acc-32", "IV-a", "The CNN reaches roughly 83-88% on CIFAR-10 at 32 channels.",
+          "Mean test accuracy at 32 channels on CIFAR-10; agree within the range ±1 pp.", "83-88%",
+          _accuracy_at("cifar10", "cnn", _largest(32), 83, 88), "accuracy", "cnn", ("cifar10",)),
+    Claim("vit-mnist-late-plateau", "IV-a", "On MNIST the ViT levels off only near its largest hidden dimension.",
+          "Minimum stable hidden dimension on MNIST (the sweep must end at 16); agree when it is in the top "
+          "quarter (D >= 12).", "stable only near D=16",
+          _min_stable_width("mnist", "vit", _late_widths(0.75, 16)), "stability", "vit", ("mnist",)),
+    Claim("vit-mnist-acc-16", "IV-a", "The widest ViT scores about 96% on MNIST.",
+          "Mean test accuracy at D=16 on MNIST; agree within ±1 pp.", "~96%",
+          _accuracy_at("mnist", "vit", _largest(16), 96, 96), "accuracy", "vit", ("mnist",)),
+    Claim("vit-fmnist-acc-16", "IV-a", "The widest ViT scores about 80% on Fashion-MNIST.",
+          "Mean test accuracy at D=16 on F-MNIST; agree within ±1 pp.", "~80%",
+          _accuracy_at("fashion_mnist", "vit", _largest(16), 80, 80), "accuracy", "vit", ("fashion_mnist",)),
+    Claim("vit-cifar-acc-16", "IV-a", "The widest ViT scores about 37% on CIFAR-10.",
+          "Mean test accuracy at D=16 on CIFAR-10; agree within ±1 pp.", "~37%",
+          _accuracy_at("cifar10", "vit", _largest(16), 37, 37), "accuracy", "vit", ("cifar10",)),
+    Claim("vit-cifar-still-rising", "IV-a", "On CIFAR-10 the ViT's accuracy keeps climbing over the whole width "
+          "range (it stays under-parameterised).", "Spearman ρ between D and mean test accuracy on CIFAR-10; "
+          "agree when ρ >= 0.9.", "monotone rise", _rises_throughout("cifar10", "vit", 0.9),
+          "accuracy", "vit", ("cifar10",)),
+    Claim("cnn-mnist-4-channels", "IV (closing)", "Four channels are the CNN's minimal stable size on MNIST.",
+          "Minimum stable channel count on MNIST; agree when it is 4 or a neighbouring grid width.", "4 channels",
+          _min_stable_width("mnist", "cnn", _neighbours(4)), "stability", "cnn", ("mnist",)),
+    Claim("vit-mnist-6-dims", "IV (closing)", "Six hidden dimensions are the ViT's minimal stable size on MNIST.",
+          "Minimum stable D on MNIST; agree when it is 6 or a neighbouring grid width.", "D=6",
+          _min_stable_width("mnist", "vit", _neighbours(6)), "stability", "vit", ("mnist",)),
+    Claim("min-params-grow-with-complexity", "IV (closing)", "Each family's minimal stable size grows from MNIST "
+          "to Fashion-MNIST to CIFAR-10.", "Table I min_params per family in dataset order; agree when "
+          "non-decreasing for every family measured on 2+ datasets.", "non-decreasing", _grows_with_complexity,
+          "stability"),
+    # --- IV-b pruning
+    Claim("dnn-mnist-prune-50-60", "IV-b", "Stable DNNs on MNIST keep their accuracy up to about half to "
+          "three-fifths of their weights pruned.", "Median safe pruning % over the stable DNN configurations on "
+          "MNIST; agree within 50-60% ±10 pp.", "50-60%",
+          _pruning_summary("mnist", "dnn", "safe_pct", 50, 60), "pruning", "dnn", ("mnist",)),
+    Claim("cnn-mnist-prune-fail-60-70", "IV-b", "The CNN on MNIST starts failing between 60 and 70% pruning.",
+          "Median failing % (first swept ratio past the safe one) over the stable CNN configurations on MNIST; "
+          "agree within 60-70% ±10 pp.", "60-70%",
+          _pruning_summary("mnist", "cnn", "fail_pct", 60, 70), "pruning", "cnn", ("mnist",)),
+    Claim("cnn-fmnist-prune-fail-60-70", "IV-b", "The CNN on Fashion-MNIST starts failing between 60 and 70% "
+          "pruning.", "As for MNIST, on F-MNIST.", "60-70%",
+          _pruning_summary("fashion_mnist", "cnn", "fail_pct", 60, 70), "pruning", "cnn", ("fashion_mnist",)),
+    Claim("cnn-cifar-prune-fail-50-60", "IV-b", "On CIFAR-10 the CNN fails earlier, between 50 and 60% pruning.",
+          "As for MNIST, on CIFAR-10; agree within 50-60% ±10 pp.", "50-60%",
+          _pruning_summary("cifar10", "cnn", "fail_pct", 50, 60), "pruning", "cnn", ("cifar10",)),
+    Claim("vit-mnist-prune-fail-small", "IV-b", "A small ViT on MNIST starts failing at 45-60% pruning.",
+          "Failing % of the smallest stable ViT (Table I's representative) on MNIST; agree within 45-60% ±10 pp.",
+          "45-60%", _pruning_summary("mnist", "vit", "fail_pct", 45, 60, at_representative=True),
+          "pruning", "vit", ("mnist",)),
+    Claim("vit-cifar-prune-fail-small", "IV-b", "A small ViT on CIFAR-10 starts failing at 35-45% pruning.",
+          "Failing % of the smallest stable ViT on CIFAR-10; agree within 35-45% ±10 pp.", "35-45%",
+          _pruning_summary("cifar10", "vit", "fail_pct", 35, 45, at_representative=True),
+          "pruning", "vit", ("cifar10",)),
+    Claim("dnn-deeper-prunes-more", "IV-b, V", "Deeper DNNs withstand more pruning.",
+          "Per dataset and first-layer width with 2+ stable depths, Spearman ρ(depth, safe pruning %); agree "
+          "when the mean ρ is positive.", "positive trend", _trend("dnn", "depth", "safe_pct", "config_pruning", 1),
+          "pruning", "dnn"),
+    Claim("dnn-wider-prunes-more", "IV-b", "Wider DNNs withstand more pruning.",
+          "Per DNN curve with 3+ stable widths, Spearman ρ(width, safe pruning %); agree when the mean ρ is "
+          "positive.", "positive trend", _trend("dnn", "width", "safe_pct", "config_pruning", 1), "pruning", "dnn"),
+    Claim("cnn-wider-prunes-more", "IV-b", "CNNs with more channels withstand more pruning.",
+          "As above, for the CNN curves.", "positive trend",
+          _trend("cnn", "width", "safe_pct", "config_pruning", 1), "pruning", "cnn"),
+    Claim("vit-wider-prunes-more", "IV-b", "Wider ViTs withstand more pruning.", "As above, for the ViT curves.",
+          "positive trend", _trend("vit", "width", "safe_pct", "config_pruning", 1), "pruning", "vit"),
+    Claim("dnn-deep-over-60", "V", "Deep DNNs (3-4 hidden layers) keep their accuracy beyond 60% sparsity.",
+          "Median safe pruning % over the stable L3ee/L4eee configurations on MNIST; agree when >= 60% − 10 pp.",
+          ">60%", _pruning_summary("mnist", "dnn", "safe_pct", 60, 100, topologies=("L3ee", "L4eee")),
+          "pruning", "dnn", ("mnist",)),
+    # --- IV-c quantization
+    Claim("dnn-mnist-gap-small", "IV-c", "Once stable, DNNs on MNIST lose little or nothing to 8-bit QAT.",
+          "Median over the stable DNN configurations on MNIST of the mean gap (float − int8); agree when <= 1 pp.",
+          "~0 pp", _gap_summary("mnist", "dnn", 0, GAP_SLACK_PP, "median<=high"), "quantization", "dnn", ("mnist",)),
+    Claim("cnn-mnist-gap-le-3", "IV-c", "Stable CNNs on MNIST lose at most about 3 pp to 8-bit QAT.",
+          "Median over the stable CNN configurations on MNIST of the mean gap; agree when <= 3 pp.", "<= 3 pp",
+          _gap_summary("mnist", "cnn", 0, 3, "median<=high"), "quantization", "cnn", ("mnist",)),
+    Claim("cnn-fmnist-gap-le-3", "IV-c", "Stable CNNs on Fashion-MNIST lose at most about 3 pp to 8-bit QAT.",
+          "As for MNIST, on F-MNIST.", "<= 3 pp",
+          _gap_summary("fashion_mnist", "cnn", 0, 3, "median<=high"), "quantization", "cnn", ("fashion_mnist",)),
+    Claim("cnn-cifar-gap-large", "IV-c", "On CIFAR-10 the larger CNNs lose a modest 1.5-2.5 pp to 8-bit QAT.",
+          "Mean gap over the CNN configurations with 16+ channels on CIFAR-10; agree within 1.5-2.5 ±1 pp.",
+          "1.5-2.5 pp", _gap_summary("cifar10", "cnn", 1.5, 2.5, "range", _BIG_CNN), "quantization", "cnn",
+          ("cifar10",)),
+    Claim("vit-mnist-gap-shrinks", "IV-c", "The ViT's 8-bit gap on MNIST shrinks as it gets wider.",
+          "Spearman ρ(D, mean gap) over all swept D on MNIST; agree when negative.", "shrinking",
+          _trend("vit", "width", "gap", "config_gaps", -1, datasets=("mnist",), stable_only=False),
+          "quantization", "vit", ("mnist",)),
+    Claim("vit-fmnist-gap-shrinks", "IV-c", "The ViT's 8-bit gap on Fashion-MNIST shrinks as it gets wider.",
+          "Spearman ρ(D, mean gap) over all swept D on F-MNIST; agree when negative.", "shrinking",
+          _trend("vit", "width", "gap", "config_gaps", -1, datasets=("fashion_mnist",), stable_only=False),
+          "quantization", "vit", ("fashion_mnist",)),
+    Claim("vit-cifar-gap-16", "IV-c", "Even the widest ViT on CIFAR-10 loses roughly 4-6 pp to 8-bit QAT.",
+          "Mean gap at D=16 on CIFAR-10; agree within 4-6 ±1 pp.", "4-6 pp",
+          _gap_summary("cifar10", "vit", 4, 6, "range", _largest(16)), "quantization", "vit", ("cifar10",)),
+    Claim("gap-larger-on-cifar", "IV (closing), V", "The 8-bit gap is larger on CIFAR-10 than on MNIST.",
+          "Table I gap_8bit_pct on CIFAR-10 vs MNIST, per family; agree when larger for every family measured "
+          "on both.", "larger on CIFAR-10", _gap_grows_on_cifar, "quantization"),
+    Claim("vit-int8-beats-float", "V", "For some hidden dimensions the quantized ViT beats its float version.",
+          "Count of ViT configurations whose mean gap is negative; agree when there is at least one.",
+          "some D", _vit_gap_negative, "quantization", "vit"),
+    # --- phase 1
+    Claim("phase1-shape-invariance", "V (phase 1)", "Beyond some parameter count a DNN's hidden-layer shape no "
+          "longer matters.", "topology_invariance.csv: per dataset and depth with 2+ shapes, the decade from "
+          "which every larger decade's spread is within the tolerance; agree when every depth has one.",
+          "invariant when large", _shape_invariance, "phase1", "dnn"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# likely reasons for a disagreement
+
+
+def _reasons(run: Run, claim: Claim) -> list[str]:
+    """What in the run (or in the paper's open definitions) most likely explains a
+    disagreement, most likely first."""
+    arch, datasets = claim.arch, claim.datasets
+    found: dict[str, str] = {}
+    if run.max_epochs and max(run.max_epochs) < PAPER_EPOCHS:
+        found["epochs"] = f"at most {max(run.max_epochs)} epochs (paper: {PAPER_EPOCHS})"
+    for a in [arch] if arch else run.archs:
+        seeds = run.seeds(a)
+        if seeds and a in PAPER_SEEDS and seeds[0] < PAPER_SEEDS[a]:
+            found.setdefault("seeds", f"{seeds[0]} seeds per {ARCH_TITLES.get(a, a)} configuration "
+                                      f"(paper: {PAPER_SEEDS[a]})")
+        grid = run.widths(a)
+        if grid and a in PAPER_WIDTH_RANGE:
+            low, high = PAPER_WIDTH_RANGE[a]
+            if a == "dnn" and len(set(grid) & set(PAPER_DNN_WIDTHS)) < len(PAPER_DNN_WIDTHS):
+                found.setdefault("grid", f"coarser width grid ({len(grid)} DNN widths {grid}; paper: 12)")
+            elif max(grid) < high or min(grid) > low:
+                found.setdefault("grid", f"{ARCH_TITLES.get(a, a)} widths {min(grid)}-{max(grid)} "
+                                         f"(paper: {low}-{high})")
+    if claim.topic == "stability" and "min-params" in claim.id and arch and datasets:
+        curve = run.curve(datasets[0], arch)
+        paper = PAPER_TABLE1.set_index(["dataset", "arch"])["paper_min_params"].get((datasets[0], arch))
+        if len(curve):
+            largest = curve.loc[curve["n_params"].idxmax()]
+            if arch == "vit":
+                found["params"] = (f"our ViT has {VIT_PARAMS_TEXT} parameters ({_int(largest['n_params'])} at "
+                                   f"D={int(largest['width'])} on {_title(datasets[0])}); the paper's 5e3-6e3 at "
+                                   "its stable D imply a larger count")
+            elif paper is not None and paper > largest["n_params"]:
+                found["params"] = (f"the paper's {_sci(paper)} exceeds our largest {ARCH_TITLES[arch]} on "
+                                   f"{_title(datasets[0])} ({_int(largest['n_params'])} at width "
+                                   f"{int(largest['width'])}): our family cannot reach it")
+    if claim.id.startswith("table1-") and claim.topic in ("pruning", "quantization"):
+        d, a = datasets[0], arch
+        row = run.table_row(d, a)
+        paper = PAPER_TABLE1.set_index(["dataset", "arch"])["paper_min_params"].get((d, a))
+        if row is not None and pd.notna(row["min_params"]) and paper and \
+                abs(math.log10(row["min_params"] / paper)) > 0.5:
+            found["representative"] = (f"our representative model ({_int(row['min_params'])} params) is not the "
+                                       f"paper's size ({_sci(paper)})")
+    found["definition"] = {
+        "stability": "our stability rule (std <= regimes.max_std, within regimes.max_drop of the curve's best) "
+                     "is a decision; the paper states no numeric rule",
+        "accuracy": "not explained by run size; the paper leaves architecture and preprocessing details open",
+        "pruning": f"'safe' means within {run.prune_tolerance:g} pp of the unpruned mean (table1.prune_tolerance); "
+                   "the paper states no tolerance",
+        "quantization": "QAT from scratch, qnnpack W8A8, evaluated as a real int8 model; the paper's QAT schedule "
+                        "and backend are not stated",
+        "phase1": "spread tolerance topology_sweep.invariance_tolerance is a decision; the paper judges by eye",
+    }[claim.topic]
+    order = {
+        "stability": ["params", "grid", "epochs", "seeds", "definition"],
+        "accuracy": ["epochs", "grid", "seeds", "definition"],
+        "pruning": ["representative", "definition", "epochs", "seeds"],
+        "quantization": ["representative", "epochs", "seeds", "definition"],
+        "phase1": ["epochs", "seeds", "grid", "definition"],
+    }[claim.topic]
+    return [found[k] for k in order if k in found]
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points
+
+
+def comparison_table(regimes: pd.DataFrame, table1: pd.DataFrame, prune_rows: pd.DataFrame | None,
+                     qat_rows: pd.DataFrame | None, topology_invariance: pd.DataFrame | None = None,
+                     intervals: pd.DataFrame | None = None, prune_tolerance: float = 1.0,
+                     claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
+    """One row per claim: id, section, claim, paper, ours, verdict, measure, reason (the likely
+    reason for a disagreement, what is missing for 'not measured', empty for 'agree')."""
+    run = Run(regimes, table1, prune_rows, qat_rows, topology_invariance, intervals, prune_tolerance)
+    rows = []
+    for claim in claims:
+        outcome = claim.check(run)
+        if outcome.verdict == DISAGREE:
+            reasons = _reasons(run, claim)[:2]
+            reason = "; ".join(([outcome.note] if outcome.note else []) + reasons)
+        elif outcome.verdict == NOT_MEASURED:
+            reason = outcome.note
+        else:
+            reason = ""
+        rows.append({"id": claim.id, "section": claim.section, "claim": claim.claim, "paper": claim.paper,
+                     "ours": outcome.ours, "verdict": outcome.verdict, "measure": claim.measure, "reason": reason})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def run_size(regimes: pd.DataFrame, prune_rows=None, qat_rows=None, table1=None) -> list[str]:
+    """Lines describing the run: families, datasets, widths and seeds per family, max epochs."""
+    run = Run(regimes, table1 if table1 is not None else pd.DataFrame(), prune_rows, qat_rows)
+    lines = [f"- families: {', '.join(ARCH_TITLES.get(a, a) for a in run.archs) or 'none'}; "
+             f"datasets: {', '.join(_title(d) for d in run.datasets) or 'none'}"]
+    for arch in run.archs:
+        seeds = run.seeds(arch)
+        seed_text = f"{seeds[0]}" if seeds[0] == seeds[1] else f"{seeds[0]}-{seeds[1]}"
+        topologies = sorted(regimes.loc[regimes["arch"] == arch, "topology"].unique())
+        lines.append(f"- {ARCH_TITLES.get(arch, arch)}: {len(run.widths(arch))} widths {run.widths(arch)}, "
+                     f"{len(topologies)} topolog{'y' if len(topologies) == 1 else 'ies'}, {seed_text} seeds "
+                     f"(paper: {PAPER_SEEDS.get(arch, '?')})")
+    epochs = run.max_epochs
+    lines.append(f"- max epochs: {', '.join(map(str, epochs)) if epochs else 'not recorded in the inputs'} "
+                 f"(paper: {PAPER_EPOCHS})")
+    return lines
+
+
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def paper_comparison(regimes: pd.DataFrame, table1: pd.DataFrame, prune_rows: pd.DataFrame | None,
+                     qat_rows: pd.DataFrame | None, topology_invariance: pd.DataFrame | None = None,
+                     intervals: pd.DataFrame | None = None, prune_tolerance: float = 1.0) -> str:
+    """Markdown: the run's size, the criteria, and one table row per claim."""
+    table = comparison_table(regimes, table1, prune_rows, qat_rows, topology_invariance, intervals, prune_tolerance)
+    counts = table["verdict"].value_counts()
+    head = [
+        "# Our results against the paper's claims (arXiv 2601.17987)", "",
+        "Run:", *run_size(regimes, prune_rows, qat_rows, table1), "",
+        f"Criteria: minimum stable parameters within a factor {10 ** MIN_PARAMS_DECADES:g}; pruning ratios within "
+        f"±{PRUNE_SLACK_PP:g} pp; 8-bit gaps within ±{GAP_SLACK_PP:g} pp; 'about' accuracies within "
+        f"±{ACC_SLACK_PP:g} pp; trends by the sign of Spearman's ρ. 'Safe' pruning: within "
+        f"{prune_tolerance:g} pp of the unpruned mean. See `minarch.comparison`.", "",
+        f"{len(table)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in (AGREE, DISAGREE, NOT_MEASURED)),
+        "",
+    ]
+    shown = ["id", "section", "claim", "paper", "ours", "verdict", "measure", "reason"]
+    lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    lines += ["| " + " | ".join(_cell(row[c]) for c in shown) + " |" for _, row in table.iterrows()]
+    return "\n".join(head + lines) + "\n"

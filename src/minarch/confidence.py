@@ -1,0 +1,343 @@
+"""Bootstrap confidence intervals over seeds for Table I (DESIGN.md §2).
+
+Three quantities, each resampled the way its data were made:
+
+- **Minimum stable parameter count** of a (dataset, arch): the seeds are resampled *within
+  each configuration* (each width's per-seed final test accuracies, with replacement,
+  independently per width and per topology), every curve is relabelled, and the statistic is
+  the minimum over the group's curves (topologies; the DNN's square depths) of the curve's
+  minimum stable parameter count -- NaN when no curve has one in that resample.
+- **Safe pruning ratio** of the representative model: whole seeds are resampled (a seed's
+  prune curve, test accuracy against ratio, stays together) and the safe ratio recomputed.
+- **8-bit gap**: a plain bootstrap of the mean of the per-seed gaps.
+
+The resampling is ``scipy.stats.bootstrap`` throughout: for the first two, one sample per
+configuration (per seed), holding seed *indices*, so a multi-sample call resamples each
+configuration on its own (``paired=False``) and the statistic looks the accuracies up.
+
+**Reuse of the regime and pruning rules, and speed.** ``minarch.regimes.label_curve`` and
+``minarch.tables.safe_pruning_ratio`` are the definitions. Calling them once per resample
+costs about 1.5-2 ms each (pandas), i.e. half a minute for Table I at 1,000 resamples, so
+the statistic evaluates the same rule on all resamples at once with numpy
+(``_min_stable_batch``, ``_safe_ratio_batch``) and *checks itself against the definitions*:
+on the original data, on the first ``CHECK_RESAMPLES`` resamples and on one resample per
+distinct outcome, ``label_curve`` / ``safe_pruning_ratio`` are called on the same resampled
+data and must agree. If any differs (e.g. the regime rule was changed in ``regimes.py``),
+a ``RuleMismatchWarning`` is issued and every resample is recomputed with the definition
+itself -- correct either way, fast when nothing changed.
+
+**Intervals.** Percentile intervals of the bootstrap distribution (not BCa, which fails on
+degenerate data such as all seeds equal). The minimum stable count and the safe ratio take
+values on the swept grid, so their bounds are order statistics (``np.quantile`` methods
+``lower`` / ``higher``: the bounds are grid values, slightly conservative). A resample with
+no stable configuration counts as larger than every grid value (the minimum lies beyond the
+sweep): ``share_none`` reports how often that happened, and a bound that falls among those
+resamples is NaN (typically the upper bound, when ``share_none`` exceeds
+``(1 - confidence) / 2``). The gap interval is scipy's own percentile interval.
+
+**Determinism.** Each quantity of each (dataset, arch, topology[, width]) draws from its own
+``numpy.random.Generator`` seeded with ``[seed, crc32(key)]``: results depend on ``seed``
+and that key only, not on which other rows are present or their order. A configuration with
+a single seed cannot be resampled (scipy needs two observations) and is kept as it is.
+
+What the intervals do not cover: the representative model is held fixed (the one Table I
+chose), so the pruning and gap intervals are conditional on that choice.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from minarch.regimes import CONFIG_KEYS, CURVE_KEYS, Thresholds, label_curve
+from minarch.tables import safe_pruning_ratio
+
+CHECK_RESAMPLES = 16  # resamples checked against the reference rules, besides one per outcome
+INTERVAL_COLUMNS = [
+    "min_params_ci_low", "min_params_ci_high", "min_params_none_share",
+    "safe_pruning_pct_ci_low", "safe_pruning_pct_ci_high",
+    "gap_8bit_pct_ci_low", "gap_8bit_pct_ci_high",
+]
+
+
+class RuleMismatchWarning(UserWarning):
+    """The vectorised rule disagreed with its reference in regimes.py / tables.py; every
+    resample was recomputed with the reference."""
+
+
+def generator(seed: int, *key) -> np.random.Generator:
+    """A Generator fixed by ``seed`` and a key naming what it resamples."""
+    return np.random.default_rng([int(seed), zlib.crc32("/".join(map(str, key)).encode())])
+
+
+def percentile_interval(distribution: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Order-statistic percentile interval of a bootstrap distribution on a grid; NaN entries
+    (no value in that resample) rank above every value, and a bound landing on them is NaN."""
+    values = np.where(np.isnan(distribution), np.inf, np.asarray(distribution, dtype=float))
+    if values.size == 0:
+        return float("nan"), float("nan")
+    alpha = (1 - confidence) / 2
+    low = float(np.quantile(values, alpha, method="lower"))
+    high = float(np.quantile(values, 1 - alpha, method="higher"))
+    return tuple(float("nan") if np.isinf(v) else v for v in (low, high))
+
+
+def _bootstrap_indices(sizes: list[int], n_resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Per sample, ``(n_resamples, size)`` resampled indices drawn by ``scipy.stats.bootstrap``
+    (unpaired: each sample on its own). Samples of one observation stay as they are."""
+    full = [np.broadcast_to(np.arange(n), (n_resamples, n)) for n in sizes]
+    resampled = [k for k, n in enumerate(sizes) if n >= 2]
+    if not resampled or n_resamples == 0:
+        return full
+    drawn: list[tuple[np.ndarray, ...]] = []
+
+    def statistic(*indices, axis=-1):
+        drawn.append(indices)
+        return np.zeros(indices[0].shape[0])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # the dummy statistic is constant
+        stats.bootstrap(tuple(np.arange(sizes[k]) for k in resampled), statistic, n_resamples=n_resamples,
+                        vectorized=True, paired=False, method="percentile", rng=rng)
+    for position, k in enumerate(resampled):
+        full[k] = np.concatenate([batch[position] for batch in drawn], axis=0)
+    return full
+
+
+def _checked(fast: np.ndarray, reference: Callable[[int], float], point_fast: float, point_reference: float,
+             what: str) -> np.ndarray:
+    """``fast`` (one value per resample), checked against ``reference(b)`` on the first
+    resamples and one per distinct outcome; on any disagreement, ``reference`` for all."""
+    same = lambda a, b: (np.isnan(a) and np.isnan(b)) or a == b  # noqa: E731
+    _, first_of_each = np.unique(np.where(np.isnan(fast), np.inf, fast), return_index=True)
+    to_check = sorted(set(range(min(CHECK_RESAMPLES, len(fast)))) | set(first_of_each.tolist()))
+    if same(point_fast, point_reference) and all(same(fast[b], reference(b)) for b in to_check):
+        return fast
+    warnings.warn(f"{what}: the vectorised rule disagrees with its reference; recomputing every resample with it",
+                  RuleMismatchWarning, stacklevel=3)
+    return np.array([reference(b) for b in range(len(fast))], dtype=float)
+
+
+# ---------------------------------------------------------------------------------------------
+# minimum stable parameter count
+
+
+@dataclass
+class _Curve:
+    """One (dataset, arch, topology): per configuration (sorted by n_params) its seeds' accuracies."""
+    template: pd.DataFrame  # one row per configuration: CONFIG_KEYS and n_params
+    test: list[np.ndarray]
+    train: list[np.ndarray]
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> "_Curve":
+        # seeds in seed order, so a seed index means the same run whatever the row order
+        rows = rows.sort_values(["seed"], kind="stable") if "seed" in rows else rows
+        configs = sorted(rows.groupby(CONFIG_KEYS, sort=False), key=lambda item: item[1]["n_params"].iloc[0])
+        template = pd.DataFrame([dict(zip(CONFIG_KEYS, key), n_params=group["n_params"].iloc[0])
+                                 for key, group in configs])
+        test = [group["test_acc"].to_numpy(float) for _, group in configs]
+        train = [group["train_acc"].to_numpy(float) if "train_acc" in group else group["test_acc"].to_numpy(float)
+                 for _, group in configs]
+        return cls(template, test, train)
+
+    @property
+    def n_params(self) -> np.ndarray:
+        return self.template["n_params"].to_numpy(float)
+
+    def stats(self, indices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per resample and configuration: mean and sample std (ddof=1) of test accuracy, mean
+        train-test gap; ``indices[k]`` is ``(B, n_k)`` seed indices of configuration k."""
+        acc = [values[i] for values, i in zip(self.test, indices)]
+        mean = np.stack([a.mean(axis=-1) for a in acc], axis=-1)
+        std = np.stack([a.std(axis=-1, ddof=1) if a.shape[-1] > 1 else np.full(a.shape[0], np.nan) for a in acc],
+                       axis=-1)
+        gap = np.stack([(tr[i] - te[i]).mean(axis=-1) for tr, te, i in zip(self.train, self.test, indices)], axis=-1)
+        return mean, std, gap
+
+    def reference(self, mean: np.ndarray, std: np.ndarray, gap: np.ndarray, thresholds: Thresholds) -> float:
+        """``regimes.label_curve``'s minimum stable count for one resample's statistics."""
+        curve = self.template.assign(test_acc_mean=mean, test_acc_std=std, train_test_gap_mean=gap)
+        return float(label_curve(curve, thresholds)["min_stable_params"].iloc[0])
+
+
+def _min_stable_batch(n_params: np.ndarray, mean: np.ndarray, std: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """``label_curve``'s unstable rule and ``minimum_stable_params`` on ``(B, W)`` statistics
+    (configurations sorted by n_params); NaN where the largest configuration is unstable."""
+    with np.errstate(invalid="ignore"):
+        unstable = (std > thresholds.max_std) | (mean < mean.max(axis=-1, keepdims=True) - thresholds.max_drop)
+    width = unstable.shape[-1]
+    last_unstable = np.where(unstable.any(axis=-1), width - 1 - np.argmax(unstable[:, ::-1], axis=-1), -1)
+    first_stable = np.minimum(last_unstable + 1, width - 1)
+    return np.where(unstable[:, -1], np.nan, n_params[first_stable])
+
+
+def _curve_distribution(curve: _Curve, thresholds: Thresholds, n_resamples: int, rng: np.random.Generator,
+                        what: str) -> np.ndarray:
+    sizes = [len(values) for values in curve.test]
+    original = [np.arange(n)[None, :] for n in sizes]
+    point_stats = curve.stats(original)
+    point_fast = _min_stable_batch(curve.n_params, point_stats[0], point_stats[1], thresholds)[0]
+    point_reference = curve.reference(*(s[0] for s in point_stats), thresholds)
+    indices = _bootstrap_indices(sizes, n_resamples, rng)
+    mean, std, gap = curve.stats(indices)
+    fast = _min_stable_batch(curve.n_params, mean, std, thresholds)
+    return _checked(fast, lambda b: curve.reference(mean[b], std[b], gap[b], thresholds),
+                    point_fast, point_reference, what)
+
+
+def _single_group(rows: pd.DataFrame, what: str) -> tuple[str, str]:
+    groups = rows[["dataset", "arch"]].drop_duplicates()
+    if len(groups) != 1:
+        raise ValueError(f"{what} needs the rows of exactly one (dataset, arch), got {len(groups)}")
+    return tuple(groups.iloc[0])
+
+
+def min_stable_distribution(final_rows: pd.DataFrame, thresholds: Thresholds = Thresholds(),
+                            n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """Bootstrap distribution (``n_resamples`` values, NaN = no stable configuration) of the
+    minimum stable parameter count of one (dataset, arch): seeds resampled within each
+    configuration, each curve relabelled, minimum over the group's topologies."""
+    if "kind" in final_rows:
+        final_rows = final_rows[final_rows["kind"] == "final"]
+    dataset, arch = _single_group(final_rows, "min_stable_distribution")
+    per_curve = []
+    for (_, _, topology), rows in final_rows.groupby(CURVE_KEYS, sort=True):
+        per_curve.append(_curve_distribution(_Curve.of(rows), thresholds, n_resamples,
+                                             generator(seed, "min_stable", dataset, arch, topology),
+                                             f"minimum stable parameters of {dataset}/{arch}/{topology}"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no curve stable
+        return np.fmin.reduce(np.stack(per_curve), axis=0)
+
+
+def bootstrap_min_stable(final_rows: pd.DataFrame, thresholds: Thresholds = Thresholds(), n_resamples: int = 1000,
+                         confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(low, high, share_none): percentile interval of the minimum stable parameter count of
+    one (dataset, arch) (one curve, or the minimum over its topologies), and the share of
+    resamples with no stable configuration."""
+    distribution = min_stable_distribution(final_rows, thresholds, n_resamples, seed)
+    low, high = percentile_interval(distribution, confidence)
+    share_none = float(np.isnan(distribution).mean()) if distribution.size else float("nan")
+    return low, high, share_none
+
+
+# ---------------------------------------------------------------------------------------------
+# safe pruning ratio
+
+
+def _safe_ratio_batch(ratios: np.ndarray, means: np.ndarray, tolerance: float) -> np.ndarray:
+    """``tables.safe_pruning_ratio`` on ``(B, R)`` per-ratio means (ratios sorted)."""
+    if not np.any(ratios == 0.0):
+        return np.full(means.shape[0], np.nan)
+    reference = means[:, np.flatnonzero(ratios == 0.0)[0]][:, None]
+    failing = ~(means >= reference - tolerance)
+    last = np.where(failing.any(axis=-1), np.argmax(failing, axis=-1) - 1, len(ratios) - 1)
+    return ratios[np.maximum(last, 0)]
+
+
+def safe_pruning_distribution(prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000,
+                              seed: int = 0) -> np.ndarray:
+    """Bootstrap distribution of ``safe_pruning_ratio`` (a ratio, 0-1) over whole seeds of one
+    configuration's prune rows (``seed, ratio, test_acc``)."""
+    matrix = prune_rows.pivot_table(index="seed", columns="ratio", values="test_acc", aggfunc="mean", dropna=False)
+    matrix = matrix.sort_index(axis=1)
+    ratios, accuracy = matrix.columns.to_numpy(float), matrix.to_numpy(float)  # (seeds, ratios)
+    key = [prune_rows[c].iloc[0] if c in prune_rows and len(prune_rows) else "" for c in CONFIG_KEYS]
+    (indices,) = _bootstrap_indices([len(accuracy)], n_resamples, generator(seed, "safe_pruning", *key))
+
+    def per_ratio_means(index: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a ratio no resampled seed has
+            return np.nanmean(accuracy[index], axis=-2)
+
+    def reference(index: np.ndarray) -> float:
+        chosen = accuracy[index]
+        long = pd.DataFrame({"ratio": np.broadcast_to(ratios, chosen.shape).ravel(), "test_acc": chosen.ravel()})
+        return safe_pruning_ratio(long.dropna(), tolerance)
+
+    if accuracy.size == 0:
+        return np.full(n_resamples, np.nan)
+    original = np.arange(len(accuracy))
+    point_fast = _safe_ratio_batch(ratios, per_ratio_means(original[None, :]), tolerance)[0]
+    fast = _safe_ratio_batch(ratios, per_ratio_means(indices), tolerance)
+    where = "safe pruning ratio of " + "/".join(map(str, key))
+    return _checked(fast, lambda b: reference(indices[b]), point_fast, reference(original), where)
+
+
+def bootstrap_safe_pruning(prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000,
+                           confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """(low, high): percentile interval of the safe pruning ratio (0-1) of one configuration,
+    resampling whole seeds' prune curves."""
+    return percentile_interval(safe_pruning_distribution(prune_rows, tolerance, n_resamples, seed), confidence)
+
+
+# ---------------------------------------------------------------------------------------------
+# mean (8-bit gap)
+
+
+def bootstrap_mean(values, n_resamples: int = 1000, confidence: float = 0.95,
+                   rng: np.random.Generator | int = 0) -> tuple[float, float]:
+    """(low, high): scipy's percentile bootstrap interval of the mean; the value itself for a
+    single value, NaN for none."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return float("nan"), float("nan")
+    if values.size == 1 or n_resamples == 0 or np.all(values == values[0]):
+        return float(values.mean()), float(values.mean())
+    result = stats.bootstrap((values,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
+                             vectorized=True, method="percentile",
+                             rng=rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table I
+
+
+def table1_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame,
+                     table: pd.DataFrame, thresholds: Thresholds = Thresholds(), prune_tolerance: float = 1.0,
+                     n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Per Table I row (``table``: ``tables.table1``'s output), bootstrap intervals of its three
+    columns, keyed by ``dataset, arch`` to merge into it:
+
+    - ``min_params_ci_low/high`` and ``min_params_none_share`` from ``final_rows`` (the final
+      train rows the regime table was built from; ``kind == "final"`` rows are taken if a
+      ``kind`` column is present), minimum over the row's topologies;
+    - ``safe_pruning_pct_ci_low/high`` (percent) from the representative's ``prune_rows``;
+    - ``gap_8bit_pct_ci_low/high`` (pp) from the representative's ``qat_rows`` (``gap_pp``).
+    Rows without a representative (no stable configuration) get NaN pruning and gap bounds.
+    """
+    if "kind" in final_rows:
+        final_rows = final_rows[final_rows["kind"] == "final"]
+    out = []
+    for _, row in table.iterrows():
+        dataset, arch = row["dataset"], row["arch"]
+        result = {"dataset": dataset, "arch": arch, **{c: np.nan for c in INTERVAL_COLUMNS}}
+        group = final_rows[(final_rows["dataset"] == dataset) & (final_rows["arch"] == arch)]
+        if not group.empty:
+            low, high, none = bootstrap_min_stable(group, thresholds, n_resamples, confidence, seed)
+            result.update(min_params_ci_low=low, min_params_ci_high=high, min_params_none_share=none)
+        if isinstance(row.get("topology"), str) and not pd.isna(row.get("width")):
+            def of(frame):
+                return frame[(frame["dataset"] == dataset) & (frame["arch"] == arch) &
+                             (frame["topology"] == row["topology"]) & (frame["width"] == row["width"])]
+            prune = of(prune_rows)
+            if not prune.empty:
+                low, high = bootstrap_safe_pruning(prune, prune_tolerance, n_resamples, confidence, seed)
+                result.update(safe_pruning_pct_ci_low=100 * low, safe_pruning_pct_ci_high=100 * high)
+            qat = of(qat_rows)
+            if not qat.empty:
+                rng = generator(seed, "gap", dataset, arch, row["topology"], row["width"])
+                low, high = bootstrap_mean(qat["gap_pp"].to_numpy(float), n_resamples, confidence, rng)
+                result.update(gap_8bit_pct_ci_low=low, gap_8bit_pct_ci_high=high)
+        out.append(result)
+    return pd.DataFrame(out, columns=["dataset", "arch", *INTERVAL_COLUMNS]).assign(
+        n_resamples=n_resamples, confidence=confidence)

@@ -1,0 +1,180 @@
+"""comparison.py: verdicts on hand-made runs whose answers are known."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from minarch.comparison import (AGREE, CLAIMS, DISAGREE, NOT_MEASURED, comparison_table, paper_comparison,
+                                run_size)
+from minarch.regimes import summarize
+from minarch.tables import table1
+
+RATIOS = [round(0.1 * i, 1) for i in range(11)]
+DNN_WIDTHS = [1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000]
+VIT_WIDTHS = list(range(1, 17))
+
+
+def dnn_params(topology: str, width: int) -> int:
+    depth = int(topology[1])
+    return 784 * width + width + (depth - 1) * (width * width + width) + 10 * width + 10
+
+
+def vit_params(width: int) -> int:
+    return 12 * width * width + 50 * width + 10
+
+
+def make_run(*, dnn_stable_from=20, dnn_safe=0.6, dnn_gap=0.15, vit_widths=VIT_WIDTHS, vit_acc_top=96.0,
+             seeds=3, epochs=20, datasets=("mnist",)):
+    """Final, prune and QAT rows: square DNNs unstable below ``dnn_stable_from`` (seeds 30 pp
+    apart) and stable from there; a ViT on MNIST whose accuracy climbs to ``vit_acc_top``."""
+    finals, prune, qat = [], [], []
+
+    def add(dataset, arch, topology, width, n_params, accs, safe, gap):
+        for seed, acc in enumerate(accs):
+            finals.append(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed,
+                               n_params=n_params, test_acc=acc, train_acc=acc + 0.5))
+            prune.extend(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed, ratio=r,
+                              test_acc=acc if r <= safe + 1e-9 else acc - 30) for r in RATIOS)
+            qat.append(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed,
+                            float_test_acc=acc, int8_test_acc=acc - gap, gap_pp=gap, train_max_epochs=epochs))
+
+    for dataset in datasets:
+        for topology in ("L1", "L2e"):
+            for width in DNN_WIDTHS:
+                stable = width >= dnn_stable_from
+                accs = [95.0 + 0.001 * width] * seeds if stable else [50.0 + 30 * (s % 2) for s in range(seeds)]
+                add(dataset, "dnn", topology, width, dnn_params(topology, width), accs, dnn_safe,
+                    dnn_gap if stable else 5.0)
+    for width in vit_widths:
+        acc = vit_acc_top - 3 * (max(vit_widths) - width)  # within 2 pp only at the largest width
+        add("mnist", "vit", "enc2", width, vit_params(width), [acc] * seeds, 0.3, 8.0 - 0.3 * width)
+    finals, prune, qat = pd.DataFrame(finals), pd.DataFrame(prune), pd.DataFrame(qat)
+    regimes = summarize(finals)
+    return regimes, table1(regimes, prune, qat, prune_tolerance=1.0), prune, qat
+
+
+def verdicts(*frames, **kwargs) -> pd.Series:
+    return comparison_table(*frames, **kwargs).set_index("id")["verdict"]
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    return make_run()
+
+
+def test_constructed_agreements_and_disagreements(default_run):
+    regimes, table, prune, qat = default_run
+    result = comparison_table(regimes, table, prune, qat).set_index("id")
+    v = result["verdict"]
+    # MNIST DNN: stable from width 20 (L1: 15,910 parameters, paper 2e4), safe 60% (paper 60), gap 0.15 (0.15)
+    assert table.set_index("arch").loc["dnn", "min_params"] == dnn_params("L1", 20)
+    assert v["table1-mnist-dnn-min-params"] == AGREE
+    assert v["table1-mnist-dnn-safe-pruning"] == AGREE
+    assert v["table1-mnist-dnn-8bit-gap"] == AGREE
+    # ViT: stable only at D=16 (3,882 params vs 5e3: agree), safe 30% (paper 20: agree), gap 3.2 (paper 10.66)
+    assert v["table1-mnist-vit-min-params"] == AGREE
+    assert v["table1-mnist-vit-safe-pruning"] == AGREE
+    assert v["table1-mnist-vit-8bit-gap"] == DISAGREE
+    assert v["vit-mnist-late-plateau"] == AGREE
+    assert v["vit-mnist-acc-16"] == AGREE
+    assert v["vit-mnist-6-dims"] == DISAGREE
+    assert v["vit-mnist-gap-shrinks"] == AGREE
+    assert v["vit-int8-beats-float"] == DISAGREE  # every ViT gap is positive
+    # 1,000-parameter claim: the DNN needs 15,910 (> 10,000)
+    assert v["dnn-mnist-stable-1e3"] == DISAGREE
+    assert v["dnn-mnist-prune-50-60"] == AGREE
+    assert v["dnn-deeper-prunes-more"] == DISAGREE  # both depths prune alike: no positive trend
+    assert v["dnn-mnist-gap-small"] == AGREE
+    # families and datasets the run does not have
+    for claim_id in ("table1-cifar10-cnn-min-params", "table1-fashion_mnist-dnn-8bit-gap", "cnn-mnist-acc-4-8",
+                     "cnn-cifar-rise-16-32", "vit-cifar-acc-16", "cnn-mnist-gap-le-3"):
+        assert v[claim_id] == NOT_MEASURED, claim_id
+    assert "no CNN on MNIST" in result.loc["cnn-mnist-acc-4-8", "reason"]
+    assert v["phase1-shape-invariance"] == NOT_MEASURED
+    assert result.loc[result["verdict"] == AGREE, "reason"].eq("").all()
+    assert result.loc[result["verdict"] != AGREE, "reason"].ne("").all()
+
+
+def test_values_outside_the_criteria_disagree():
+    regimes, table, prune, qat = make_run(dnn_stable_from=1, dnn_safe=0.3, dnn_gap=1.3, vit_acc_top=94.5)
+    v = verdicts(regimes, table, prune, qat)
+    assert table.set_index("arch").loc["dnn", "min_params"] == dnn_params("L1", 1) == 805  # 25x below 2e4
+    assert v["table1-mnist-dnn-min-params"] == DISAGREE
+    assert v["table1-mnist-dnn-safe-pruning"] == DISAGREE  # 30 vs 60
+    assert v["table1-mnist-dnn-8bit-gap"] == DISAGREE  # 1.3 vs 0.15
+    assert v["dnn-mnist-stable-1e3"] == AGREE  # 805 and 1,609 are within a factor 10 of 1,000
+    assert v["vit-mnist-acc-16"] == DISAGREE  # 94.5 vs ~96 ± 1
+    assert v["dnn-mnist-gap-small"] == DISAGREE
+
+
+def test_grid_without_the_claimed_width_is_not_measured():
+    regimes, table, prune, qat = make_run(vit_widths=list(range(1, 9)))
+    result = comparison_table(regimes, table, prune, qat).set_index("id")
+    assert result.loc["vit-mnist-acc-16", "verdict"] == NOT_MEASURED
+    assert result.loc["vit-mnist-late-plateau", "verdict"] == NOT_MEASURED
+    assert result.loc["table1-mnist-vit-min-params", "verdict"] == AGREE  # 1,178 vs 5e3
+
+
+def test_likely_reasons_come_from_the_run():
+    regimes, table, prune, qat = make_run(dnn_stable_from=1, dnn_safe=0.3, seeds=2, epochs=5)
+    result = comparison_table(regimes, table, prune, qat).set_index("id")
+    reason = result.loc["table1-mnist-dnn-safe-pruning", "reason"]
+    assert reason.startswith("ours lower; our representative model (805 params)")  # its size is not the paper's
+    assert result.loc["table1-mnist-vit-8bit-gap", "reason"] == \
+        "ours lower; at most 5 epochs (paper: 20); 2 seeds per ViT configuration (paper: 10)"
+    assert result.loc["table1-mnist-dnn-min-params", "reason"].startswith("ours smaller; at most 5 epochs")
+    # a full-size run has no run-size reason left: the definitions come first
+    full = comparison_table(*make_run(dnn_stable_from=1, seeds=30)).set_index("id")
+    assert full.loc["table1-mnist-dnn-min-params", "reason"].startswith("ours smaller; our stability rule")
+    # a short ViT grid: 402 parameters at D=4 against the paper's 5e3; the claim about D=6 cannot be checked
+    short = comparison_table(*make_run(vit_widths=[1, 2, 3, 4], seeds=30)).set_index("id")
+    assert short.loc["table1-mnist-vit-min-params", "verdict"] == DISAGREE
+    reason = short.loc["table1-mnist-vit-min-params", "reason"]
+    assert reason.startswith("ours smaller; our ViT has 12D²+(16C+34)D+10")
+    assert reason.endswith("; ViT widths 1-4 (paper: 1-16)")
+    assert short.loc["vit-mnist-6-dims", "verdict"] == NOT_MEASURED
+
+
+def test_phase1_shape_invariance(default_run):
+    regimes, table, prune, qat = default_run
+    invariance = pd.DataFrame({"dataset": "mnist", "depth": [2, 2, 2, 3, 3], "decade": [2, 3, 4, 3, 4],
+                               "n_topologies": 3, "spread_pp": [6.0, 0.4, 0.2, 0.8, 0.3],
+                               "shape_invariant": [False, True, True, True, True]})
+    phase1 = tuple(c for c in CLAIMS if c.id == "phase1-shape-invariance")
+    result = comparison_table(regimes, table, prune, qat, invariance, claims=phase1).iloc[0]
+    assert result["verdict"] == AGREE
+    assert result["ours"] == ("MNIST depth 2: from 1e3 (top-decade spread 0.20 pp); "
+                              "MNIST depth 3: from 1e3 (top-decade spread 0.30 pp)")
+    never = invariance.assign(shape_invariant=[False, False, False, True, True])
+    assert comparison_table(regimes, table, prune, qat, never, claims=phase1)["verdict"].iloc[0] == DISAGREE
+
+
+def test_markdown_has_the_run_size_and_one_row_per_claim():
+    regimes, table, prune, qat = make_run(seeds=2, epochs=5)
+    intervals = pd.DataFrame({"dataset": ["mnist"], "arch": ["dnn"], "min_params_ci_low": [15910.0],
+                              "min_params_ci_high": [float("nan")]})
+    text = paper_comparison(regimes, table, prune, qat, intervals=intervals)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| id ")]
+    assert len(rows) == len(CLAIMS)
+    assert [row.split(" | ")[0][2:] for row in rows] == [claim.id for claim in CLAIMS]
+    assert all(row.count(" | ") == 7 for row in rows)  # 8 cells, no stray pipes
+    assert "- max epochs: 5 (paper: 20)" in text
+    assert "2 seeds (paper: 30)" in text and "12 widths" in text
+    assert "15,910 (L1 w20) (95% CI 15,910–beyond grid)" in text
+    assert len({claim.id for claim in CLAIMS}) == len(CLAIMS)
+    assert run_size(regimes)[-1].startswith("- max epochs: not recorded")
+
+
+def test_missing_prune_and_qat_rows_are_not_measured(default_run):
+    regimes, table, _, _ = default_run
+    v = verdicts(regimes, table, None, None)
+    assert v["dnn-mnist-prune-50-60"] == NOT_MEASURED
+    assert v["dnn-mnist-gap-small"] == NOT_MEASURED
+    assert v["table1-mnist-dnn-min-params"] == AGREE
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
+def test_every_claim_is_documented(claim):
+    assert claim.section and claim.claim and claim.measure and claim.paper
+    assert claim.topic in {"stability", "accuracy", "pruning", "quantization", "phase1"}

@@ -1,0 +1,220 @@
+"""confidence.py: bootstrap intervals over seeds on hand-made rows."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from minarch import confidence
+from minarch.confidence import (RuleMismatchWarning, bootstrap_mean, bootstrap_min_stable, bootstrap_safe_pruning,
+                                min_stable_distribution, percentile_interval, safe_pruning_distribution,
+                                table1_intervals)
+from minarch.regimes import Thresholds, label_curve, summarize
+from minarch.tables import safe_pruning_ratio, table1
+
+N = 200  # resamples: enough to see the spread, fast
+RATIOS = [round(0.1 * i, 1) for i in range(11)]
+
+
+@pytest.fixture(autouse=True)
+def _warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def curve_rows(per_width: dict[int, list[float]], dataset="mnist", arch="dnn", topology="L1", params_per_width=10):
+    """Final rows of one curve: ``per_width`` maps a width to its seeds' test accuracies."""
+    return pd.DataFrame([
+        {"dataset": dataset, "arch": arch, "topology": topology, "width": w, "seed": s,
+         "n_params": params_per_width * w, "test_acc": acc, "train_acc": acc + 0.5, "kind": "final"}
+        for w, accs in per_width.items() for s, acc in enumerate(accs)
+    ])
+
+
+SETTLED = {1: [20.0, 60, 30, 70, 40, 80], 2: [90.0] * 6, 3: [91.0] * 6, 4: [91.5] * 6}
+# width 2: std 1.1 pp (unstable) but many resamples fall below 1 pp -> the minimum moves to 20 params
+BORDERLINE = {1: [20.0, 60, 30, 70, 40, 80], 2: [89.0, 91.0, 89.0, 91.0, 90.0, 91.6], 3: [91.0] * 6, 4: [91.5] * 6}
+
+
+def point(rows, thresholds=Thresholds()):
+    return summarize(rows, thresholds)["min_stable_params"].min()
+
+
+# ---------------------------------------------------------------------------------------------
+# minimum stable parameter count
+
+
+def test_agreeing_seeds_give_a_point_interval():
+    rows = curve_rows({1: [89.5] * 5, 2: [90.0] * 5, 3: [91.0] * 5})
+    low, high, none = bootstrap_min_stable(rows, n_resamples=N)
+    assert low == high == point(rows) == 10
+    assert none == 0.0
+    # the first width is unstable in every resample (30 pp spread) -> a point again, at the second
+    low, high, none = bootstrap_min_stable(curve_rows(SETTLED), n_resamples=N)
+    assert low == high == point(curve_rows(SETTLED)) == 20
+
+
+def test_disagreeing_seeds_widen_the_interval_around_the_point():
+    rows = curve_rows(BORDERLINE)
+    estimate = point(rows)
+    assert estimate == 30  # width 2's std (1.05 pp) is above 1 pp
+    low, high, none = bootstrap_min_stable(rows, n_resamples=N)
+    assert low <= estimate <= high
+    assert (low, high) == (20, 30)
+    distribution = min_stable_distribution(rows, n_resamples=N)
+    assert set(np.unique(distribution)) == {20.0, 30.0}
+    assert none == 0.0
+
+
+def test_share_of_resamples_with_no_stable_configuration():
+    # the largest width is borderline: when it comes out unstable, the curve has no minimum
+    rows = curve_rows({1: [90.0] * 6, 2: [89.0, 91.0, 89.0, 91.0, 90.0, 91.6]})
+    assert point(rows) != point(rows)  # NaN: the largest width is unstable in the data
+    low, high, none = bootstrap_min_stable(rows, n_resamples=N)
+    assert 0.05 < none < 0.95
+    assert low == 10 and math.isnan(high)  # the upper bound lies beyond the grid
+
+
+def test_determinism_seed_and_row_order():
+    rows = curve_rows(BORDERLINE)
+    first = min_stable_distribution(rows, n_resamples=N, seed=3)
+    shuffled = rows.sample(frac=1.0, random_state=0)
+    np.testing.assert_array_equal(first, min_stable_distribution(shuffled, n_resamples=N, seed=3))
+    assert not np.array_equal(first, min_stable_distribution(rows, n_resamples=N, seed=4))
+
+
+def test_group_minimum_over_topologies():
+    a = curve_rows(BORDERLINE, topology="L1")
+    b = curve_rows({1: [20.0, 60, 30, 70, 40, 80], 2: [89.5, 90.5] * 3, 3: [91.0] * 6, 4: [91.2] * 6},
+                   topology="L2e", params_per_width=11)
+    both = min_stable_distribution(pd.concat([a, b]), n_resamples=N, seed=1)
+    expected = np.fmin(min_stable_distribution(a, n_resamples=N, seed=1),
+                       min_stable_distribution(b, n_resamples=N, seed=1))
+    np.testing.assert_array_equal(both, expected)
+    assert min_stable_distribution(b, n_resamples=N, seed=1).min() == 22  # L2e's width 2 is stable
+    assert both.min() == 20
+    with pytest.raises(ValueError, match="exactly one"):
+        min_stable_distribution(pd.concat([a, curve_rows(SETTLED, dataset="cifar10")]), n_resamples=N)
+
+
+def test_fast_rule_matches_label_curve_on_every_resample(monkeypatch):
+    rng = np.random.default_rng(0)
+    per_width = {w: list(90 + rng.normal(0, 1.5 / w, size=8)) for w in range(1, 8)}
+    rows = curve_rows(per_width)
+    monkeypatch.setattr(confidence, "CHECK_RESAMPLES", 10**6)  # check all of them against label_curve
+    distribution = min_stable_distribution(rows, Thresholds(max_std=0.6, max_drop=0.5), n_resamples=80)
+    assert len(np.unique(distribution)) > 1
+
+
+def test_a_changed_rule_is_detected_and_the_reference_used(monkeypatch):
+    def stricter(curve, thresholds):  # as if regimes.py now demanded a std of at most 0.1 pp
+        return label_curve(curve, Thresholds(max_std=0.1, max_drop=thresholds.max_drop))
+
+    monkeypatch.setattr(confidence, "label_curve", stricter)
+    rows = curve_rows(BORDERLINE)
+    with pytest.warns(RuleMismatchWarning):
+        distribution = min_stable_distribution(rows, n_resamples=30)
+    assert set(np.unique(distribution)) == {30.0}  # width 2 is now never stable
+
+
+def test_single_seed_configurations_are_kept():
+    rows = curve_rows({1: [50.0], 2: [90.0], 3: [91.0]})
+    assert bootstrap_min_stable(rows, n_resamples=N) == (20.0, 20.0, 0.0)
+
+
+def test_percentile_interval_orders_none_above_every_value():
+    low, high = percentile_interval(np.array([1.0] * 90 + [np.nan] * 10), 0.95)
+    assert low == 1.0 and math.isnan(high)
+    assert percentile_interval(np.array([1.0] * 99 + [np.nan]), 0.95) == (1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# safe pruning ratio
+
+
+def prune_rows(per_seed: list[list[float]], **keys):
+    return pd.DataFrame([{"dataset": "mnist", "arch": "dnn", "topology": "L1", "width": 10, **keys,
+                          "seed": s, "ratio": r, "test_acc": acc}
+                         for s, curve in enumerate(per_seed) for r, acc in zip(RATIOS, curve)])
+
+
+STEADY = [90, 90, 90, 90, 90, 90, 80, 60, 40, 20, 10]  # safe up to 0.5
+
+
+def test_safe_pruning_agreeing_seeds_give_a_point():
+    rows = prune_rows([STEADY] * 5)
+    assert bootstrap_safe_pruning(rows, 1.0, N) == (0.5, 0.5) == (safe_pruning_ratio(rows, 1.0),) * 2
+
+
+def test_safe_pruning_disagreeing_seeds_widen_around_the_point():
+    early = [90, 90, 90, 85, 80, 70, 60, 50, 40, 20, 10]  # this seed fails at 0.3
+    late = [90, 90, 90, 90, 90, 90, 90, 90, 85, 20, 10]  # this one at 0.8
+    rows = prune_rows([STEADY, early, late, STEADY, STEADY, late])
+    estimate = safe_pruning_ratio(rows, 1.0)
+    low, high = bootstrap_safe_pruning(rows, 1.0, N, seed=0)
+    assert low <= estimate <= high and low < high
+    assert low == 0.2 and high >= 0.5
+    first = safe_pruning_distribution(rows, 1.0, N, seed=2)
+    np.testing.assert_array_equal(first, safe_pruning_distribution(rows.sample(frac=1.0, random_state=1), 1.0, N,
+                                                                   seed=2))
+    assert not np.array_equal(first, safe_pruning_distribution(rows, 1.0, N, seed=3))
+
+
+def test_safe_pruning_fast_rule_matches_the_reference(monkeypatch):
+    rng = np.random.default_rng(1)
+    rows = prune_rows([list(90 - np.cumsum(rng.uniform(0, 1.2, size=11))) for _ in range(7)])
+    monkeypatch.setattr(confidence, "CHECK_RESAMPLES", 10**6)
+    assert len(np.unique(safe_pruning_distribution(rows, 1.0, 80))) > 1
+
+    monkeypatch.setattr(confidence, "safe_pruning_ratio", lambda rows, tolerance: 0.0)
+    with pytest.warns(RuleMismatchWarning):
+        assert set(safe_pruning_distribution(rows, 1.0, 30)) == {0.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# mean and Table I
+
+
+def test_bootstrap_mean():
+    values = np.array([0.1, 0.5, -0.2, 0.9, 0.3, 0.4])
+    low, high = bootstrap_mean(values, N, 0.95, rng=0)
+    assert low < values.mean() < high
+    assert bootstrap_mean(values, N, 0.95, rng=0) == (low, high)
+    assert bootstrap_mean([0.2] * 5, N) == (0.2, 0.2)
+    assert bootstrap_mean([0.7], N) == (0.7, 0.7)
+    assert all(math.isnan(v) for v in bootstrap_mean([], N))
+    wide = bootstrap_mean(values * 10, N, 0.95, rng=0)
+    assert wide[1] - wide[0] > high - low
+
+
+def test_table1_intervals_contain_table1_and_merge_by_dataset_arch():
+    finals = pd.concat([
+        curve_rows(BORDERLINE, topology="L1"),
+        curve_rows(SETTLED, topology="L2e", params_per_width=11),
+        # the largest width is always more than 2 pp below the smaller one: never stable
+        curve_rows({1: [95.0] * 6, 2: [50.0, 60, 70, 80, 85, 90]}, arch="cnn", topology="conv3x3"),
+    ])
+    regimes = summarize(finals)
+    configs = regimes[["dataset", "arch", "topology", "width"]].to_dict("records")
+    prune = pd.concat([prune_rows([STEADY, STEADY, [90] * 11], **c) for c in configs])
+    qat = pd.DataFrame([{**c, "seed": s, "gap_pp": 0.1 * s} for c in configs for s in range(4)])
+    table = table1(regimes, prune, qat, prune_tolerance=1.0)
+    intervals = table1_intervals(finals, prune, qat, table, n_resamples=N, seed=0)
+    merged = table.merge(intervals, on=["dataset", "arch"], validate="one_to_one")
+    assert len(merged) == len(table) == 2
+    dnn = merged.set_index("arch").loc["dnn"]
+    assert dnn["min_params"] == 22  # L2e width 2, smaller than L1's 30
+    assert dnn["min_params_ci_low"] <= dnn["min_params"] <= dnn["min_params_ci_high"]
+    assert dnn["min_params_ci_low"] == 20  # L1's width 2 when it comes out stable
+    assert dnn["safe_pruning_pct_ci_low"] <= dnn["safe_pruning_pct"] <= dnn["safe_pruning_pct_ci_high"]
+    assert dnn["gap_8bit_pct_ci_low"] < dnn["gap_8bit_pct"] < dnn["gap_8bit_pct_ci_high"]
+    cnn = merged.set_index("arch").loc["cnn"]
+    assert cnn["min_params_none_share"] == 1.0
+    assert np.isnan(cnn[["min_params_ci_low", "safe_pruning_pct_ci_low", "gap_8bit_pct_ci_high"]].astype(float)).all()
+    again = table1_intervals(finals.sample(frac=1.0, random_state=2), prune, qat, table, n_resamples=N, seed=0)
+    pd.testing.assert_frame_equal(intervals, again)
