@@ -61,20 +61,36 @@ def table1(regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFra
                              ignore_index=True)
 
 
+def _interval(low, high, fmt: str) -> str:
+    if pd.isna(low) and pd.isna(high):
+        return ""
+    show = lambda value: "none stable" if pd.isna(value) else format(value, fmt)  # noqa: E731
+    return f"[{show(low)}, {show(high)}]"
+
+
 def to_markdown(table: pd.DataFrame) -> str:
+    """Table I for people: ours beside the paper's, with bootstrap intervals where computed."""
     shown = table.assign(
         dataset=table["dataset"].map(lambda d: DATASETS[d].title),
         arch=table["arch"].map(ARCH_TITLES),
         representative=[f"{t} w{int(w)}" if isinstance(t, str) else "none stable"
                         for t, w in zip(table["topology"], table["width"])],
-    )[["dataset", "arch", "representative", "min_params", "paper_min_params", "safe_pruning_pct",
-       "paper_safe_pruning_pct", "gap_8bit_pct", "paper_8bit_gap_pct", "test_acc_mean", "n_seeds"]]
+    )
+    columns = ["dataset", "arch", "representative", "min_params", "paper_min_params", "safe_pruning_pct",
+               "paper_safe_pruning_pct", "gap_8bit_pct", "paper_8bit_gap_pct", "test_acc_mean", "n_seeds"]
+    names = {"min_params": "min params", "paper_min_params": "paper min params",
+             "safe_pruning_pct": "safe pruning %", "paper_safe_pruning_pct": "paper safe pruning %",
+             "gap_8bit_pct": "8-bit gap %", "paper_8bit_gap_pct": "paper 8-bit gap %",
+             "test_acc_mean": "test acc % (ours)", "n_seeds": "seeds"}
+    levels = table["confidence"].dropna() if "confidence" in table else pd.Series(dtype=float)
+    ci = f"{100 * levels.iloc[0]:.0f}% CI" if len(levels) else "CI"
+    for column, fmt in (("min_params", ",.0f"), ("safe_pruning_pct", ".0f"), ("gap_8bit_pct", ".2f")):
+        if f"{column}_ci_low" in table:
+            shown[f"{column}_ci"] = [_interval(lo, hi, fmt) for lo, hi in
+                                     zip(table[f"{column}_ci_low"], table[f"{column}_ci_high"])]
+            columns.insert(columns.index(column) + 1, f"{column}_ci")
+            names[f"{column}_ci"] = f"{names[column]} {ci}"
+    shown = shown[columns]
     for column in ("min_params", "paper_min_params", "n_seeds"):
         shown[column] = shown[column].astype("Int64")
-    shown = shown.rename(columns={
-        "min_params": "min params", "paper_min_params": "paper min params",
-        "safe_pruning_pct": "safe pruning %", "paper_safe_pruning_pct": "paper safe pruning %",
-        "gap_8bit_pct": "8-bit gap %", "paper_8bit_gap_pct": "paper 8-bit gap %",
-        "test_acc_mean": "test acc % (ours)", "n_seeds": "seeds",
-    })
-    return shown.to_markdown(index=False, floatfmt=".4g") + "\n"
+    return shown.rename(columns=names).to_markdown(index=False, floatfmt=".4g") + "\n"

@@ -60,7 +60,7 @@ def workdir(tmp_path_factory) -> Path:
 def test_builds_every_output(workdir):
     for name in ["regimes.parquet", "regimes.csv", "table1.csv", "table1.md", "figures/fig3_dnn.png",
                  "figures/fig4_cnn.png", "figures/fig5_vit.png", "topologies.parquet", "topology_invariance.csv",
-                 "figures/fig2b_topologies.png"]:
+                 "figures/fig2b_topologies.png", "paper_comparison.md", "paper_comparison.html", "table1.html"]:
         assert (workdir / "results" / name).stat().st_size > 0, name
     runs = sorted((workdir / "results" / "runs").glob("mnist/dnn/*/w*/seed*"))
     assert len(runs) == 4 * 2 * 2  # phase 1's four depth-1/2 shapes; phase 2's squares among them
@@ -127,6 +127,12 @@ def test_aggregates_agree_with_runs(workdir):
     assert table[["dataset", "arch"]].values.tolist() == [["mnist", "dnn"], ["mnist", "cnn"], ["mnist", "vit"]]
     assert table.loc[0, "paper_min_params"] == 2e4 and table.loc[0, "paper_safe_pruning_pct"] == 60
     assert "paper 8-bit gap %" in (results / "table1.md").read_text()
+    cnn = table[table["arch"] == "cnn"].iloc[0]  # bootstrap intervals over seeds contain the estimate
+    if not pd.isna(cnn["min_params"]):
+        assert cnn["min_params_ci_low"] <= cnn["min_params"] <= cnn["min_params_ci_high"]
+    assert {"safe_pruning_pct_ci_low", "gap_8bit_pct_ci_high", "min_params_none_share"} <= set(table.columns)
+    comparison = (results / "paper_comparison.md").read_text()
+    assert "table1-mnist-cnn-min-params" in comparison and "not measured" in comparison
 
 
 def test_topology_sweep_outputs(workdir):
@@ -155,7 +161,7 @@ def test_report_is_self_contained_with_figures_and_tables(workdir):
     html = report.read_text()
     assert report.stat().st_size > 100_000  # images and tables are embedded
     for name in ("fig3_dnn.png", "fig4_cnn.png", "fig5_vit.png", "fig2b_topologies.png", "table1.html",
-                 "regimes.html", "topology_invariance.html", "Phase 1: topologies"):
+                 "regimes.html", "topology_invariance.html", "paper_comparison.html", "Phase 1: topologies"):
         assert name in html, name
     assert "Table I" in (workdir / "results" / "table1.html").read_text()
 
@@ -170,7 +176,8 @@ def test_deleting_one_qat_file_reruns_only_that_job(workdir):
     before = untouched.stat().st_mtime_ns
     target.unlink()
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"qat_dnn_seeds0_1": 1, "collect": 1, "table1": 1, "family_figure": 1, "all": 1}
+    assert plan == {"qat_dnn_seeds0_1": 1, "collect": 1, "table1": 1, "family_figure": 1, "paper_comparison": 1,
+                    "all": 1}
     snakemake(workdir)
     assert target.is_file() and untouched.stat().st_mtime_ns == before
 

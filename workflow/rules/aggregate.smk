@@ -39,6 +39,7 @@ rule regimes:
 rule table1:
     input:
         regimes="results/regimes.parquet",
+        train=collected("train"),
         prune=collected("prune"),
         qat=collected("qat"),
     output:
@@ -47,7 +48,8 @@ rule table1:
         html=report("results/table1.html", caption="../report/table1.rst", category="Tables",
                     labels={"table": "Table I"}),
     params:
-        prune_tolerance=config["table1"]["prune_tolerance"],
+        table1=config["table1"],
+        thresholds=config["regimes"],
     log:
         "results/logs/table1.log",
     benchmark:
@@ -77,3 +79,26 @@ rule topology_sweep:
         "../../envs/minarch.yaml"
     script:
         "../scripts/topology_sweep.py"
+
+
+rule paper_comparison:
+    input:
+        regimes="results/regimes.parquet",
+        table1="results/table1.csv",
+        prune=collected("prune"),
+        qat=collected("qat"),
+        **({"invariance": "results/topology_invariance.csv"} if TOPOLOGY_SWEEP in SWEEPS else {}),
+    output:
+        md="results/paper_comparison.md",
+        html=report("results/paper_comparison.html", caption="../report/paper_comparison.rst", category="Tables",
+                    labels={"table": "paper comparison"}),
+    params:
+        prune_tolerance=config["table1"]["prune_tolerance"],
+    log:
+        "results/logs/paper_comparison.log",
+    benchmark:
+        "results/benchmarks/paper_comparison.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/paper_comparison.py"

@@ -82,5 +82,7 @@ def final_targets():
         "results/table1.csv",
         "results/table1.md",
         "results/table1.html",
+        "results/paper_comparison.md",
+        "results/paper_comparison.html",
         *[f"results/figures/{FIGURES[family]}.png" for family in FAMILIES],
     ]

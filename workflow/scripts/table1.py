@@ -1,15 +1,22 @@
-"""Table I with the paper's published values beside ours."""
+"""Table I with bootstrap confidence intervals and the paper's published values beside ours."""
 
 import pandas as pd
 
+from minarch.confidence import table1_intervals
 from minarch.io import atomic_path, read_parquets, write_html_table, write_text
+from minarch.regimes import Thresholds, finals
 from minarch.tables import table1, to_markdown
 from minarch.workflow import log, run_job
 
 
 def main(job):
-    table = table1(pd.read_parquet(job.input.regimes), read_parquets(job.input.prune), read_parquets(job.input.qat),
-                   prune_tolerance=job.params.prune_tolerance)
+    settings = job.params.table1
+    prune, qat = read_parquets(job.input.prune), read_parquets(job.input.qat)
+    table = table1(pd.read_parquet(job.input.regimes), prune, qat, prune_tolerance=settings["prune_tolerance"])
+    intervals = table1_intervals(finals(read_parquets(job.input.train)), prune, qat, table,
+                                 Thresholds(**job.params.thresholds), settings["prune_tolerance"],
+                                 settings["bootstrap_resamples"], settings["confidence"], settings["bootstrap_seed"])
+    table = table.merge(intervals, on=["dataset", "arch"], how="left")
     with atomic_path(job.output.csv) as tmp:
         table.to_csv(tmp, index=False)
     write_text(to_markdown(table), job.output.md)
