@@ -1,0 +1,214 @@
+"""Estimate what a sweep costs before running it: Snakemake jobs, CPU-hours per sweep and
+stage, and wall time on a number of cores (``minarch.cost``).
+
+    .venv/bin/python benchmarks/cost_model.py                          # config/config.yaml
+    .venv/bin/python benchmarks/cost_model.py config/quick.yaml --cores 2 10 64
+    .venv/bin/python benchmarks/cost_model.py my.yaml --measured results   # costs from a finished run
+    .venv/bin/python benchmarks/cost_model.py --calibrate --points-out benchmarks/results/points.csv
+    .venv/bin/python benchmarks/cost_model.py config/quick.yaml --check-dag  # job count vs snakemake -n
+
+Each config file is merged over ``config/config.yaml`` as ``snakemake --configfile`` does.
+Per-epoch seconds: the built-in table measured on the 2-core development machine, or
+``--points CSV`` (written by ``--calibrate``), or ``--measured RESULTS`` (a run's own
+``train.parquet``/``qat.parquet`` seconds and Snakemake benchmarks). Epochs are an upper
+bound (no early stopping) unless ``--epoch-fraction`` is given (``--measured`` prints the
+fraction that run had).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import REPO, dataset_path, load_line
+
+from minarch import cost
+
+CALIBRATION = [
+    # (dataset, arch, topology, widths)
+    ("mnist", "dnn", "L1", [1, 10, 100, 1000]),
+    ("mnist", "dnn", "L4eee", [1, 10, 100, 1000]),
+    ("cifar10", "dnn", "L1", [1, 10, 100, 1000]),
+    ("cifar10", "dnn", "L4eee", [1, 10, 100, 1000]),
+    ("mnist", "cnn", "conv3x3", [1, 4, 16, 32]),
+    ("cifar10", "cnn", "conv3x3", [1, 4, 16, 32]),
+    ("mnist", "vit", "enc2", [1, 4, 16]),
+    ("cifar10", "vit", "enc2", [1, 4, 16]),
+]
+
+
+def cpu_steps(model, splits, batch: int, budget: float, max_steps: int = 300) -> float:
+    """CPU seconds per training step (train.fit's step: index, forward, loss, backward, Adam)."""
+    import torch
+    import torch.nn.functional as F
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(splits.y_train), generator=generator)
+    model.train()
+
+    def step(i):
+        index = order[(i * batch) % (len(order) - batch):][:batch]
+        logits = model(splits.x_train[index])
+        loss = F.cross_entropy(logits, splits.y_train[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        (logits.detach().argmax(1) == splits.y_train[index]).sum()
+
+    for i in range(3):
+        step(i)
+    started, steps = time.process_time(), 0
+    while steps < 5 or (time.process_time() - started < budget and steps < max_steps):
+        step(3 + steps)
+        steps += 1
+    return (time.process_time() - started) / steps
+
+
+def cpu_eval(model, x, y, batch: int = 10000) -> float:
+    from minarch import train
+
+    started = time.process_time()
+    train.evaluate(model, x, y, batch)
+    return time.process_time() - started
+
+
+def calibrate(budget: float) -> tuple[list[cost.Point], dict[str, float], float]:
+    import torch
+
+    from minarch import models, quantize, stages
+    from minarch.settings import TrainSettings
+
+    torch.set_num_threads(1)
+    settings = TrainSettings()
+    points, data_load = [], {}
+    for dataset, arch, topology, widths in CALIBRATION:
+        started = time.process_time()
+        splits = stages.splits_for(arch, dataset_path(dataset), settings)
+        data_load[f"{dataset}/{arch}"] = time.process_time() - started
+        steps_per_epoch = -(-len(splits.y_train) // settings.batch_size)
+        for width in widths:
+            model = models.seeded(0, arch, topology, width, splits.image_shape)
+            step = cpu_steps(model, splits, settings.batch_size, budget)
+            evaluation = cpu_eval(model, splits.x_val, splits.y_val) + cpu_eval(model, splits.x_test, splits.y_test)
+            test_eval = cpu_eval(model, splits.x_test, splits.y_test)
+            qat_model = quantize.prepare(models.seeded(0, arch, topology, width, splits.image_shape), "qnnpack")
+            qat_step = cpu_steps(qat_model, splits, settings.batch_size, budget)
+            qat_eval = cpu_eval(qat_model, splits.x_val, splits.y_val) + cpu_eval(qat_model, splits.x_test,
+                                                                                   splits.y_test)
+            point = cost.Point(dataset, arch, cost.depth_of(arch, topology), models.parameter_count(model),
+                               round(steps_per_epoch * step + evaluation, 3),
+                               round(steps_per_epoch * qat_step + qat_eval, 3), round(test_eval, 4))
+            points.append(point)
+            print(f"  {point}", file=sys.stderr, flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", "import pickle; from snakemake.logging import logger; "
+                    "from snakemake.iocontainers import Snakemake; import torch; from minarch import stages; "
+                    "m = torch.nn.Linear(2, 2); o = torch.optim.Adam(m.parameters()); "
+                    "m(torch.ones(1, 2)).sum().backward(); o.step()"], check=True,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return points, data_load, start
+
+
+def read_points(path: Path) -> list[cost.Point]:
+    with open(path) as handle:
+        return [cost.Point(r["dataset"], r["arch"], int(r["depth"]), int(r["n_params"]), float(r["epoch"]),
+                           float(r["qat_epoch"]), float(r["test_eval"])) for r in csv.DictReader(handle)]
+
+
+def write_points(points: list[cost.Point], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in dataclasses.fields(cost.Point)])
+        writer.writeheader()
+        writer.writerows(dataclasses.asdict(p) for p in points)
+
+
+def dag_job_count(config_path: Path | None) -> int:
+    """Jobs ``snakemake -n`` plans for the default target in an empty directory (``all`` not counted)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="minarch-cost-dag-") as workdir:
+        command = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(REPO / "Snakefile"),
+                   "--directory", workdir, "--configfile", str(REPO / "config" / "config.yaml"),
+                   *([str(config_path)] if config_path else []), "--cores", "1", "-n", "--quiet", "rules"]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^total\s+(\d+)", output, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"no job total in snakemake -n output:\n{output[-2000:]}")
+    return int(match.group(1)) - 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("configs", nargs="*", type=Path, help="config files (default: config/config.yaml alone)")
+    parser.add_argument("--cores", type=int, nargs="+", default=[2, 16, 64])
+    parser.add_argument("--measured", type=Path, help="a results/ folder to take per-epoch costs from")
+    parser.add_argument("--points", type=Path, help="CSV of measured points (from --calibrate)")
+    parser.add_argument("--epoch-fraction", type=float, default=None, help="expected epochs / max_epochs")
+    parser.add_argument("--process-start", type=float, default=None, help="seconds per job (default 5)")
+    parser.add_argument("--check-dag", action="store_true", help="compare the job count with snakemake -n")
+    parser.add_argument("--calibrate", action="store_true", help="measure the points on this machine first")
+    parser.add_argument("--budget", type=float, default=0.7, help="--calibrate: CPU seconds of timed steps each")
+    parser.add_argument("--points-out", type=Path, help="--calibrate: write the points here (CSV)")
+    parser.add_argument("--output", type=Path, help="also write the Markdown here")
+    args = parser.parse_args(argv)
+
+    params = cost.CostParameters()
+    lines = []
+    if args.calibrate:
+        print(f"calibrating ({load_line()}) ...", file=sys.stderr, flush=True)
+        points, data_load, start = calibrate(args.budget)
+        params.points = points
+        params.source = "calibrated now on this machine (CPU seconds)"
+        if args.points_out:
+            write_points(points, args.points_out)
+        lines += ["Calibration (CPU seconds, one thread):", "", "```python", "DEFAULT_POINTS = ("]
+        lines += [f"    {p!r}," for p in points] + [")", "```", "",
+                  f"data load (CPU s): {', '.join(f'{k} {v:.2f}' for k, v in data_load.items())}; "
+                  f"process start (preamble imports + torch + minarch + first Adam step): {start:.2f} CPU s; "
+                  f"{load_line()}", ""]
+    if args.points:
+        params.points = read_points(args.points)
+        params.source = f"points from {args.points}"
+    if args.measured:
+        params = cost.from_measurements(args.measured, params)
+        fraction = cost.measured_epoch_fraction(args.measured)
+        lines.append(f"{params.source}; its runs stopped after {100 * fraction:.0f}% of max_epochs on average.")
+        lines.append("")
+    if args.epoch_fraction is not None:
+        params.epoch_fraction = args.epoch_fraction
+    if args.process_start is not None:
+        params.process_start = args.process_start
+    for path in args.configs or [None]:
+        config = cost.load_config(path)
+        summary = cost.estimate(config, params, args.cores)
+        name = str(path) if path else "config/config.yaml"
+        epochs = config["train"]["max_epochs"]
+        lines.append(cost.format_summary(summary, f"### {name}: up to {epochs} epochs "
+                                                  f"(x {params.epoch_fraction:g}), one thread per job"))
+        if args.check_dag:
+            planned = dag_job_count(path)
+            verdict = "agrees" if planned == summary.total_jobs else "DIFFERS"
+            lines.append(f"\nsnakemake -n plans {planned:,} jobs: the model's count {verdict}.")
+        lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

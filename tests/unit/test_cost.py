@@ -1,0 +1,173 @@
+"""cost.py: the job plan follows the workflow's structure, costs scale as they should, and
+measured outputs calibrate the model."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from minarch import cost
+from minarch.config import seed_blocks
+
+TINY = {
+    "train": {"max_epochs": 4, "seeds_per_job": 2, "threads": 1},
+    "prune": {"ratios": [0.0, 0.5, 1.0], "finetune_epochs": 0},
+    "qat": {"mode": "scratch", "finetune_epochs": 3},
+    "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1", "L2e"], "widths": [5, 50], "seeds": 3}},
+}
+
+
+def by_stage(jobs):
+    counts = {}
+    for job in jobs:
+        counts[job.stage] = counts.get(job.stage, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_parameter_counts_match_the_models(dataset):
+    models = pytest.importorskip("minarch.models")
+    shape = cost.image_shape(dataset, "dnn")
+    for topology, width in [("L1", 1), ("L3ud", 7), ("L4eee", 100)]:
+        model = models.build("dnn", topology, width, shape)
+        assert cost.parameter_count(dataset, "dnn", topology, width) == models.parameter_count(model)
+    for width in (1, 8):
+        assert cost.parameter_count(dataset, "cnn", "conv3x3", width) == models.parameter_count(
+            models.build("cnn", "conv3x3", width, shape))
+        vit_shape = cost.image_shape(dataset, "vit")
+        assert cost.parameter_count(dataset, "vit", "enc2", width) == models.parameter_count(
+            models.build("vit", "enc2", width, vit_shape))
+
+
+def test_interpolation_is_log_log_and_extends_the_end_segments():
+    points = [(10, 1.0), (1000, 100.0)]
+    assert cost.interpolate(points, 10) == pytest.approx(1.0)
+    assert cost.interpolate(points, 100) == pytest.approx(10.0)  # straight line in log-log
+    assert cost.interpolate(points, 10000) == pytest.approx(1000.0)  # extrapolated
+    assert cost.interpolate(points, 1) == pytest.approx(1.0)  # floor below the table
+    assert cost.interpolate([(5, 2.0)], 1e6) == 2.0
+
+
+def test_depths_interpolate_linearly_and_fashion_mnist_uses_mnist():
+    params = cost.CostParameters(points=[
+        cost.Point("mnist", "dnn", 1, 100, 1.0, 2.0, 0.1),
+        cost.Point("mnist", "dnn", 4, 100, 4.0, 8.0, 0.4),
+    ])
+    assert params.seconds("mnist", "dnn", 2, 100)["epoch"] == pytest.approx(2.0)
+    assert params.seconds("fashion_mnist", "dnn", 4, 100)["qat_epoch"] == pytest.approx(8.0)
+    assert params.seconds("mnist", "dnn", 9, 100)["epoch"] == pytest.approx(4.0)  # nearest depth outside
+    with pytest.raises(KeyError, match="cifar10 cnn"):
+        params.seconds("cifar10", "cnn", 1, 100)
+
+
+def test_plan_has_one_job_per_seed_block_and_stage():
+    jobs = cost.plan(TINY)
+    blocks = len(seed_blocks(3, 2))  # [0, 1], [2]
+    configurations = 2 * 2
+    counts = by_stage(jobs)
+    assert counts["train"] == counts["prune"] == counts["qat"] == configurations * blocks
+    assert counts["prepare"] == 1
+    # collect x 3 stages, regimes, table1, paper comparison, one figure
+    assert counts["aggregate"] == 3 + 3 + 1
+    names = [job.name for job in jobs]
+    assert len(set(names)) == len(names)
+    assert "train/mnist/dnn/L2e/w50/seeds2-2" in names
+    by_name = {job.name: job for job in jobs}
+    assert by_name["qat/mnist/dnn/L1/w5/seeds0-1"].after == ["train/mnist/dnn/L1/w5/seeds0-1"]
+    assert sum(job.seeds for job in jobs if job.stage == "train") == configurations * 3
+
+
+def test_topology_sweep_shares_the_square_runs_and_trains_only():
+    config = {**TINY, "topology_sweep": {"datasets": ["mnist"], "depths": [1, 2], "widths": [5, 50], "seeds": 3}}
+    jobs = cost.plan(config)
+    counts = by_stage(jobs)
+    # depth 1-2: L1, L2u, L2d, L2e; L1 and L2e are the DNN family's runs
+    assert counts["train"] == 4 * 2 * 2
+    assert counts["prune"] == counts["qat"] == 2 * 2 * 2
+    collect = next(job for job in jobs if job.name == "collect/topology_sweep_train")
+    assert len(collect.after) == 4 * 2 * 2
+    assert {job.sweep for job in jobs if job.stage == "train"} == {"dnn", "topology_sweep"}
+
+
+def test_costs_scale_with_epochs_seeds_and_process_start():
+    params = cost.CostParameters(points=[cost.Point("mnist", "dnn", 1, 10, 1.0, 3.0, 0.0),
+                                         cost.Point("mnist", "dnn", 2, 10, 1.0, 3.0, 0.0)],
+                                 process_start=0.0, data_load={"mnist": 0.0}, aggregate_seconds=0.0)
+    base = {**TINY, "train": {**TINY["train"], "seeds_per_job": 0}}
+    jobs = {job.name: job for job in cost.plan(base, params)}
+    train = jobs["train/mnist/dnn/L1/w5/seeds0-2"]
+    assert train.seconds == pytest.approx(3 * 4 * 1.0)  # 3 seeds x 4 epochs x 1 s
+    assert jobs["qat/mnist/dnn/L1/w5/seeds0-2"].seconds == pytest.approx(3 * 4 * 3.0)
+    assert jobs["prune/mnist/dnn/L1/w5/seeds0-2"].seconds == pytest.approx(0.0)
+    params.epoch_fraction = 0.5
+    assert {j.name: j for j in cost.plan(base, params)}[train.name].seconds == pytest.approx(train.seconds / 2)
+    params.epoch_fraction, params.process_start = 1.0, 5.0
+    assert {j.name: j for j in cost.plan(base, params)}[train.name].seconds == pytest.approx(train.seconds + 5)
+
+
+def test_wall_time_between_critical_path_and_total():
+    jobs = cost.plan(TINY)
+    total = sum(job.seconds for job in jobs)
+    assert cost.simulate_wall(jobs, 1) == pytest.approx(total)
+    many = cost.simulate_wall(jobs, 1000)
+    by_name = {job.name: job for job in jobs}
+
+    def path(name):
+        job = by_name[name]
+        return job.seconds + max((path(d) for d in job.after if d in by_name), default=0.0)
+
+    assert many == pytest.approx(max(path(job.name) for job in jobs))
+    assert many < cost.simulate_wall(jobs, 2) < total
+    assert cost.simulate_wall(jobs, 4, threads=2) == pytest.approx(cost.simulate_wall(jobs, 2))
+
+
+def test_repository_configs_plan_every_family_and_the_summary_prints():
+    default, quick = cost.load_config(None), cost.load_config(cost.REPO / "config" / "quick.yaml")
+    assert quick["prune"]["ratios"] == default["prune"]["ratios"]  # merged over the defaults
+    for config in (default, quick):
+        summary = cost.estimate(config, cores=(2, 64))
+        families = set(config["families"])
+        assert families <= {row["sweep"] for row in summary.rows}
+        assert summary.total_jobs == len(cost.plan(config))
+        assert summary.wall_hours[64] <= summary.wall_hours[2] <= summary.total_cpu_hours
+        text = cost.format_summary(summary, "title")
+        assert "**total**" in text and "estimated wall time" in text
+    assert cost.estimate(default).total_cpu_hours > 100 * cost.estimate(quick).total_cpu_hours
+
+
+def write_run(root, dataset, topology, width, seed, epoch_seconds, qat_seconds=None, n_params=100):
+    folder = root / "runs" / dataset / "dnn" / topology / f"w{width}" / f"seed{seed}"
+    folder.mkdir(parents=True)
+    common = {"dataset": dataset, "arch": "dnn", "topology": topology, "width": width, "seed": seed,
+              "n_params": n_params, "train_max_epochs": 4, "stopped_epoch": 2}
+    rows = [{**common, "kind": "epoch", "epoch": e, "seconds": epoch_seconds} for e in (1, 2)]
+    rows.append({**common, "kind": "final", "epoch": 2, "seconds": 2 * epoch_seconds + 0.5})
+    pd.DataFrame(rows).to_parquet(folder / "train.parquet")
+    if qat_seconds is not None:
+        pd.DataFrame([{**common, "seconds": qat_seconds, "stopped_epoch": 2}]).to_parquet(folder / "qat.parquet")
+
+
+def test_from_measurements_reads_epochs_qat_and_process_start(tmp_path):
+    for seed in (0, 1):
+        write_run(tmp_path, "mnist", "L1", 5, seed, epoch_seconds=2.0, qat_seconds=10.0)
+    bench = tmp_path / "benchmarks" / "train" / "mnist" / "dnn" / "L1" / "w5"
+    bench.mkdir(parents=True)
+    (bench / "seeds0-1.tsv").write_text("s\th:m:s\n17.0\t0:00:17\n")  # 2 x 4.5 s of training + 8 s
+    params = cost.from_measurements(tmp_path)
+    seconds = params.seconds("mnist", "dnn", 1, 100)
+    assert seconds["epoch"] == pytest.approx(2.0)
+    assert seconds["qat_epoch"] == pytest.approx(5.0)
+    assert params.process_start == pytest.approx(8.0 - min(params.data_load.values()))
+    assert all(p.dataset != "mnist" or p.arch != "dnn" or p.n_params == 100 for p in params.points)
+    assert any(p.dataset == "cifar10" for p in params.points)  # unmeasured pairs keep the table
+    assert cost.measured_epoch_fraction(tmp_path) == pytest.approx(0.5)
+    with pytest.raises(FileNotFoundError):
+        cost.from_measurements(tmp_path / "nothing")
+
+
+def test_default_points_are_sane():
+    for point in cost.DEFAULT_POINTS:
+        assert point.epoch > 0 and point.qat_epoch >= point.epoch and 0 <= point.test_eval < point.epoch
+        assert math.isfinite(point.n_params)
