@@ -341,3 +341,30 @@ def table1_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, qat_row
         out.append(result)
     return pd.DataFrame(out, columns=["dataset", "arch", *INTERVAL_COLUMNS]).assign(
         n_resamples=n_resamples, confidence=confidence)
+
+
+def curve_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, regimes: pd.DataFrame,
+                    thresholds: Thresholds = Thresholds(), prune_tolerance: float = 1.0, n_resamples: int = 1000,
+                    confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Per curve (dataset, arch, topology), for the figures: the interval of its smallest
+    stable width (``width_ci_low/high``, NaN high when too many resamples have none) and of the
+    safe pruning ratio in % of the configuration the pruning panel shows (its smallest
+    stable width, else its largest)."""
+    if "kind" in final_rows:
+        final_rows = final_rows[final_rows["kind"] == "final"]
+    out = []
+    for (dataset, arch, topology), curve in regimes.groupby(["dataset", "arch", "topology"], sort=True):
+        width_of = dict(zip(curve["n_params"], curve["width"]))
+        runs = final_rows[(final_rows["dataset"] == dataset) & (final_rows["arch"] == arch)
+                          & (final_rows["topology"] == topology)]
+        low, high, _ = bootstrap_min_stable(runs, thresholds, n_resamples, confidence, seed)
+        stable = curve.loc[curve["n_params"] == curve["min_stable_params"], "width"]
+        shown = stable.iloc[0] if len(stable) else curve["width"].max()
+        pruned = prune_rows[(prune_rows["dataset"] == dataset) & (prune_rows["arch"] == arch)
+                            & (prune_rows["topology"] == topology) & (prune_rows["width"] == shown)]
+        prune_low, prune_high = (bootstrap_safe_pruning(pruned, prune_tolerance, n_resamples, confidence, seed)
+                                 if len(pruned) else (np.nan, np.nan))
+        out.append({"dataset": dataset, "arch": arch, "topology": topology,
+                    "width_ci_low": width_of.get(low, np.nan), "width_ci_high": width_of.get(high, np.nan),
+                    "safe_pruning_pct_ci_low": 100 * prune_low, "safe_pruning_pct_ci_high": 100 * prune_high})
+    return pd.DataFrame(out)

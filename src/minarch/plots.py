@@ -36,7 +36,21 @@ def _stats(frame: pd.DataFrame, by: str, column: str) -> pd.DataFrame:
     return frame.groupby(by)[column].agg(["mean", "std"]).sort_index()
 
 
-def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame, path) -> None:
+def _interval_bar(ax, low, high, color, row: int) -> None:
+    """A confidence interval as a short bar near the panel's top, one row per curve."""
+    if pd.isna(low):
+        return
+    top = ax.get_ylim()[1]
+    y = top - (row + 1) * 0.04 * (top - ax.get_ylim()[0])
+    right = ax.get_xlim()[1] if pd.isna(high) else high  # no upper bound: runs off the panel
+    ax.plot([low, right], [y, y], color=color, linewidth=3, alpha=0.6, marker="|", markersize=9)
+
+
+def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame, path,
+                  intervals: pd.DataFrame | None = None) -> None:
+    """``intervals`` (optional; one row per dataset and topology): bootstrap intervals of the
+    curve's smallest stable width (``width_ci_low/high``) and of its safe pruning ratio in %
+    (``safe_pruning_pct_ci_low/high``), drawn as bars along the panels' tops."""
     regimes = regimes[regimes["arch"] == arch]
     datasets = [d for d in DATASETS if d in set(regimes["dataset"])]
     fig, axes = plt.subplots(len(datasets), 3, figsize=(13, 3.4 * len(datasets)), squeeze=False)
@@ -62,6 +76,13 @@ def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qa
                 float_stats, int8_stats = _stats(quant, "width", "float_test_acc"), _stats(quant, "width", "int8_test_acc")
                 _band(ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], f"{topology} float32", color)
                 _band(ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], f"{topology} int8", color, "--")
+        if intervals is not None:
+            for i, (topology, _) in enumerate(curves.groupby("topology", sort=True)):
+                found = intervals[(intervals["dataset"] == dataset) & (intervals["topology"] == topology)]
+                for _, bounds in found.iterrows():
+                    _interval_bar(ax_conv, bounds["width_ci_low"], bounds["width_ci_high"], colors(i), i)
+                    _interval_bar(ax_prune, bounds["safe_pruning_pct_ci_low"], bounds["safe_pruning_pct_ci_high"],
+                                  colors(i), i)
         title = DATASETS[dataset].title
         for ax, what in ((ax_conv, "convergence"), (ax_prune, "pruning"), (ax_quant, "quantization")):
             ax.set_title(f"{title}: {what}")

@@ -218,3 +218,23 @@ def test_table1_intervals_contain_table1_and_merge_by_dataset_arch():
     assert np.isnan(cnn[["min_params_ci_low", "safe_pruning_pct_ci_low", "gap_8bit_pct_ci_high"]].astype(float)).all()
     again = table1_intervals(finals.sample(frac=1.0, random_state=2), prune, qat, table, n_resamples=N, seed=0)
     pd.testing.assert_frame_equal(intervals, again)
+
+
+def test_curve_intervals_map_parameters_to_widths_and_contain_the_estimates():
+    from minarch.confidence import curve_intervals
+    from minarch.regimes import summarize
+
+    rows, prune = [], []
+    for width, n_params, accs in ((2, 100, [50.0, 70.0, 60.0]), (8, 400, [95.0, 95.2, 95.1]),
+                                  (32, 1600, [96.0, 96.1, 96.2])):
+        for seed, acc in enumerate(accs):
+            rows.append({"dataset": "mnist", "arch": "cnn", "topology": "conv3x3", "width": width, "seed": seed,
+                         "n_params": n_params, "test_acc": acc, "train_acc": acc})
+            if width == 8:
+                prune += [{"dataset": "mnist", "arch": "cnn", "topology": "conv3x3", "width": 8, "seed": seed,
+                           "ratio": r, "test_acc": acc - 100 * max(0.0, r - 0.4) - 0.1 * seed} for r in (0.0, 0.2, 0.4, 0.6)]
+    finals_ = pd.DataFrame(rows)
+    regimes = summarize(finals_)
+    found = curve_intervals(finals_, pd.DataFrame(prune), regimes, n_resamples=200).iloc[0]
+    assert found["width_ci_low"] <= 8 <= found["width_ci_high"]
+    assert found["safe_pruning_pct_ci_low"] == found["safe_pruning_pct_ci_high"] == 40

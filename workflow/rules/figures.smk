@@ -12,6 +12,7 @@ rule family_figure:
     params:
         arch=lambda wc: wc.family,
         thresholds=config["regimes"],
+        table1=config["table1"],
     log:
         "results/logs/figures/fig{number}_{family}.log",
     benchmark:
