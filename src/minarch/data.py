@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from minarch.io import atomic_path
 
 MIRROR_ENV = "MINARCH_DATA_MIRROR"
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+# seconds a download may wait for the network to answer (torchvision's urllib calls have no
+# timeout, so a network that accepts connections but never answers would hang the job forever)
+DOWNLOAD_TIMEOUT_S = 30
 
 
 class DataError(RuntimeError):
@@ -113,6 +117,11 @@ def mirror_folder(configured: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _one_line(error: Exception) -> str:
+    """An exception as one line: torchvision's download error lists every URL tried on its own line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
 def read_npz(path: Path, dataset: str) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(
@@ -123,7 +132,7 @@ def read_npz(path: Path, dataset: str) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except Exception as error:  # zipfile, EOF, bad header: all mean a damaged file
-        raise DataError(f"{path}: cannot read {dataset} ({type(error).__name__}: {error}); the file is corrupt") from None
+        raise DataError(f"{path}: cannot read {dataset} ({_one_line(error)}); the file is corrupt") from None
 
 
 def download(dataset: str, root: Path) -> dict[str, np.ndarray]:
@@ -131,13 +140,17 @@ def download(dataset: str, root: Path) -> dict[str, np.ndarray]:
     import torchvision.datasets
 
     cls = getattr(torchvision.datasets, info(dataset).torchvision_class)
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         splits = {train: cls(str(root), train=train, download=True) for train in (True, False)}
     except Exception as error:
         raise DataError(
-            f"could not download {dataset} ({type(error).__name__}: {error}); offline? point data.mirror in the "
+            f"could not download {dataset} ({_one_line(error)}); offline? point data.mirror in the "
             f"config, or the {MIRROR_ENV} environment variable, at a folder holding {dataset}.npz"
         ) from None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
     arrays = {}
     for train, part in ((True, "train"), (False, "test")):
         data = splits[train].data
