@@ -116,7 +116,7 @@ def test_aggregates_agree_with_runs(workdir):
     regimes = pd.read_parquet(results / "regimes.parquet")
     assert len(regimes) == 4 + 1 + 1 and set(regimes["regime"]) <= {"unstable", "learning", "overfitting"}
     finals = pd.concat(pd.read_parquet(p) for p in results.rglob("train.parquet"))
-    finals = finals[finals["kind"] == "final"]
+    finals = finals[(finals["kind"] == "final") & ~finals["topology"].isin(["L2u", "L2d"])]  # phase 1 only
     expected = finals.groupby(["arch", "topology", "width"])["test_acc"].mean()
     got = regimes.set_index(["arch", "topology", "width"])["test_acc_mean"]
     pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
