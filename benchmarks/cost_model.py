@@ -4,7 +4,7 @@ stage, and wall time on a number of cores (``minarch.cost``).
     .venv/bin/python benchmarks/cost_model.py                          # config/config.yaml
     .venv/bin/python benchmarks/cost_model.py config/quick.yaml --cores 2 10 64
     .venv/bin/python benchmarks/cost_model.py my.yaml --measured results   # costs from a finished run
-    .venv/bin/python benchmarks/cost_model.py --calibrate --points-out benchmarks/results/points.csv
+    .venv/bin/python benchmarks/cost_model.py --calibrate --points-out benchmarks/reports/points.csv
     .venv/bin/python benchmarks/cost_model.py config/quick.yaml --check-dag  # job count vs snakemake -n
 
 Each config file is merged over ``config/config.yaml`` as ``snakemake --configfile`` does.
@@ -81,7 +81,7 @@ def cpu_eval(model, x, y, batch: int = 10000) -> float:
     return time.process_time() - started
 
 
-def calibrate(budget: float) -> tuple[list[cost.Point], dict[str, float], float]:
+def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[cost.Point], dict[str, float], float]:
     import torch
 
     from minarch import models, quantize, stages
@@ -91,6 +91,8 @@ def calibrate(budget: float) -> tuple[list[cost.Point], dict[str, float], float]
     settings = TrainSettings()
     points, data_load = [], {}
     for dataset, arch, topology, widths in CALIBRATION:
+        if only and arch not in only:
+            continue
         started = time.process_time()
         splits = stages.splits_for(arch, dataset_path(dataset), settings)
         data_load[f"{dataset}/{arch}"] = time.process_time() - started
@@ -161,6 +163,7 @@ def main(argv=None) -> int:
     parser.add_argument("--calibrate", action="store_true", help="measure the points on this machine first")
     parser.add_argument("--budget", type=float, default=0.7, help="--calibrate: CPU seconds of timed steps each")
     parser.add_argument("--points-out", type=Path, help="--calibrate: write the points here (CSV)")
+    parser.add_argument("--only", nargs="+", choices=["dnn", "cnn", "vit"], help="--calibrate: these families only")
     parser.add_argument("--output", type=Path, help="also write the Markdown here")
     args = parser.parse_args(argv)
 
@@ -168,7 +171,7 @@ def main(argv=None) -> int:
     lines = []
     if args.calibrate:
         print(f"calibrating ({load_line()}) ...", file=sys.stderr, flush=True)
-        points, data_load, start = calibrate(args.budget)
+        points, data_load, start = calibrate(args.budget, args.only)
         params.points = points
         params.source = "calibrated now on this machine (CPU seconds)"
         if args.points_out:

@@ -1,7 +1,7 @@
 """Where a minarch train job spends its time on small models, and what two safe changes to
 ``train.fit`` would save (issue #5).
 
-    .venv/bin/python benchmarks/profile_train.py --output benchmarks/results/profile_train.md
+    .venv/bin/python benchmarks/profile_train.py --output benchmarks/reports/profile_train.md
 
 Part 1, process start (fresh interpreters, ``--repeats`` each, median of wall and CPU seconds):
 bare Python, ``import torch``, minarch's imports, the Snakemake script preamble's imports,
@@ -10,11 +10,14 @@ loading the dataset, and the first ``torch.optim.Adam`` step (which imports ``to
 and the ``@torch._disable_dynamo`` decorator of ``zero_grad()`` import it on first call; no
 optimizer argument such as ``foreach=False`` avoids it).
 
-Part 2, one epoch of ``--topology``/``--width`` on the real dataset, one thread, split into
+Part 2, one epoch of ``--topology``/``--width`` on the real dataset, one thread, in CPU
+seconds (the machine is shared; wall seconds would measure the other jobs), split into
 data indexing, forward + loss, backward, optimizer step and evaluation; then the epoch time
 of ``train.fit`` against the same loop with (a) ``torch.index_select`` instead of
 ``x_train[index]`` and (b) ``minarch.ensemble.Adam`` (torch's single-tensor Adam arithmetic,
-bit-identical) instead of ``torch.optim.Adam``, checking the trained weights are identical.
+bit-identical) instead of ``torch.optim.Adam``, (c) the same with ``fused=True``
+(``torch.optim.Adam(fused=True)``'s kernel, rounding-level differences), checking the trained
+weights against ``train.fit``'s.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def startup_table(data: Path, repeats: int) -> list[str]:
     return lines
 
 
-def epoch_variants(data: Path, topology: str, width: int, epochs: int) -> list[str]:
+def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: int) -> list[str]:
     import torch
     import torch.nn.functional as F
 
@@ -90,9 +93,9 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int) -> list[s
         generator = torch.Generator().manual_seed(seed)
         params = list(model.parameters())
         optimizer = torch.optim.Adam(params, lr=settings.learning_rate) if adam == "torch" else \
-            ensemble.Adam(params, lr=settings.learning_rate)
+            ensemble.Adam(params, lr=settings.learning_rate, fused=adam == "fused")
         best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
-        clock = time.perf_counter
+        clock = time.process_time  # CPU seconds: robust to the other jobs on the machine
         for epoch in range(1, epochs + 1):
             order = torch.randperm(n, generator=generator)
             loss_sum = torch.zeros(())
@@ -138,7 +141,7 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int) -> list[s
     timers: dict[str, float] = {}
     loop(models.seeded(1, "dnn", topology, width, splits.image_shape), 1, "index", "torch", timers)
     total = sum(timers.values())
-    lines = [f"| phase of one epoch ({topology} w{width}, torch.optim.Adam, x[index]) | s per epoch | share |",
+    lines = [f"| phase of one epoch ({topology} w{width}, torch.optim.Adam, x[index]) | CPU s per epoch | share |",
              "|---|---:|---:|"]
     for name, seconds in timers.items():
         lines.append(f"| {name} | {seconds / epochs:.3f} | {100 * seconds / total:.0f}% |")
@@ -147,30 +150,32 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int) -> list[s
     lines += ["", f"({steps} steps per epoch; per step: {1e3 * (total - timers['evaluate val + test']) / (epochs * steps):.2f} ms)",
               ""]
 
-    reference = None
-    lines += [f"| {topology} w{width}, {epochs} epoch(s) | s per epoch | vs train.fit | weights identical to train.fit |",
-              "|---|---:|---:|---|"]
-    results = {}
-    for name, run in [
+    variants = [
         ("train.fit (as is)", lambda m, s: train.fit(m, splits, settings, s)),
         ("(a) index_select", lambda m, s: loop(m, s, "index_select", "torch")),
         ("(b) lean Adam", lambda m, s: loop(m, s, "index", "lean")),
         ("(a) + (b)", lambda m, s: loop(m, s, "index_select", "lean")),
-    ]:
-        times = []
-        for seed in (0, 1):  # two runs each, alternating, to even out load changes a little
-            model = models.seeded(seed, "dnn", topology, width, splits.image_shape)
-            started = time.perf_counter()
-            run(model, seed)
-            times.append(time.perf_counter() - started)
-            if seed == 0:
-                weights = [p.detach().clone() for p in model.parameters()]
-        if reference is None:
-            reference = weights
-        same = all(torch.equal(a, b) for a, b in zip(weights, reference))
-        results[name] = statistics.mean(times) / epochs
-        lines.append(f"| {name} | {results[name]:.3f} | {results['train.fit (as is)'] / results[name]:.2f}x | "
-                     f"{'yes' if same else 'NO'} |")
+        ("(c) fused lean Adam", lambda m, s: loop(m, s, "index", "fused")),
+        ("(a) + (c)", lambda m, s: loop(m, s, "index_select", "fused")),
+    ]
+    times: dict[str, list[float]] = {name: [] for name, _ in variants}
+    weights: dict[str, list] = {}
+    for repeat in range(repeats):  # round-robin, so that load changes hit every variant alike
+        for name, run in variants:
+            model = models.seeded(0, "dnn", topology, width, splits.image_shape)
+            started = time.process_time()
+            run(model, 0)
+            times[name].append((time.process_time() - started) / epochs)
+            weights[name] = [p.detach().clone() for p in model.parameters()]
+    lines += [f"| {topology} w{width}, {epochs} epoch(s), median of {repeats} | CPU s per epoch | vs train.fit | "
+              "weights vs train.fit |", "|---|---:|---:|---|"]
+    base = statistics.median(times["train.fit (as is)"])
+    reference = weights["train.fit (as is)"]
+    for name, _ in variants:
+        diff = max((a - b).abs().max().item() for a, b in zip(weights[name], reference))
+        median = statistics.median(times[name])
+        lines.append(f"| {name} | {median:.3f} | {base / median:.2f}x | "
+                     f"{'identical' if diff == 0 else f'max diff {diff:.1e}'} |")
         print(lines[-1], file=sys.stderr, flush=True)
     return lines
 
@@ -190,7 +195,7 @@ def main(argv=None) -> int:
     if not args.skip_startup:
         lines += startup_table(data, args.repeats) + [""]
     for width in args.widths:
-        lines += epoch_variants(data, args.topology, width, args.epochs) + [""]
+        lines += epoch_variants(data, args.topology, width, args.epochs, args.repeats) + [""]
     lines.append(f"{load_line()} at the end")
     text = "\n".join(lines)
     print(text)

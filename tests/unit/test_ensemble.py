@@ -24,14 +24,17 @@ def one_by_one(specs, splits, settings):
     return runs
 
 
-def assert_same_runs(stacked, separate, atol=1e-5):
+def assert_same_runs(stacked, separate, atol=1e-5, exact=False):
     assert len(stacked) == len(separate)
     for (model_e, result_e), (model_f, result_f) in zip(stacked, separate):
         assert type(model_e) is type(model_f)
         assert [n for n, _ in model_e.named_parameters()] == [n for n, _ in model_f.named_parameters()]
         for p_e, p_f in zip(model_e.parameters(), model_f.parameters()):
             assert p_e.shape == p_f.shape
-            torch.testing.assert_close(p_e, p_f, atol=atol, rtol=1e-4)
+            if exact:
+                assert torch.equal(p_e, p_f)
+            else:
+                torch.testing.assert_close(p_e, p_f, atol=atol, rtol=1e-4)
         assert (result_e.best_epoch, result_e.stopped_epoch) == (result_f.best_epoch, result_f.stopped_epoch)
         assert len(result_e.history) == len(result_f.history)
         for row_e, row_f in zip(result_e.history, result_f.history):
@@ -87,7 +90,27 @@ def test_lean_adam_is_bit_identical_to_torch_adam():
     assert lean.steps == [6, 6, 3]
 
 
-@pytest.mark.parametrize("optimizer", ["lean", "torch"])
+def test_fused_lean_adam_is_torch_fused_adam_without_torch_optim():
+    torch.manual_seed(1)
+    start = [torch.randn(6, 3), torch.randn(3)]
+    ours = [p.clone().requires_grad_(True) for p in start]
+    theirs = [p.clone().requires_grad_(True) for p in start]
+    single = [p.clone().requires_grad_(True) for p in start]
+    optimizers = [(ours, ensemble.Adam(ours, lr=0.01, fused=True)),
+                  (theirs, torch.optim.Adam(theirs, lr=0.01, fused=True)),
+                  (single, ensemble.Adam(single, lr=0.01))]
+    x = torch.randn(10, 6)
+    for _ in range(20):
+        for params, opt in optimizers:
+            opt.zero_grad()
+            ((x @ params[0] + params[1]).tanh() ** 2).mean().backward()
+            opt.step()
+    for a, b, c in zip(ours, theirs, single):
+        assert torch.equal(a, b)
+        torch.testing.assert_close(a, c, atol=1e-6, rtol=1e-5)  # fused vs single-tensor: rounding only
+
+
+@pytest.mark.parametrize("optimizer", ["lean", "fused", "torch"])
 def test_ensemble_matches_one_by_one_training(splits, optimizer):
     specs = specs_for("L2e", 8, [0, 1, 2])
     settings = TrainSettings(batch_size=32, max_epochs=3, patience=5)  # 300 = 9 * 32 + 12: a short last batch
@@ -106,8 +129,10 @@ def test_per_seed_early_stopping_matches_fit(splits_factory):
     stopped = [result.stopped_epoch for _, result in separate]
     assert min(stopped) < settings.max_epochs, f"precondition: some seed stops early ({stopped})"
     assert len(set(stopped)) > 1 or len({r.best_epoch for _, r in separate}) > 1, "precondition: seeds differ"
-    stacked = ensemble.train_dnn_ensemble(specs, splits, settings)
+    stacked = ensemble.train_dnn_ensemble(specs, splits, settings)  # fused Adam: rounding-level differences
     assert_same_runs(stacked, separate)
+    exact = ensemble.train_dnn_ensemble(specs, splits, settings, optimizer="lean")
+    assert_same_runs(exact, separate, exact=True)  # torch.optim.Adam's own arithmetic: bit-identical weights
 
 
 def test_max_stack_splits_the_seeds_without_changing_results(splits):
