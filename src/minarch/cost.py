@@ -18,7 +18,7 @@ The model, per job (one process, ``train.threads`` torch threads, 1 by default):
 Seconds per epoch come from measured points per (dataset, architecture, DNN depth):
 (parameter count, seconds per float epoch including the per-epoch validation and test
 evaluation, per QAT epoch, per test-set evaluation), interpolated log-log in the parameter
-count and linearly between depths. ``DEFAULT_POINTS`` were measured on the 2-core
+count (proportional to it beyond the largest measured size) and linearly between depths. ``DEFAULT_POINTS`` were measured on the 2-core
 development machine (``benchmarks/cost_model.py --calibrate``); ``from_measurements`` takes
 them from a finished run instead (per-epoch ``seconds`` of ``train.parquet``, QAT seconds of
 ``qat.parquet``, Snakemake's benchmark files for the per-job overhead).
@@ -114,15 +114,17 @@ SIMILAR_DATASET = {"fashion_mnist": "mnist", "mnist": "fashion_mnist"}
 
 
 def interpolate(points: Iterable[tuple[float, float]], x: float) -> float:
-    """Piecewise-linear in log-log space through the (x, y) points, the end segments extended
-    beyond the largest x; the smallest x's y below it (costs do not fall below a floor)."""
+    """Piecewise-linear in log-log space through the (x, y) points. Below the smallest x: its y
+    (a per-step floor); above the largest: proportional to x (compute-bound, as wide models are)."""
     pts = sorted((float(a), float(b)) for a, b in points)
     if not pts:
         raise ValueError("no points to interpolate")
     if len(pts) == 1 or x <= pts[0][0]:
-        return pts[0][1]
+        return pts[0][1] * (x / pts[0][0] if len(pts) == 1 and x > pts[0][0] else 1.0)
+    if x >= pts[-1][0]:
+        return pts[-1][1] * x / pts[-1][0]
     for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:]):
-        if x <= x1 or (x1, y1) == pts[-1]:
+        if x <= x1:
             t = (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
             return math.exp(math.log(y0) + t * (math.log(y1) - math.log(y0)))
     raise AssertionError("unreachable")
@@ -134,7 +136,7 @@ class CostParameters:
     data_load: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DATA_LOAD))
     process_start: float = DEFAULT_PROCESS_START
     final_eval_tests: float = 7.0  # train job's final metrics: train + val + test = 7 test sets
-    aggregate_seconds: float = 8.0  # collect / regimes / table1 / figure jobs
+    aggregate_seconds: float = 1.5  # collect / regimes / table1 / figure jobs (no torch; measured 0.5-2.6 s)
     epoch_fraction: float = 1.0  # expected epochs / max_epochs (1.0: no early stopping)
     source: str = "built-in table (2-core development machine)"
 

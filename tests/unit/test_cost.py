@@ -41,13 +41,14 @@ def test_parameter_counts_match_the_models(dataset):
             models.build("vit", "enc2", width, vit_shape))
 
 
-def test_interpolation_is_log_log_and_extends_the_end_segments():
-    points = [(10, 1.0), (1000, 100.0)]
+def test_interpolation_is_log_log_with_a_floor_and_linear_growth_beyond_the_table():
+    points = [(10, 1.0), (1000, 10.0)]
     assert cost.interpolate(points, 10) == pytest.approx(1.0)
-    assert cost.interpolate(points, 100) == pytest.approx(10.0)  # straight line in log-log
-    assert cost.interpolate(points, 10000) == pytest.approx(1000.0)  # extrapolated
+    assert cost.interpolate(points, 100) == pytest.approx(10 ** 0.5)  # straight line in log-log
+    assert cost.interpolate(points, 10000) == pytest.approx(100.0)  # beyond: proportional to size
     assert cost.interpolate(points, 1) == pytest.approx(1.0)  # floor below the table
-    assert cost.interpolate([(5, 2.0)], 1e6) == 2.0
+    assert cost.interpolate([(5, 2.0)], 1) == 2.0
+    assert cost.interpolate([(5, 2.0)], 50) == pytest.approx(20.0)
 
 
 def test_depths_interpolate_linearly_and_fashion_mnist_uses_mnist():
@@ -92,8 +93,9 @@ def test_topology_sweep_shares_the_square_runs_and_trains_only():
 
 
 def test_costs_scale_with_epochs_seeds_and_process_start():
-    params = cost.CostParameters(points=[cost.Point("mnist", "dnn", 1, 10, 1.0, 3.0, 0.0),
-                                         cost.Point("mnist", "dnn", 2, 10, 1.0, 3.0, 0.0)],
+    # one point per depth, larger than every model here: every configuration costs its floor
+    params = cost.CostParameters(points=[cost.Point("mnist", "dnn", 1, 10**9, 1.0, 3.0, 0.0),
+                                         cost.Point("mnist", "dnn", 2, 10**9, 1.0, 3.0, 0.0)],
                                  process_start=0.0, data_load={"mnist": 0.0}, aggregate_seconds=0.0)
     base = {**TINY, "train": {**TINY["train"], "seeds_per_job": 0}}
     jobs = {job.name: job for job in cost.plan(base, params)}
