@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/sweep_speed.py --output benchmarks/reports/sweep_speed.md
 
 The default (MNIST DNN, L1 and L4eee, widths 1-1000, 3 seeds, 2 epochs, baseline and
-Snakemake) needs about 1,000 CPU seconds, 8-9 minutes on an idle 2-core machine; the
-``ensemble`` contender adds about 200 CPU seconds. Contenders (``--contenders``, each run
+Snakemake) needs about 880 CPU seconds: 8.5 minutes on the idle 2-core development machine
+(much longer when other jobs share it). The ``ensemble`` contender adds about 2.5 minutes. Contenders (``--contenders``, each run
 with the same parallelism ``--cores N``):
 
 - ``baseline``: ``benchmarks/paper_style.py``, one Python process per (configuration, seed),
