@@ -33,3 +33,11 @@ def mirror_folder() -> Path | None:
 def load_line() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def emit(text: str, output: str | None) -> None:
+    """Print a report and, when asked, write it to ``output`` (folders created)."""
+    print(text)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text + "\n")

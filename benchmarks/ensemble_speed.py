@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import torch
-from _common import dataset_path, load_line
+from _common import dataset_path, emit, load_line
 
 from minarch import ensemble, models, stages, train  # noqa: E402
 from minarch.settings import RunSpec, TrainSettings  # noqa: E402
@@ -86,12 +86,9 @@ def main(argv=None) -> int:
         print(lines[-1], flush=True)
     lines += ["", f"{load_line()} at the end"]
     text = "\n".join(lines)
-    print("\n" + text)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
+    print()
+    emit(text, args.output)
     return 0
-
 
 
 if __name__ == "__main__":

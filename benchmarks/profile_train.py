@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import dataset_path, load_line
+from _common import dataset_path, emit, load_line
 
 PYTHON = sys.executable
 
@@ -198,10 +198,7 @@ def main(argv=None) -> int:
         lines += epoch_variants(data, args.topology, width, args.epochs, args.repeats) + [""]
     lines.append(f"{load_line()} at the end")
     text = "\n".join(lines)
-    print(text)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
+    emit(text, args.output)
     return 0
 
 

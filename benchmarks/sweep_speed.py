@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from _common import REPO, dataset_path, load_line, mirror_folder
+from _common import REPO, dataset_path, emit, load_line, mirror_folder
 
 from minarch import topology  # torch-free: the driver itself stays light
 
@@ -287,10 +287,7 @@ def main(argv=None) -> int:
         f"Command: .venv/bin/python benchmarks/sweep_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
+    emit(text, args.output)
     return 0
 
 

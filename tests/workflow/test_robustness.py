@@ -332,27 +332,7 @@ def test_same_config_twice_gives_bit_identical_metrics(serial, interrupted):
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. bad input
-
-
-@pytest.mark.parametrize("bad_yaml, named", [
-    ("train: {lr: 0.01}", "train"),  # unknown nested key
-    ("train: {learning_rate: 1e-3}", "train.learning_rate"),  # YAML reads 1e-3 (no dot) as a string
-    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: 8, seeds: 2}}", "families.dnn.widths"),
-    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [8], seeds: true}}", "families.dnn.seeds"),
-    ("train: 5", "train"),
-])
-def test_wrong_key_or_type_fails_with_one_named_line(tmp_path, bad_yaml, named):
-    (tmp_path / "cfg.yaml").write_text(SMALL)
-    (tmp_path / "bad.yaml").write_text(bad_yaml)
-    result = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "cfg.yaml"), str(tmp_path / "bad.yaml"),
-                       check=False)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    lines = [line for line in output.splitlines() if line.startswith("config error")]
-    assert len(lines) == 1 and f"config error at {named}" in lines[0], output
-    assert "Traceback" not in output
-    assert not (tmp_path / "results").exists()
+# 3. bad input (config errors: test_workflow.py::test_bad_config_fails_with_one_named_line)
 
 
 def copy_run(source: Path, destination: Path, skip: str | None = None) -> None:

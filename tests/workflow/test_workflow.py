@@ -196,6 +196,14 @@ def test_one_figure_plans_only_what_it_needs(tmp_path):
     ("families: {dnn: {datasets: [mnist], topologies: [L2x], widths: [2], seeds: 1}}", "L2x"),
     ("prune: {ratios: [0.0, 1.5]}", "prune.ratios[1]"),
     ("families: {cnnn: {}}", "cnnn"),
+    # wrong key or type, named at its full path
+    ("train: {lr: 0.01}", "config error at train"),  # unknown nested key
+    ("train: {learning_rate: 1e-3}", "config error at train.learning_rate"),  # YAML reads 1e-3 as a string
+    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: 8, seeds: 2}}",
+     "config error at families.dnn.widths"),
+    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [8], seeds: true}}",
+     "config error at families.dnn.seeds"),
+    ("train: 5", "config error at train"),
 ])
 def test_bad_config_fails_with_one_named_line(tmp_path, bad_yaml, named):
     (tmp_path / "tiny.yaml").write_text(TINY)
@@ -206,4 +214,5 @@ def test_bad_config_fails_with_one_named_line(tmp_path, bad_yaml, named):
     output = result.stdout + result.stderr
     lines = [line for line in output.splitlines() if line.startswith("config error")]
     assert len(lines) == 1 and named in lines[0], output
+    assert "Traceback" not in output
     assert not (tmp_path / "results").exists()
