@@ -1,7 +1,7 @@
 """One minarch training job outside Snakemake: every seed of one DNN configuration in one
-process, as the workflow's ``train`` job does it (``--mode fit``: ``stages.train_run`` per
-seed), or as one seed-vectorised ensemble (``--mode ensemble``: ``minarch.ensemble``, what
-the train job would do once it uses it). Writes ``model.pt`` and ``train.parquet`` per seed
+process with ``stages.train_block``, as the workflow's ``train`` job does it: ``--mode fit``
+trains the seeds one by one (``train.ensemble_max_width: 0``), ``--mode ensemble`` as one
+seed-vectorised ensemble at any width (``minarch.ensemble``). Writes ``model.pt`` and ``train.parquet`` per seed
 under ``--out`` like the workflow, and prints one JSON line (final test accuracy per seed,
 seconds per phase).
 
@@ -24,34 +24,11 @@ IMPORTED_TORCH = time.perf_counter()
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import pandas as pd  # noqa: E402
-
-from minarch import ensemble, models, stages  # noqa: E402
+from minarch import models, stages  # noqa: E402
 from minarch.io import write_parquet  # noqa: E402
-from minarch.settings import RunSpec, TrainSettings, settings_columns  # noqa: E402
+from minarch.settings import RunSpec, TrainSettings  # noqa: E402
 
 IMPORTED = time.perf_counter()
-
-
-def ensemble_runs(specs, splits, settings, max_stack=None):
-    """(model, frame) per seed, the frame laid out as ``stages.train_run``'s."""
-    started = time.perf_counter()
-    runs = ensemble.train_dnn_ensemble(specs, splits, settings, max_stack=max_stack)
-    finals = ensemble.final_metrics_stacked([model for model, _ in runs], splits, settings.eval_batch_size)
-    share = (time.perf_counter() - started) / len(specs)
-    out = []
-    for spec, (model, result), final in zip(specs, runs, finals):
-        rows = [{"kind": "epoch", **row} for row in result.history]
-        rows.append({"kind": "final", "epoch": result.best_epoch, **final, "seconds": share})
-        frame = pd.DataFrame(rows)
-        front = {**spec.columns(), "n_params": models.parameter_count(model)}
-        for position, (name, value) in enumerate(front.items()):
-            frame.insert(position, name, value)
-        for name, value in settings_columns("train", settings).items():
-            frame[name] = value
-        frame["stopped_epoch"] = result.stopped_epoch
-        out.append((model, frame))
-    return out
 
 
 def main():
@@ -64,7 +41,6 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mode", choices=["fit", "ensemble"], default="fit")
-    parser.add_argument("--max-stack", type=int, default=None, help="ensemble: at most this many seeds at once")
     parser.add_argument("--out", required=True, help="root of the per-seed run folders")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -72,10 +48,7 @@ def main():
     splits = stages.splits_for("dnn", args.data, settings)
     loaded = time.perf_counter()
     specs = [RunSpec(args.dataset, "dnn", args.topology, args.width, seed) for seed in args.seeds]
-    if args.mode == "fit":
-        runs = [stages.train_run(spec, splits, settings) for spec in specs]
-    else:
-        runs = ensemble_runs(specs, splits, settings, args.max_stack)
+    runs = stages.train_block(specs, splits, settings, ensemble_max_width=0 if args.mode == "fit" else args.width)
     accuracies = []
     for spec, (model, frame) in zip(specs, runs):
         folder = Path(args.out, spec.directory.relative_to("results/runs"))

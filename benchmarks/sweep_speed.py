@@ -14,11 +14,13 @@ with the same parallelism ``--cores N``):
   --directory TMP --configfile CFG --cores N <train.parquet targets>``, with a generated
   config (this sweep only); the training stage only. The dataset cache is prepared first,
   untimed. Per configuration: the job's Snakemake benchmark (``s``).
+  The train job stacks the seeds of DNNs up to width ``train.ensemble_max_width`` (default
+  100) into one vectorised ensemble and trains wider ones one by one.
 - ``inprocess``: ``benchmarks/minarch_job.py --mode fit``: one process per configuration
-  training all its seeds with ``stages.train_run``, what the train job does, without
-  Snakemake (shows Snakemake's own share).
-- ``ensemble``: ``benchmarks/minarch_job.py --mode ensemble``: the same with the seeds trained
-  as one stacked ensemble (``minarch.ensemble``), i.e. the train job once it uses it.
+  training its seeds one by one, without Snakemake (shows the ensemble's and Snakemake's
+  shares).
+- ``ensemble``: ``benchmarks/minarch_job.py --mode ensemble``: the same with the seeds of
+  every width trained as one stacked ensemble.
 
 Every contender trains the same recipe (Adam 1e-3, batch 100, 90/10 split, patience 5, up
 to ``--epochs`` epochs, validation and test evaluated every epoch, best epoch kept), so the

@@ -17,14 +17,11 @@ each seed computes is what ``train.fit`` computes for it alone:
 The results agree with ``train.fit`` up to float rounding (batched matrix products sum in a
 different order); ``tests/unit/test_ensemble.py`` checks weights and metrics.
 
-The optimizer is ``Adam`` below, without ``torch.optim``'s per-step Python overhead and
-without the ~2 s (CPU) import of ``torch._dynamo`` that the first ``torch.optim`` step
-triggers. By default (``optimizer="fused"``) it runs the kernel of
-``torch.optim.Adam(fused=True)``: one pass over each stacked tensor, which matters once the
-stack outgrows the CPU caches (at width 1000 the unfused element-wise passes made the
-ensemble slower than one seed at a time). It differs from ``train.fit``'s single-tensor Adam
-by float rounding only (~1e-7). ``optimizer="lean"`` is that single-tensor arithmetic op for
-op, bit-identical to ``train.fit``; ``optimizer="torch"`` uses ``torch.optim.Adam`` itself.
+The optimizer is ``minarch.optim.Adam``, as in ``train.fit``; ``optimizer="fused"`` (the
+default of both) is ``torch.optim.Adam(fused=True)``'s kernel, ``"lean"`` torch's default
+single-tensor arithmetic, ``"torch"`` ``torch.optim.Adam`` itself. With the same optimizer on
+both sides, a seed trained here and by ``train.fit`` differ only by the rounding of batched
+vs single matrix products.
 """
 
 from __future__ import annotations
@@ -39,6 +36,7 @@ from torch import nn
 
 from minarch import models
 from minarch.data import Splits
+from minarch.optim import OPTIMIZERS
 from minarch.settings import RunSpec, TrainSettings
 from minarch.train import FitResult
 
@@ -47,99 +45,6 @@ from minarch.train import FitResult
 EVAL_CHUNK_ELEMENTS = 1 << 24
 
 
-class Adam:
-    """Adam with ``torch.optim.Adam``'s defaults, without its per-step Python overhead and the
-    ``torch._dynamo`` import of its first step. ``fused=False``: its single-tensor arithmetic
-    (what ``torch.optim.Adam`` runs on CPU tensors), op for op, so the same results to the
-    bit (a parameter's step count advances only when it has a gradient, as there).
-    ``fused=True``: the kernel of ``torch.optim.Adam(fused=True)`` (same results as that to the
-    bit; differs from the single-tensor path by float rounding, ~1e-7), one pass per tensor.
-    ``keep(index)`` keeps only the given rows (seeds) of every parameter and its state, for an
-    ensemble whose stopped seeds leave the stack."""
-
-    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 fused: bool = False):
-        self.params = list(params)
-        self.lr, (self.beta1, self.beta2), self.eps, self.fused = lr, betas, eps, fused
-        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        # float32 step counts, as torch keeps them (exact up to 2**24 steps)
-        self.state_steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
-
-    @property
-    def steps(self) -> list[int]:
-        return [int(step) for step in self.state_steps]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        live = [i for i, p in enumerate(self.params) if p.grad is not None]
-        if self.fused:
-            steps = [self.state_steps[i] for i in live]
-            torch._foreach_add_(steps, 1)
-            torch._fused_adam_([self.params[i] for i in live], [self.params[i].grad for i in live],
-                               [self.exp_avg[i] for i in live], [self.exp_avg_sq[i] for i in live], [], steps,
-                               amsgrad=False, lr=self.lr, beta1=self.beta1, beta2=self.beta2, weight_decay=0.0,
-                               eps=self.eps, maximize=False, grad_scale=None, found_inf=None)
-            return
-        for i in live:
-            p, exp_avg, exp_avg_sq, grad = self.params[i], self.exp_avg[i], self.exp_avg_sq[i], self.params[i].grad
-            self.state_steps[i] += 1
-            step = self.state_steps[i].item()
-            bias_correction2_sqrt = (1 - self.beta2**step) ** 0.5
-            step_size = self.lr / (1 - self.beta1**step)
-            exp_avg.lerp_(grad, 1 - self.beta1)
-            exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-            p.addcdiv_(exp_avg, denom, value=-step_size)
-
-    def keep(self, index: torch.Tensor) -> list[torch.Tensor]:
-        """Keep rows ``index`` (dim 0) of every parameter and state; returns the new parameters."""
-        self.params = [p.detach()[index].clone().requires_grad_(True) for p in self.params]
-        self.exp_avg = [m[index].clone() for m in self.exp_avg]
-        self.exp_avg_sq = [v[index].clone() for v in self.exp_avg_sq]
-        return self.params
-
-
-class FusedAdam(Adam):
-    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3):
-        super().__init__(params, lr=lr, fused=True)
-
-
-class TorchAdam:
-    """``torch.optim.Adam`` behind the same small interface (``keep`` carries its state over)."""
-
-    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3):
-        self.lr = lr
-        self.optimizer = torch.optim.Adam(list(params), lr=lr)
-
-    @property
-    def params(self) -> list[torch.Tensor]:
-        return self.optimizer.param_groups[0]["params"]
-
-    def zero_grad(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def step(self) -> None:
-        self.optimizer.step()
-
-    def keep(self, index: torch.Tensor) -> list[torch.Tensor]:
-        old = self.params
-        new = [p.detach()[index].clone().requires_grad_(True) for p in old]
-        optimizer = torch.optim.Adam(new, lr=self.lr)
-        for p_old, p_new in zip(old, new):
-            state = self.optimizer.state.get(p_old)
-            if state:
-                optimizer.state[p_new] = {"step": state["step"].clone(), "exp_avg": state["exp_avg"][index].clone(),
-                                          "exp_avg_sq": state["exp_avg_sq"][index].clone()}
-        self.optimizer = optimizer
-        return new
-
-
-OPTIMIZERS = {"lean": Adam, "fused": FusedAdam, "torch": TorchAdam}
 
 
 def _linears(model: nn.Module) -> list[nn.Linear]:

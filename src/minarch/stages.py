@@ -11,11 +11,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from minarch import models, prune, quantize
+from minarch import ensemble, models, prune, quantize
 from minarch.data import Splits, load_splits
 from minarch.io import versions
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, settings_columns
-from minarch.train import evaluate, final_metrics, fit
+from minarch.train import FitResult, evaluate, final_metrics, fit
 
 
 def _with_run_columns(rows: list[dict], spec: RunSpec, n_params: int, settings: dict) -> pd.DataFrame:
@@ -55,13 +55,36 @@ def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[n
     model.to(splits.x_train.device)  # initialised on the CPU: the same weights on every device
     started = time.perf_counter()
     result = fit(model, splits, settings, spec.seed)
-    final = {"epoch": result.best_epoch, **final_metrics(model, splits, settings.eval_batch_size),
-             "seconds": time.perf_counter() - started}
-    rows = [{"kind": "epoch", **row} for row in result.history] + [{"kind": "final", **final}]
+    final = final_metrics(model, splits, settings.eval_batch_size)
+    return model, _train_frame(spec, model, result, final, time.perf_counter() - started, splits, settings, 1)
+
+
+def train_block(specs: list[RunSpec], splits: Splits, settings: TrainSettings,
+                ensemble_max_width: int = 0) -> list[tuple[nn.Module, pd.DataFrame]]:
+    """Train a job's seeds of one configuration, per spec what ``train_run`` returns. DNNs up
+    to ``ensemble_max_width`` train as one stacked ensemble (``minarch.ensemble``: several
+    times faster for small widths, equal up to float rounding); ``seconds`` is then each
+    seed's share of the ensemble's time and ``stacked_seeds`` says how many trained together."""
+    stacked = len(specs) > 1 and specs[0].arch == "dnn" and specs[0].width <= ensemble_max_width
+    if not stacked:
+        return [train_run(spec, splits, settings) for spec in specs]
+    started = time.perf_counter()
+    trained = ensemble.train_dnn_ensemble(specs, splits, settings)
+    finals = ensemble.final_metrics_stacked([model for model, _ in trained], splits, settings.eval_batch_size)
+    seconds = (time.perf_counter() - started) / len(specs)
+    return [(model, _train_frame(spec, model, result, final, seconds, splits, settings, len(specs)))
+            for spec, (model, result), final in zip(specs, trained, finals)]
+
+
+def _train_frame(spec: RunSpec, model: nn.Module, result: FitResult, final: dict, seconds: float, splits: Splits,
+                 settings: TrainSettings, stacked_seeds: int) -> pd.DataFrame:
+    rows = [{"kind": "epoch", **row} for row in result.history]
+    rows.append({"kind": "final", "epoch": result.best_epoch, **final, "seconds": seconds})
     frame = _with_run_columns(rows, spec, models.parameter_count(model), settings_columns("train", settings))
     frame["stopped_epoch"] = result.stopped_epoch
     frame["device"] = splits.x_train.device.type
-    return model, frame
+    frame["stacked_seeds"] = stacked_seeds
+    return frame
 
 
 def prune_run(model: nn.Module, spec: RunSpec, splits: Splits, train_settings: TrainSettings,

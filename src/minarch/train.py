@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minarch.data import Splits
+from minarch.optim import OPTIMIZERS
 from minarch.settings import TrainSettings
 
 
@@ -18,8 +19,8 @@ from minarch.settings import TrainSettings
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) in large batches."""
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.int64)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
     for start in range(0, len(y), batch_size):
         logits = model(x[start : start + batch_size])
         target = y[start : start + batch_size]
@@ -36,29 +37,33 @@ class FitResult:
 
 
 def fit(model: nn.Module, splits: Splits, settings: TrainSettings, seed: int,
-        max_epochs: int | None = None) -> FitResult:
+        max_epochs: int | None = None, optimizer: str = "fused") -> FitResult:
     """Adam + cross-entropy with early stopping on validation loss; the model ends with the
-    weights of its best validation epoch. ``seed`` fixes the data order."""
+    weights of its best validation epoch. ``seed`` fixes the data order (drawn on the CPU, so
+    the same on every device). ``optimizer``: see ``minarch.optim``."""
     max_epochs = settings.max_epochs if max_epochs is None else max_epochs
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    adam = OPTIMIZERS[optimizer](list(model.parameters()), lr=settings.learning_rate)
+    device = splits.x_train.device
     result = FitResult()
     best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
     n = len(splits.y_train)
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=generator)
-        loss_sum = torch.zeros(())
-        correct = torch.zeros((), dtype=torch.int64)
+        order = torch.randperm(n, generator=generator).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
         for start in range(0, n, settings.batch_size):
             index = order[start : start + settings.batch_size]
-            inputs, target = splits.x_train[index], splits.y_train[index]
+            # index_select: about twice as fast as x_train[index] for these batches
+            inputs = torch.index_select(splits.x_train, 0, index)
+            target = torch.index_select(splits.y_train, 0, index)
             logits = model(inputs)
             loss = F.cross_entropy(logits, target)
-            optimizer.zero_grad(set_to_none=True)
+            adam.zero_grad()
             loss.backward()
-            optimizer.step()
+            adam.step()
             loss_sum += loss.detach() * len(index)
             correct += (logits.detach().argmax(1) == target).sum()
         val_loss, val_acc = evaluate(model, splits.x_val, splits.y_val, settings.eval_batch_size)

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
 from minarch import io, models, stages
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
@@ -65,6 +66,33 @@ def test_same_seed_bit_identical_parquet(tmp_path, small_splits, trained):
     a, b, c = (_metrics(tmp_path / name / "train.parquet") for name in "abc")
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert not a["train_loss"].equals(c["train_loss"])
+
+
+def test_train_block_stacks_small_dnn_seeds_with_one_by_one_results(small_splits):
+    specs = [RunSpec("mnist", "dnn", "L2e", 8, seed) for seed in (0, 1, 2)]
+    alone = stages.train_block(specs, small_splits, SETTINGS, ensemble_max_width=0)
+    stacked = stages.train_block(specs, small_splits, SETTINGS, ensemble_max_width=8)
+    for (model_a, frame_a), (model_s, frame_s) in zip(alone, stacked):
+        assert set(frame_a["stacked_seeds"]) == {1} and set(frame_s["stacked_seeds"]) == {3}
+        assert list(frame_a.columns) == list(frame_s.columns)
+        same = frame_a.drop(columns=["seconds", "stacked_seeds"])
+        other = frame_s.drop(columns=["seconds", "stacked_seeds"])
+        numeric = same.select_dtypes("number").columns
+        pd.testing.assert_frame_equal(same.drop(columns=numeric), other.drop(columns=numeric))
+        pd.testing.assert_frame_equal(same[numeric], other[numeric], check_exact=False, rtol=1e-4, atol=1e-4)
+        for a, b in zip(model_a.state_dict().values(), model_s.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # one seed alone equals train_run to the bit
+    _, frame = stages.train_run(specs[1], small_splits, SETTINGS)
+    pd.testing.assert_frame_equal(alone[1][1].drop(columns="seconds"), frame.drop(columns="seconds"))
+
+
+def test_train_block_stacks_only_dnns_within_the_width_limit(small_splits):
+    wide = [RunSpec("mnist", "dnn", "L1", 9, seed) for seed in (0, 1)]
+    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(wide, small_splits, SETTINGS, 8)} == {1}
+    cnn = [RunSpec("mnist", "cnn", "conv3x3", 1, seed) for seed in (0, 1)]
+    one_epoch = TrainSettings(batch_size=100, max_epochs=1)
+    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(cnn, small_splits, one_epoch, 100)} == {1}
 
 
 def test_prune_run_at_zero_equals_trained_accuracy(trained, small_splits):

@@ -11,9 +11,9 @@ def main(job):
     settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
     w = job.wildcards
-    for seed, model_path, train_path in zip(job.params.seeds, job.output.model, job.output.train):
-        spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed)
-        model, frame = stages.train_run(spec, splits, settings)
+    specs = [RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed) for seed in job.params.seeds]
+    trained = stages.train_block(specs, splits, settings, job.config["train"]["ensemble_max_width"])
+    for spec, (model, frame), model_path, train_path in zip(specs, trained, job.output.model, job.output.train):
         models.save(model_path, model, spec.columns(), splits.image_shape)
         write_parquet(frame, train_path)
         final = frame[frame["kind"] == "final"].iloc[0]
