@@ -49,8 +49,9 @@ def main(argv=None) -> int:
     lines = [
         f"Ensemble vs one-by-one, {args.dataset} DNN {args.topology}, {args.epochs} epoch(s), "
         f"{args.threads} thread(s); CPU seconds per seed per epoch (training + val/test evaluation; CPU time "
-        "because the machine is shared). Ensemble optimizers: fused = torch.optim.Adam(fused=True)'s kernel "
-        "(the default), lean = torch.optim.Adam's own arithmetic (bit-identical to train.fit).",
+        "because the machine is shared). One-by-one: train.fit with its default fused Adam. Ensemble "
+        "optimizers (minarch.optim): fused = torch.optim.Adam(fused=True)'s kernel (the default), lean = "
+        "torch.optim.Adam's own single-tensor arithmetic.",
         "",
         "| width | params | ensemble seeds | one-by-one (train.fit) | " + " | ".join(
             f"ensemble {o}" for o in args.optimizers) + " | " + " | ".join(

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from minarch import models, stages  # noqa: E402
 from minarch.io import write_parquet  # noqa: E402
 from minarch.settings import RunSpec, TrainSettings  # noqa: E402
+from minarch.workflow import setup_torch  # noqa: E402
 
 IMPORTED = time.perf_counter()
 
@@ -43,7 +44,7 @@ def main():
     parser.add_argument("--mode", choices=["fit", "ensemble"], default="fit")
     parser.add_argument("--out", required=True, help="root of the per-seed run folders")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    setup_torch(args.threads)  # as the workflow's jobs do
     settings = TrainSettings(max_epochs=args.epochs, threads=args.threads)
     splits = stages.splits_for("dnn", args.data, settings)
     loaded = time.perf_counter()

@@ -1,5 +1,6 @@
 """Where a minarch train job spends its time on small models, and what two safe changes to
-``train.fit`` would save (issue #5).
+``train.fit`` save (issue #5; both are now in ``train.fit``: ``index_select`` and
+``minarch.optim.Adam(fused=True)``, and this script's ``torch`` loop is the loop before them).
 
     .venv/bin/python benchmarks/profile_train.py --output benchmarks/reports/profile_train.md
 
@@ -14,7 +15,7 @@ Part 2, one epoch of ``--topology``/``--width`` on the real dataset, one thread,
 seconds (the machine is shared; wall seconds would measure the other jobs), split into
 data indexing, forward + loss, backward, optimizer step and evaluation; then the epoch time
 of ``train.fit`` against the same loop with (a) ``torch.index_select`` instead of
-``x_train[index]`` and (b) ``minarch.ensemble.Adam`` (torch's single-tensor Adam arithmetic,
+``x_train[index]`` and (b) ``minarch.optim.Adam`` (torch's single-tensor Adam arithmetic,
 bit-identical) instead of ``torch.optim.Adam``, (c) the same with ``fused=True``
 (``torch.optim.Adam(fused=True)``'s kernel, rounding-level differences), checking the trained
 weights against ``train.fit``'s.
@@ -49,7 +50,7 @@ STARTUP = {
     "import torch + first torch.optim.Adam step": "import torch; m = torch.nn.Linear(2, 2); "
                                                   "o = torch.optim.Adam(m.parameters()); m(torch.ones(1, 2)).sum()"
                                                   ".backward(); o.step()",
-    "import torch + first lean Adam step (minarch.ensemble.Adam)": "import torch; from minarch.ensemble import Adam; "
+    "import torch + first lean Adam step (minarch.optim.Adam)": "import torch; from minarch.optim import Adam; "
                                                                    "m = torch.nn.Linear(2, 2); o = Adam(list("
                                                                    "m.parameters())); m(torch.ones(1, 2)).sum()"
                                                                    ".backward(); o.step()",
@@ -80,7 +81,7 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
     import torch
     import torch.nn.functional as F
 
-    from minarch import ensemble, models, stages, train
+    from minarch import models, optim, stages, train
     from minarch.settings import TrainSettings
 
     torch.set_num_threads(1)
@@ -93,7 +94,7 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
         generator = torch.Generator().manual_seed(seed)
         params = list(model.parameters())
         optimizer = torch.optim.Adam(params, lr=settings.learning_rate) if adam == "torch" else \
-            ensemble.Adam(params, lr=settings.learning_rate, fused=adam == "fused")
+            optim.Adam(params, lr=settings.learning_rate, fused=adam == "fused")
         best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
         clock = time.process_time  # CPU seconds: robust to the other jobs on the machine
         for epoch in range(1, epochs + 1):
@@ -136,7 +137,7 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
         return model
 
     warm = models.seeded(0, "dnn", topology, width, splits.image_shape)
-    train.fit(warm, splits, settings, 0, max_epochs=1)  # imports torch._dynamo once, outside the timings
+    train.fit(warm, splits, settings, 0, max_epochs=1, optimizer="torch")  # torch._dynamo's import, untimed
 
     timers: dict[str, float] = {}
     loop(models.seeded(1, "dnn", topology, width, splits.image_shape), 1, "index", "torch", timers)
@@ -151,12 +152,13 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
               ""]
 
     variants = [
-        ("train.fit (as is)", lambda m, s: train.fit(m, splits, settings, s)),
+        ("before: torch.optim.Adam, x[index]", lambda m, s: loop(m, s, "index", "torch")),
         ("(a) index_select", lambda m, s: loop(m, s, "index_select", "torch")),
         ("(b) lean Adam", lambda m, s: loop(m, s, "index", "lean")),
         ("(a) + (b)", lambda m, s: loop(m, s, "index_select", "lean")),
         ("(c) fused lean Adam", lambda m, s: loop(m, s, "index", "fused")),
         ("(a) + (c)", lambda m, s: loop(m, s, "index_select", "fused")),
+        ("train.fit (now (a) + (c))", lambda m, s: train.fit(m, splits, settings, s)),
     ]
     times: dict[str, list[float]] = {name: [] for name, _ in variants}
     weights: dict[str, list] = {}
@@ -167,10 +169,11 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
             run(model, 0)
             times[name].append((time.process_time() - started) / epochs)
             weights[name] = [p.detach().clone() for p in model.parameters()]
-    lines += [f"| {topology} w{width}, {epochs} epoch(s), median of {repeats} | CPU s per epoch | vs train.fit | "
-              "weights vs train.fit |", "|---|---:|---:|---|"]
-    base = statistics.median(times["train.fit (as is)"])
-    reference = weights["train.fit (as is)"]
+    before = variants[0][0]
+    lines += [f"| {topology} w{width}, {epochs} epoch(s), median of {repeats} | CPU s per epoch | vs before | "
+              "weights vs before |", "|---|---:|---:|---|"]
+    base = statistics.median(times[before])
+    reference = weights[before]
     for name, _ in variants:
         diff = max((a - b).abs().max().item() for a, b in zip(weights[name], reference))
         median = statistics.median(times[name])

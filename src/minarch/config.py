@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-import jsonschema
 import yaml
 
 from minarch import topology as topo
@@ -18,7 +17,7 @@ class ConfigError(ValueError):
     """A config problem, reported in one line that names the key."""
 
 
-def _location(error: jsonschema.ValidationError) -> str:
+def _location(error: "jsonschema.ValidationError") -> str:
     parts = []
     for part in error.absolute_path:
         parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
@@ -27,6 +26,8 @@ def _location(error: jsonschema.ValidationError) -> str:
 
 def check(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Raise ConfigError naming the first problem, most specific error first."""
+    import jsonschema  # here, not at the top: every job imports this module for ConfigError (0.1 s)
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.path)))
     if not errors:

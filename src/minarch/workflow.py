@@ -33,7 +33,14 @@ def run_job(snakemake, main: Callable) -> None:
     log.info("done in %.1f s", time.perf_counter() - started)
 
 
-def set_threads(threads: int) -> None:
+def setup_torch(threads: int) -> None:
+    """The job's torch threads, and denormal floats flushed to zero: from the second epoch of a
+    width-1000 MLP, Adam's second moments and some gradients fall below 1e-38, and arithmetic
+    on such subnormal numbers is microcoded on x86 (MNIST L4eee w1000 on one thread: 24.5 s
+    per epoch instead of 13 s, the same test accuracy to 0.01 pp). Flushing changes only values
+    below 1.2e-38. The flag is per thread; with one torch thread per job it covers all the
+    arithmetic."""
     import torch
 
     torch.set_num_threads(max(1, int(threads)))
+    torch.set_flush_denormal(True)

@@ -3,11 +3,11 @@
 from minarch import models, stages
 from minarch.io import write_parquet
 from minarch.settings import PruneSettings, RunSpec, TrainSettings
-from minarch.workflow import log, run_job, set_threads
+from minarch.workflow import log, run_job, setup_torch
 
 
 def main(job):
-    set_threads(job.threads)
+    setup_torch(job.threads)
     train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     settings = PruneSettings.from_dict(job.params.prune)
     splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])

@@ -5,11 +5,11 @@ import pandas as pd
 from minarch import models, stages
 from minarch.io import write_parquet
 from minarch.settings import QATSettings, RunSpec, TrainSettings
-from minarch.workflow import log, run_job, set_threads
+from minarch.workflow import log, run_job, setup_torch
 
 
 def main(job):
-    set_threads(job.threads)
+    setup_torch(job.threads)
     train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     settings = QATSettings.from_dict(job.params.qat)
     splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])

@@ -3,11 +3,11 @@
 from minarch import models, stages
 from minarch.io import write_parquet
 from minarch.settings import RunSpec, TrainSettings
-from minarch.workflow import log, run_job, set_threads
+from minarch.workflow import log, run_job, setup_torch
 
 
 def main(job):
-    set_threads(job.threads)
+    setup_torch(job.threads)
     settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
     w = job.wildcards
