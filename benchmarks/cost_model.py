@@ -50,19 +50,22 @@ def cpu_steps(model, splits, batch: int, budget: float, max_steps: int = 300) ->
     import torch
     import torch.nn.functional as F
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    from minarch.optim import Adam
+
+    optimizer = Adam(list(model.parameters()), lr=1e-3, fused=True)
     generator = torch.Generator().manual_seed(0)
     order = torch.randperm(len(splits.y_train), generator=generator)
     model.train()
 
     def step(i):
         index = order[(i * batch) % (len(order) - batch):][:batch]
-        logits = model(splits.x_train[index])
-        loss = F.cross_entropy(logits, splits.y_train[index])
-        optimizer.zero_grad(set_to_none=True)
+        inputs, target = splits.x_train.index_select(0, index), splits.y_train.index_select(0, index)
+        logits = model(inputs)
+        loss = F.cross_entropy(logits, target)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        (logits.detach().argmax(1) == splits.y_train[index]).sum()
+        (logits.detach().argmax(1) == target).sum()
 
     for i in range(3):
         step(i)
@@ -82,12 +85,11 @@ def cpu_eval(model, x, y, batch: int = 10000) -> float:
 
 
 def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[cost.Point], dict[str, float], float]:
-    import torch
-
     from minarch import models, quantize, stages
     from minarch.settings import TrainSettings
+    from minarch.workflow import setup_torch
 
-    torch.set_num_threads(1)
+    setup_torch(1)  # as every job does
     settings = TrainSettings()
     points, data_load = [], {}
     for dataset, arch, topology, widths in CALIBRATION:
@@ -114,7 +116,7 @@ def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[cost.P
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, "-c", "import pickle; from snakemake.logging import logger; "
                     "from snakemake.iocontainers import Snakemake; import torch; from minarch import stages; "
-                    "m = torch.nn.Linear(2, 2); o = torch.optim.Adam(m.parameters()); "
+                    "from minarch.optim import Adam; m = torch.nn.Linear(2, 2); o = Adam(list(m.parameters())); "
                     "m(torch.ones(1, 2)).sum().backward(); o.step()"], check=True,
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -24,6 +24,7 @@ from _common import dataset_path, emit, load_line
 
 from minarch import ensemble, models, stages, train  # noqa: E402
 from minarch.settings import RunSpec, TrainSettings  # noqa: E402
+from minarch.workflow import setup_torch  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", default=None, help="also write the Markdown table here")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
+    setup_torch(args.threads)  # as the workflow's jobs do
     path = Path(args.data) if args.data else dataset_path(args.dataset)
     settings = TrainSettings(max_epochs=args.epochs, patience=args.epochs + 1)
     splits = stages.splits_for("dnn", path, settings)
