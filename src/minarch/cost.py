@@ -4,8 +4,7 @@ given number of cores, before running it. Torch-free (imports in well under a se
 The model, per job (one process, ``train.threads`` torch threads, 1 by default):
 
 - every job pays a process start (interpreter, Snakemake script preamble, ``import torch``
-  and minarch, the ``torch._dynamo`` import of the first ``torch.optim`` step) and loads its
-  dataset;
+  and minarch) and loads its dataset;
 - a **train** job trains each seed of its block for ``max_epochs x epoch_fraction`` float
   epochs, then evaluates the final model on every split (7 test-set evaluations' worth);
 - a **prune** job evaluates each seed at every ratio (one test-set evaluation each) plus
@@ -73,42 +72,41 @@ class Point:
 # Measured on the 2-core development machine, one torch thread, CPU seconds (robust to the
 # other jobs sharing it): benchmarks/cost_model.py --calibrate (timed steps scaled to an epoch).
 DEFAULT_POINTS: tuple[Point, ...] = (
-    Point('mnist', 'dnn', 1, 805, 0.426, 1.001, 0.0047),
-    Point('mnist', 'dnn', 1, 7960, 0.493, 1.107, 0.0094),
-    Point('mnist', 'dnn', 1, 79510, 0.786, 1.847, 0.0204),
-    Point('mnist', 'dnn', 1, 795010, 4.315, 8.969, 0.176),
-    Point('mnist', 'dnn', 4, 811, 0.587, 1.399, 0.0046),
-    Point('mnist', 'dnn', 4, 8290, 0.917, 1.701, 0.0096),
-    Point('mnist', 'dnn', 4, 109810, 1.758, 3.418, 0.0342),
-    Point('mnist', 'dnn', 4, 3798010, 24.303, 41.633, 0.6871),
-    Point('cifar10', 'dnn', 1, 3093, 0.536, 1.914, 0.011),
-    Point('cifar10', 'dnn', 1, 30840, 0.788, 2.504, 0.0247),
-    Point('cifar10', 'dnn', 1, 308310, 2.028, 5.833, 0.0818),
-    Point('cifar10', 'dnn', 1, 3083010, 12.708, 27.715, 0.4778),
-    Point('cifar10', 'dnn', 4, 3099, 0.718, 2.279, 0.0116),
-    Point('cifar10', 'dnn', 4, 31170, 1.11, 2.911, 0.0258),
-    Point('cifar10', 'dnn', 4, 338610, 3.015, 5.932, 0.0807),
-    Point('cifar10', 'dnn', 4, 6086010, 28.568, 51.949, 1.0186),
-    Point('mnist', 'cnn', 1, 6780, 1.849, 3.706, 0.3046),
-    Point('mnist', 'cnn', 1, 27090, 3.364, 5.143, 0.411),
-    Point('mnist', 'cnn', 1, 108330, 4.772, 12.917, 0.7913),
-    Point('mnist', 'cnn', 1, 216650, 8.44, 29.706, 1.5416),
-    Point('cifar10', 'cnn', 1, 9038, 2.427, 4.555, 0.4147),
-    Point('cifar10', 'cnn', 1, 36122, 3.212, 6.776, 0.5452),
-    Point('cifar10', 'cnn', 1, 144458, 6.15, 15.511, 1.4858),
-    Point('cifar10', 'cnn', 1, 288906, 13.77, 28.662, 3.1194),
-    Point('mnist', 'vit', 1, 72, 3.982, 7.65, 0.1702),
-    Point('mnist', 'vit', 1, 402, 6.907, 12.018, 0.3128),
-    Point('mnist', 'vit', 1, 3882, 8.88, 22.487, 0.5174),
-    Point('cifar10', 'vit', 1, 104, 3.809, 7.515, 0.295),
-    Point('cifar10', 'vit', 1, 530, 7.576, 12.125, 0.4008),
-    Point('cifar10', 'vit', 1, 4394, 7.657, 24.052, 0.5251),
+    Point('mnist', 'dnn', 1, 805, 0.183, 0.855, 0.006),
+    Point('mnist', 'dnn', 1, 7960, 0.249, 1.023, 0.0081),
+    Point('mnist', 'dnn', 1, 79510, 0.451, 1.846, 0.0194),
+    Point('mnist', 'dnn', 1, 795010, 2.491, 7.229, 0.1484),
+    Point('mnist', 'dnn', 4, 811, 0.253, 0.882, 0.0045),
+    Point('mnist', 'dnn', 4, 8290, 0.322, 1.011, 0.0077),
+    Point('mnist', 'dnn', 4, 109810, 0.877, 2.409, 0.0361),
+    Point('mnist', 'dnn', 4, 3798010, 13.766, 34.172, 0.6301),
+    Point('cifar10', 'dnn', 1, 3093, 0.285, 1.774, 0.0106),
+    Point('cifar10', 'dnn', 1, 30840, 0.362, 2.111, 0.0188),
+    Point('cifar10', 'dnn', 1, 308310, 1.01, 3.866, 0.0595),
+    Point('cifar10', 'dnn', 1, 3083010, 7.47, 22.105, 0.4321),
+    Point('cifar10', 'dnn', 4, 3099, 0.353, 1.882, 0.0106),
+    Point('cifar10', 'dnn', 4, 31170, 0.515, 2.207, 0.0232),
+    Point('cifar10', 'dnn', 4, 338610, 1.203, 4.317, 0.0663),
+    Point('cifar10', 'dnn', 4, 6086010, 16.591, 44.033, 0.9505),
+    Point('mnist', 'cnn', 1, 6780, 2.16, 2.298, 0.2316),
+    Point('mnist', 'cnn', 1, 27090, 1.999, 3.864, 0.3228),
+    Point('mnist', 'cnn', 1, 108330, 4.594, 12.222, 0.6223),
+    Point('mnist', 'cnn', 1, 216650, 9.932, 24.733, 1.2498),
+    Point('cifar10', 'cnn', 1, 9038, 1.782, 4.252, 0.354),
+    Point('cifar10', 'cnn', 1, 36122, 2.698, 6.45, 0.6825),
+    Point('cifar10', 'cnn', 1, 144458, 5.093, 17.726, 0.8866),
+    Point('cifar10', 'cnn', 1, 288906, 11.961, 32.343, 1.91),
+    Point('mnist', 'vit', 1, 72, 2.969, 4.962, 0.1511),
+    Point('mnist', 'vit', 1, 402, 5.227, 9.449, 0.2915),
+    Point('mnist', 'vit', 1, 3882, 5.928, 19.725, 0.4561),
+    Point('cifar10', 'vit', 1, 104, 2.814, 5.32, 0.228),
+    Point('cifar10', 'vit', 1, 530, 4.998, 9.304, 0.3757),
+    Point('cifar10', 'vit', 1, 4394, 5.708, 20.294, 0.6591),
 )
-# A Snakemake job's process start: measured 4.2 CPU s for the script preamble's imports,
-# ``import torch`` and minarch and the first ``torch.optim`` step (``torch._dynamo``), plus
-# Snakemake's own per-job work. Loading a dataset cache, by "dataset/arch" or "dataset"
+# A Snakemake job's process start: measured 2.6 CPU s for the script preamble's imports,
+# ``import torch`` and minarch and the first Adam step, plus Snakemake's own per-job work. Loading a dataset cache, by "dataset/arch" or "dataset"
 # (the ViT's CIFAR-10 is resized to 28x28 as well).
-DEFAULT_PROCESS_START = 5.0
+DEFAULT_PROCESS_START = 3.5
 DEFAULT_DATA_LOAD = {"mnist": 0.4, "fashion_mnist": 0.4, "cifar10": 1.3, "cifar10/vit": 3.3}
 SIMILAR_DATASET = {"fashion_mnist": "mnist", "mnist": "fashion_mnist"}
 
