@@ -4,6 +4,7 @@ known failures into one clear line (and a non-zero exit) instead of a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Callable
@@ -16,6 +17,8 @@ log = logging.getLogger("minarch")
 
 
 def run_job(snakemake, main: Callable) -> None:
+    """Run a Snakemake script's ``main`` as the whole job process: logging to the rule's log,
+    one line for known failures, and on success a quick exit (see ``_exit_done``)."""
     handlers = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
@@ -31,6 +34,17 @@ def run_job(snakemake, main: Callable) -> None:
         log.exception("job failed")
         raise
     log.info("done in %.1f s", time.perf_counter() - started)
+    _exit_done()
+
+
+def _exit_done() -> None:
+    """Exit with status 0 without the interpreter's teardown: with torch and pandas loaded it
+    takes 0.4-0.7 s, 10-20% of a small job. Every output is already complete on disk (written
+    to a temporary name and renamed), so only the log needs flushing."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def setup_torch(threads: int) -> None:
