@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/sweep_speed.py --output benchmarks/reports/sweep_speed.md
 
 The default (MNIST DNN, L1 and L4eee, widths 1-1000, 3 seeds, 2 epochs, baseline and
-Snakemake) needs about 880 CPU seconds: 8.5 minutes on the idle 2-core development machine
-(much longer when other jobs share it). The ``ensemble`` contender adds about 2.5 minutes. Contenders (``--contenders``, each run
-with the same parallelism ``--cores N``):
+Snakemake) needs about 725 CPU seconds: under 7 minutes on the idle 2-core development
+machine (much longer when other jobs share it); ``inprocess`` and ``ensemble`` add about 2
+minutes each. Contenders (``--contenders``, each run with the same parallelism ``--cores N``):
 
 - ``baseline``: ``benchmarks/paper_style.py``, one Python process per (configuration, seed),
   torchvision ``ToTensor() + Normalize`` per image through a ``DataLoader(batch_size=100,
