@@ -17,6 +17,20 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 
 
+# On a cluster these run where snakemake runs: the dataset download needs the internet,
+# which compute nodes often lack, and each aggregate takes seconds, less than a queue wait.
+localrules:
+    all,
+    prepare_dataset,
+    collect,
+    regimes,
+    table1,
+    topology_sweep,
+    paper_comparison,
+    family_figure,
+    topology_figure,
+
+
 rule all:
     default_target: True
     input:

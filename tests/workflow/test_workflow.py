@@ -189,6 +189,30 @@ def test_one_figure_plans_only_what_it_needs(tmp_path):
     assert plan["family_figure"] == 1 and plan["collect"] == 3 and plan["train_dnn_seeds0_1"] == 4
 
 
+def job_resources_in_plan(result: subprocess.CompletedProcess) -> dict[str, set[str]]:
+    """Rule -> the distinct 'resources:' lines of its planned jobs (dry run output)."""
+    resources: dict[str, set[str]] = {}
+    for block in (result.stdout + result.stderr).split("\n\n"):
+        rule = re.search(r"^(?:local)?rule (\w+):$", block, re.M)
+        line = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and line:
+            resources.setdefault(rule.group(1), set()).add(line.group(1))
+    return resources
+
+
+def test_gpu_is_requested_only_for_cuda_stage_jobs(tmp_path):
+    # (which rules run locally on a cluster is checked by tests/cluster/run_slurm_e2e.sh: a
+    # dry run prints every job as "rule", local or not)
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    auto = job_resources_in_plan(snakemake(tmp_path, "-n"))
+    assert auto and not any("gpu" in line for lines in auto.values() for line in lines)
+    (tmp_path / "tiny.yaml").write_text(TINY + "\n" + "train: {max_epochs: 1, device: cuda}\n")
+    cuda = job_resources_in_plan(snakemake(tmp_path, "-n"))
+    stages = {rule: lines for rule, lines in cuda.items() if rule.startswith(("train", "prune", "qat"))}
+    assert stages and all("gpu=1" in line for lines in stages.values() for line in lines)
+    assert not any("gpu" in line for rule, lines in cuda.items() if rule not in stages for line in lines)
+
+
 @pytest.mark.parametrize("bad_yaml, named", [
     ("widthz: 3", "widthz"),
     ("families: {dnn: {datasets: [svhn], topologies: [L1], widths: [2], seeds: 1}}", "svhn"),

@@ -55,6 +55,13 @@ def job_resources(dataset, seeds, stage):
     return {"mem_mb": 6000 if dataset == "cifar10" else 3000, "runtime": 10 + per_seed_minutes * len(seeds)}
 
 
+def device_resources():
+    """``gpu=1`` for the jobs that train or evaluate on CUDA (``train.device: cuda``), which a
+    cluster executor turns into a GPU request (SLURM: ``--gpus=1``); ``auto`` asks for none
+    and uses a GPU only where the node has one."""
+    return {"gpu": 1} if config["train"]["device"] == "cuda" else {}
+
+
 def family_runs_of(sweep, name):
     """File ``name`` of every run of a sweep (a family, or the topology sweep)."""
     spec = SWEEPS[sweep]

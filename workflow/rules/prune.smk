@@ -16,6 +16,7 @@ for family, seeds, job in seed_jobs():
         resources:
             mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "prune")["mem_mb"],
             runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "prune")["runtime"],
+            **device_resources(),
         log:
             f"results/logs/prune/{job}.log",
         benchmark:

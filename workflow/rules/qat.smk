@@ -19,6 +19,7 @@ for family, seeds, job in seed_jobs():
         resources:
             mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "qat")["mem_mb"],
             runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "qat")["runtime"],
+            **device_resources(),
         log:
             f"results/logs/qat/{job}.log",
         benchmark:

@@ -18,6 +18,7 @@ for family, seeds, job in seed_jobs():
         resources:
             mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["mem_mb"],
             runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["runtime"],
+            **device_resources(),
         log:
             f"results/logs/train/{job}.log",
         benchmark:
