@@ -24,6 +24,8 @@ def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
     so an interrupted job never leaves a file that looks finished."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in destination.parent.glob(f".{destination.name}.*.tmp"):  # from a killed job
+        leftover.unlink(missing_ok=True)
     handle, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
     os.close(handle)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; results are shared on clusters

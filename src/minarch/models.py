@@ -179,8 +179,10 @@ def parameter_count(model: nn.Module) -> int:
 
 def save(path, model: nn.Module, spec: dict, image_shape: tuple[int, ...]) -> None:
     payload = {"state_dict": model.state_dict(), "spec": dict(spec), "image_shape": list(image_shape)}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        # a file object, not the path: torch.save names the archive's folder after the file,
+        # which would put the random temporary name into every model.pt
+        torch.save(payload, handle)
 
 
 def load(path) -> tuple[nn.Module, dict]:

@@ -60,3 +60,15 @@ def test_versions():
     import torch
 
     assert io.versions() == {"minarch_version": minarch.__version__, "torch_version": torch.__version__}
+
+
+def test_atomic_path_removes_leftovers_of_a_killed_write(tmp_path):
+    destination = tmp_path / "train.parquet"
+    leftover = tmp_path / ".train.parquet.k1ll3d.tmp"
+    leftover.write_text("half")
+    unrelated = tmp_path / ".prune.parquet.abc.tmp"
+    unrelated.write_text("another file's")
+    with io.atomic_path(destination) as tmp:
+        tmp.write_text("done")
+    assert destination.read_text() == "done"
+    assert not leftover.exists() and unrelated.exists()

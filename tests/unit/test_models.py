@@ -120,6 +120,13 @@ def test_save_load_round_trip(tmp_path, trained_like_model):
         assert torch.equal(a, b), name
 
 
+def test_saving_twice_gives_identical_bytes(tmp_path, trained_like_model):
+    first, second = tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt"
+    models.save(first, trained_like_model, SPEC, (1, 28, 28))
+    models.save(second, trained_like_model, SPEC, (1, 28, 28))
+    assert first.read_bytes() == second.read_bytes()  # no temporary file name inside
+
+
 def _assert_one_line_checkpoint_error(path):
     with pytest.raises(models.CheckpointError) as info:
         models.load(path)
