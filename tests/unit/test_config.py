@@ -3,13 +3,13 @@ settings.py: typed stage settings."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 import yaml
 
 from minarch import config as cfg
+from minarch.cost import deep_merge  # as Snakemake merges --configfile over the default
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, settings_columns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,17 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def load_yaml(name):
     with open(ROOT / "config" / name) as handle:
         return yaml.safe_load(handle)
-
-
-def merged(base, override):
-    """Recursive dict merge, as Snakemake applies --configfile over the Snakefile's configfile."""
-    result = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +39,7 @@ def test_full_config_accepted(schema, full):
 
 
 def test_quick_config_accepted(schema, full):
-    quick = merged(full, load_yaml("quick.yaml"))
+    quick = deep_merge(full, load_yaml("quick.yaml"))
     assert quick["train"]["max_epochs"] < full["train"]["max_epochs"] and quick["prune"] == full["prune"]
     assert set(quick["families"]) == set(full["families"]) == {"dnn", "cnn", "vit"}
     cfg.check(quick, schema)

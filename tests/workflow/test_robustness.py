@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-MIRROR = Path(os.environ.get("MINARCH_DATA_MIRROR") or REPO.parent / "shared" / "data")
+from snakemake_support import MIRROR, REPO, planned_jobs
+
 # two configurations x 2 seeds: two train jobs (one block of 2 seeds each), so that one can
 # finish while the other is half done
 SMALL = """
@@ -77,15 +77,6 @@ def new_workdir(factory, name: str) -> Path:
     path = factory.mktemp(name)
     (path / "cfg.yaml").write_text(SMALL)
     return path
-
-
-def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from a dry run's 'Job stats' table."""
-    text = result.stdout + result.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 def files_under(root: Path, *parts: str) -> list[str]:
