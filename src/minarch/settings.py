@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("dnn", "cnn", "vit")
 # The CNN and ViT have one fixed shape each (paper Sec. III-B); its name stands in the
 # run paths where a DNN names its topology.
 FIXED_TOPOLOGIES = {"cnn": "conv3x3", "vit": "enc2"}
-DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10")
 
 
 @dataclass(frozen=True)

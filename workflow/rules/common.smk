@@ -3,7 +3,6 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from minarch.config import TOPOLOGY_SWEEP, ConfigError, check, load_schema, seed_blocks, seeds_per_arch, sweeps
-from minarch.settings import TrainSettings
 
 min_version("9.0")
 
