@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals over seeds for Table I (DESIGN.md §2).
+"""Bootstrap confidence intervals over seeds for Table I (docs/design.md §2).
 
 Three quantities, each resampled the way its data were made:
 

@@ -1,4 +1,4 @@
-"""Seed-vectorised training of one DNN configuration (DESIGN.md §4).
+"""Seed-vectorised training of one DNN configuration (docs/design.md §4).
 
 ``train_dnn_ensemble`` trains the S seeds of one (dataset, topology, width) at once: every
 linear layer becomes a stacked weight ``(S, in, out)`` and bias ``(S, 1, out)`` applied with

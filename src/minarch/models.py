@@ -1,4 +1,4 @@
-"""Model families and their closed-form parameter counts (DESIGN.md §1)."""
+"""Model families and their closed-form parameter counts (docs/design.md §1)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from minarch.settings import FIXED_TOPOLOGIES
 
 NUM_CLASSES = 10
 VIT_GRID = 7  # patches per side
-VIT_IMAGE_SIDE = 28  # CIFAR-10's 32x32 images are resized to this for the ViT (DESIGN.md §1)
+VIT_IMAGE_SIDE = 28  # CIFAR-10's 32x32 images are resized to this for the ViT (docs/design.md §1)
 VIT_BLOCKS = 2
 
 

@@ -1,4 +1,4 @@
-"""Global unstructured L1 (magnitude) pruning with ``torch.nn.utils.prune`` (DESIGN.md §1)."""
+"""Global unstructured L1 (magnitude) pruning with ``torch.nn.utils.prune`` (docs/design.md §1)."""
 
 from __future__ import annotations
 

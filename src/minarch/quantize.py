@@ -1,4 +1,4 @@
-"""8-bit W8A8 quantization-aware training, eager mode (DESIGN.md §1, paper Sec. III-c).
+"""8-bit W8A8 quantization-aware training, eager mode (docs/design.md §1, paper Sec. III-A c).
 
 Every use of ``torch.ao.quantization`` lives here: it is deprecated upstream but is the
 paper's method, so its deprecation warnings are silenced in this module and nowhere else.

@@ -1,4 +1,4 @@
-"""Regime labels per configuration and the minimum stable parameter count (DESIGN.md §2).
+"""Regime labels per configuration and the minimum stable parameter count (docs/design.md §2).
 
 A *curve* is one (dataset, arch, topology) across its widths. Thresholds are the config's
 ``regimes`` section:

@@ -1,4 +1,4 @@
-"""Table I (DESIGN.md §2): minimum stable parameters, safe pruning ratio and 8-bit gap per
+"""Table I (docs/design.md §2): minimum stable parameters, safe pruning ratio and 8-bit gap per
 (dataset, family), with the paper's published values beside ours."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DNN hidden-layer shapes (DESIGN.md §1, phase 1).
+"""DNN hidden-layer shapes (docs/design.md §1, phase 1).
 
 A topology name is ``L<depth>`` followed by one letter per transition between consecutive
 hidden layers: ``u`` doubles the next layer, ``d`` halves it (floor, at least 1), ``e`` keeps

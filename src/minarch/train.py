@@ -1,4 +1,4 @@
-"""The training loop (paper recipe, DESIGN.md §1) and evaluation, on in-memory tensors."""
+"""The training loop (paper recipe, docs/design.md §1) and evaluation, on in-memory tensors."""
 
 from __future__ import annotations
 
