@@ -146,7 +146,7 @@ def recorded() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             if row.n_seeds != 3:
                 raise SystemExit(f"{path}: the rebuild needs 3 seeds per configuration, found {row.n_seeds}")
             accs = [row.test_acc_min, 3 * row.test_acc_mean - row.test_acc_min - row.test_acc_max, row.test_acc_max]
-            config = dict(dataset=row.dataset, arch=row.arch, topology=row.topology, width=int(row.width))
+            config = {"dataset": row.dataset, "arch": row.arch, "topology": row.topology, "width": int(row.width)}
             for seed, acc in enumerate(accs):
                 rows = train_rows(*config.values(), seed, acc, acc + row.train_test_gap_mean, epochs=5)
                 for r in rows:

@@ -55,7 +55,7 @@ from scipy import stats
 
 from minarch import topology as topo
 from minarch.data import DATASETS
-from minarch.regimes import CONFIG_KEYS, UNSTABLE
+from minarch.regimes import CONFIG_KEYS, UNSTABLE, representative
 from minarch.tables import ARCH_TITLES, PAPER_TABLE1, safe_pruning_ratio
 
 MIN_PARAMS_DECADES = 1.0
@@ -299,11 +299,10 @@ def _min_stable_width(dataset: str, arch: str, allowed: Callable[[Run, list[int]
         ok_widths = allowed(run, grid)
         if not ok_widths:
             return Outcome("—", NOT_MEASURED, f"the width grid {grid} has no width the claim is about")
-        curve = run.curve(dataset, arch)
-        minimum = curve["min_stable_params"].iloc[0]
-        if np.isnan(minimum):
+        best = representative(run.curve(dataset, arch))
+        if best is None:
             return Outcome("no stable width", DISAGREE, "no width of the sweep is stable")
-        width = int(curve.loc[curve["n_params"] == minimum, "width"].iloc[0])
+        minimum, width = best["n_params"], int(best["width"])
         return Outcome(f"width {width} ({_int(minimum)} params)", _verdict(width in ok_widths),
                        "ours " + ("later" if width > max(ok_widths) else "earlier"))
     return check

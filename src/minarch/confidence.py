@@ -15,16 +15,11 @@ The resampling is ``scipy.stats.bootstrap`` throughout: for the first two, one s
 configuration (per seed), holding seed *indices*, so a multi-sample call resamples each
 configuration on its own (``paired=False``) and the statistic looks the accuracies up.
 
-**Reuse of the regime and pruning rules, and speed.** ``minarch.regimes.label_curve`` and
-``minarch.tables.safe_pruning_ratio`` are the definitions. Calling them once per resample
-costs about 1.5-2 ms each (pandas), i.e. half a minute for Table I at 1,000 resamples, so
-the statistic evaluates the same rule on all resamples at once with numpy
-(``_min_stable_batch``, ``_safe_ratio_batch``) and *checks itself against the definitions*:
-on the original data, on the first ``CHECK_RESAMPLES`` resamples and on one resample per
-distinct outcome, ``label_curve`` / ``safe_pruning_ratio`` are called on the same resampled
-data and must agree. If any differs (e.g. the regime rule was changed in ``regimes.py``),
-a ``RuleMismatchWarning`` is issued and every resample is recomputed with the definition
-itself -- correct either way, fast when nothing changed.
+**One rule.** The regime and pruning rules are ``minarch.regimes``' array functions
+(``unstable_mask``, ``minimum_stable``, ``safe_ratio``), which take every resample at once
+(resamples x configurations, resamples x ratios); the point estimates of ``regimes.summarize``
+and ``tables.safe_pruning_ratio`` are the same functions on one resample, so the two cannot
+disagree.
 
 **Intervals.** Percentile intervals of the bootstrap distribution (not BCa, which fails on
 degenerate data such as all seeds equal). The minimum stable count and the safe ratio take
@@ -49,26 +44,19 @@ from __future__ import annotations
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from minarch.regimes import CONFIG_KEYS, CURVE_KEYS, Thresholds, label_curve
-from minarch.tables import safe_pruning_ratio
+from minarch.regimes import (CONFIG_KEYS, CURVE_KEYS, Thresholds, minimum_stable, safe_ratio, shown_width,
+                             unstable_mask)
 
-CHECK_RESAMPLES = 16  # resamples checked against the reference rules, besides one per outcome
 INTERVAL_COLUMNS = [
     "min_params_ci_low", "min_params_ci_high", "min_params_none_share",
     "safe_pruning_pct_ci_low", "safe_pruning_pct_ci_high",
     "gap_8bit_pct_ci_low", "gap_8bit_pct_ci_high",
 ]
-
-
-class RuleMismatchWarning(UserWarning):
-    """The vectorised rule disagreed with its reference in regimes.py / tables.py; every
-    resample was recomputed with the reference."""
 
 
 def generator(seed: int, *key) -> np.random.Generator:
@@ -110,20 +98,6 @@ def _bootstrap_indices(sizes: list[int], n_resamples: int, rng: np.random.Genera
     return full
 
 
-def _checked(fast: np.ndarray, reference: Callable[[int], float], point_fast: float, point_reference: float,
-             what: str) -> np.ndarray:
-    """``fast`` (one value per resample), checked against ``reference(b)`` on the first
-    resamples and one per distinct outcome; on any disagreement, ``reference`` for all."""
-    same = lambda a, b: (np.isnan(a) and np.isnan(b)) or a == b  # noqa: E731
-    _, first_of_each = np.unique(np.where(np.isnan(fast), np.inf, fast), return_index=True)
-    to_check = sorted(set(range(min(CHECK_RESAMPLES, len(fast)))) | set(first_of_each.tolist()))
-    if same(point_fast, point_reference) and all(same(fast[b], reference(b)) for b in to_check):
-        return fast
-    warnings.warn(f"{what}: the vectorised rule disagrees with its reference; recomputing every resample with it",
-                  RuleMismatchWarning, stacklevel=3)
-    return np.array([reference(b) for b in range(len(fast))], dtype=float)
-
-
 # ---------------------------------------------------------------------------------------------
 # minimum stable parameter count
 
@@ -131,65 +105,32 @@ def _checked(fast: np.ndarray, reference: Callable[[int], float], point_fast: fl
 @dataclass
 class _Curve:
     """One (dataset, arch, topology): per configuration (sorted by n_params) its seeds' accuracies."""
-    template: pd.DataFrame  # one row per configuration: CONFIG_KEYS and n_params
+    n_params: np.ndarray
     test: list[np.ndarray]
-    train: list[np.ndarray]
 
     @classmethod
     def of(cls, rows: pd.DataFrame) -> "_Curve":
         # seeds in seed order, so a seed index means the same run whatever the row order
         rows = rows.sort_values(["seed"], kind="stable") if "seed" in rows else rows
         configs = sorted(rows.groupby(CONFIG_KEYS, sort=False), key=lambda item: item[1]["n_params"].iloc[0])
-        template = pd.DataFrame([dict(zip(CONFIG_KEYS, key), n_params=group["n_params"].iloc[0])
-                                 for key, group in configs])
-        test = [group["test_acc"].to_numpy(float) for _, group in configs]
-        train = [group["train_acc"].to_numpy(float) if "train_acc" in group else group["test_acc"].to_numpy(float)
-                 for _, group in configs]
-        return cls(template, test, train)
+        n_params = np.array([group["n_params"].iloc[0] for _, group in configs], dtype=float)
+        return cls(n_params, [group["test_acc"].to_numpy(float) for _, group in configs])
 
-    @property
-    def n_params(self) -> np.ndarray:
-        return self.template["n_params"].to_numpy(float)
-
-    def stats(self, indices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per resample and configuration: mean and sample std (ddof=1) of test accuracy, mean
-        train-test gap; ``indices[k]`` is ``(B, n_k)`` seed indices of configuration k."""
+    def stats(self, indices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per resample and configuration: mean and sample std (ddof=1) of test accuracy;
+        ``indices[k]`` is ``(B, n_k)`` seed indices of configuration k."""
         acc = [values[i] for values, i in zip(self.test, indices)]
         mean = np.stack([a.mean(axis=-1) for a in acc], axis=-1)
         std = np.stack([a.std(axis=-1, ddof=1) if a.shape[-1] > 1 else np.full(a.shape[0], np.nan) for a in acc],
                        axis=-1)
-        gap = np.stack([(tr[i] - te[i]).mean(axis=-1) for tr, te, i in zip(self.train, self.test, indices)], axis=-1)
-        return mean, std, gap
-
-    def reference(self, mean: np.ndarray, std: np.ndarray, gap: np.ndarray, thresholds: Thresholds) -> float:
-        """``regimes.label_curve``'s minimum stable count for one resample's statistics."""
-        curve = self.template.assign(test_acc_mean=mean, test_acc_std=std, train_test_gap_mean=gap)
-        return float(label_curve(curve, thresholds)["min_stable_params"].iloc[0])
+        return mean, std
 
 
-def _min_stable_batch(n_params: np.ndarray, mean: np.ndarray, std: np.ndarray, thresholds: Thresholds) -> np.ndarray:
-    """``label_curve``'s unstable rule and ``minimum_stable_params`` on ``(B, W)`` statistics
-    (configurations sorted by n_params); NaN where the largest configuration is unstable."""
-    with np.errstate(invalid="ignore"):
-        unstable = (std > thresholds.max_std) | (mean < mean.max(axis=-1, keepdims=True) - thresholds.max_drop)
-    width = unstable.shape[-1]
-    last_unstable = np.where(unstable.any(axis=-1), width - 1 - np.argmax(unstable[:, ::-1], axis=-1), -1)
-    first_stable = np.minimum(last_unstable + 1, width - 1)
-    return np.where(unstable[:, -1], np.nan, n_params[first_stable])
-
-
-def _curve_distribution(curve: _Curve, thresholds: Thresholds, n_resamples: int, rng: np.random.Generator,
-                        what: str) -> np.ndarray:
-    sizes = [len(values) for values in curve.test]
-    original = [np.arange(n)[None, :] for n in sizes]
-    point_stats = curve.stats(original)
-    point_fast = _min_stable_batch(curve.n_params, point_stats[0], point_stats[1], thresholds)[0]
-    point_reference = curve.reference(*(s[0] for s in point_stats), thresholds)
-    indices = _bootstrap_indices(sizes, n_resamples, rng)
-    mean, std, gap = curve.stats(indices)
-    fast = _min_stable_batch(curve.n_params, mean, std, thresholds)
-    return _checked(fast, lambda b: curve.reference(mean[b], std[b], gap[b], thresholds),
-                    point_fast, point_reference, what)
+def _curve_distribution(curve: _Curve, thresholds: Thresholds, n_resamples: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    indices = _bootstrap_indices([len(values) for values in curve.test], n_resamples, rng)
+    mean, std = curve.stats(indices)
+    return minimum_stable(curve.n_params, unstable_mask(mean, std, thresholds))
 
 
 def _single_group(rows: pd.DataFrame, what: str) -> tuple[str, str]:
@@ -210,8 +151,7 @@ def min_stable_distribution(final_rows: pd.DataFrame, thresholds: Thresholds = T
     per_curve = []
     for (_, _, topology), rows in final_rows.groupby(CURVE_KEYS, sort=True):
         per_curve.append(_curve_distribution(_Curve.of(rows), thresholds, n_resamples,
-                                             generator(seed, "min_stable", dataset, arch, topology),
-                                             f"minimum stable parameters of {dataset}/{arch}/{topology}"))
+                                             generator(seed, "min_stable", dataset, arch, topology)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no curve stable
         return np.fmin.reduce(np.stack(per_curve), axis=0)
@@ -232,16 +172,6 @@ def bootstrap_min_stable(final_rows: pd.DataFrame, thresholds: Thresholds = Thre
 # safe pruning ratio
 
 
-def _safe_ratio_batch(ratios: np.ndarray, means: np.ndarray, tolerance: float) -> np.ndarray:
-    """``tables.safe_pruning_ratio`` on ``(B, R)`` per-ratio means (ratios sorted)."""
-    if not np.any(ratios == 0.0):
-        return np.full(means.shape[0], np.nan)
-    reference = means[:, np.flatnonzero(ratios == 0.0)[0]][:, None]
-    failing = ~(means >= reference - tolerance)
-    last = np.where(failing.any(axis=-1), np.argmax(failing, axis=-1) - 1, len(ratios) - 1)
-    return ratios[np.maximum(last, 0)]
-
-
 def safe_pruning_distribution(prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000,
                               seed: int = 0) -> np.ndarray:
     """Bootstrap distribution of ``safe_pruning_ratio`` (a ratio, 0-1) over whole seeds of one
@@ -252,23 +182,12 @@ def safe_pruning_distribution(prune_rows: pd.DataFrame, tolerance: float = 1.0, 
     key = [prune_rows[c].iloc[0] if c in prune_rows and len(prune_rows) else "" for c in CONFIG_KEYS]
     (indices,) = _bootstrap_indices([len(accuracy)], n_resamples, generator(seed, "safe_pruning", *key))
 
-    def per_ratio_means(index: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a ratio no resampled seed has
-            return np.nanmean(accuracy[index], axis=-2)
-
-    def reference(index: np.ndarray) -> float:
-        chosen = accuracy[index]
-        long = pd.DataFrame({"ratio": np.broadcast_to(ratios, chosen.shape).ravel(), "test_acc": chosen.ravel()})
-        return safe_pruning_ratio(long.dropna(), tolerance)
-
     if accuracy.size == 0:
         return np.full(n_resamples, np.nan)
-    original = np.arange(len(accuracy))
-    point_fast = _safe_ratio_batch(ratios, per_ratio_means(original[None, :]), tolerance)[0]
-    fast = _safe_ratio_batch(ratios, per_ratio_means(indices), tolerance)
-    where = "safe pruning ratio of " + "/".join(map(str, key))
-    return _checked(fast, lambda b: reference(indices[b]), point_fast, reference(original), where)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a ratio no resampled seed has
+        means = np.nanmean(accuracy[indices], axis=-2)
+    return safe_ratio(ratios, means, tolerance)
 
 
 def bootstrap_safe_pruning(prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000,
@@ -358,8 +277,7 @@ def curve_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, regimes:
         runs = final_rows[(final_rows["dataset"] == dataset) & (final_rows["arch"] == arch)
                           & (final_rows["topology"] == topology)]
         low, high, _ = bootstrap_min_stable(runs, thresholds, n_resamples, confidence, seed)
-        stable = curve.loc[curve["n_params"] == curve["min_stable_params"], "width"]
-        shown = stable.iloc[0] if len(stable) else curve["width"].max()
+        shown = shown_width(curve)
         pruned = prune_rows[(prune_rows["dataset"] == dataset) & (prune_rows["arch"] == arch)
                             & (prune_rows["topology"] == topology) & (prune_rows["width"] == shown)]
         prune_low, prune_high = (bootstrap_safe_pruning(pruned, prune_tolerance, n_resamples, confidence, seed)

@@ -15,6 +15,7 @@ from pathlib import Path  # noqa: E402
 
 from minarch.data import DATASETS  # noqa: E402
 from minarch.io import atomic_path  # noqa: E402
+from minarch.regimes import shown_width  # noqa: E402
 from minarch.tables import ARCH_TITLES  # noqa: E402
 
 WIDTH_LABEL = {"dnn": "nodes in first hidden layer", "cnn": "conv channels", "vit": "hidden dimension"}
@@ -62,8 +63,7 @@ def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qa
             color = colors(i)
             curve = curve.sort_values("width")
             _band(ax_conv, curve["width"], curve["test_acc_mean"], curve["test_acc_std"], topology, color)
-            stable = curve.loc[curve["n_params"] == curve["min_stable_params"], "width"]
-            width = int(stable.iloc[0]) if len(stable) else int(curve["width"].max())
+            width = int(shown_width(curve))
             params = int(curve.loc[curve["width"] == width, "n_params"].iloc[0])
             runs = prune_rows[(prune_rows["dataset"] == dataset) & (prune_rows["topology"] == topology)
                               & (prune_rows["width"] == width)]

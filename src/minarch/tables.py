@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from minarch.data import DATASETS
-from minarch.regimes import representatives
+from minarch.regimes import representative, safe_ratio
 
 ARCH_TITLES = {"dnn": "DNN", "cnn": "CNN", "vit": "ViT"}
 
@@ -24,27 +24,20 @@ PAPER_TABLE1 = pd.DataFrame(
 
 
 def safe_pruning_ratio(prune_rows: pd.DataFrame, tolerance: float) -> float:
-    """Largest ratio up to which every ratio's mean (over seeds) pruned accuracy stays within
-    ``tolerance`` pp of the unpruned mean."""
+    """``regimes.safe_ratio`` of one configuration's prune rows: each ratio's mean (over
+    seeds) pruned accuracy against the unpruned mean."""
     curve = prune_rows.groupby("ratio")["test_acc"].mean().sort_index()
-    if curve.empty or 0.0 not in curve.index:
-        return float("nan")
-    within = (curve >= curve.loc[0.0] - tolerance).to_numpy()
-    failing = np.flatnonzero(~within)
-    last = failing[0] - 1 if len(failing) else len(curve) - 1
-    return float(curve.index[max(last, 0)])
+    return float(safe_ratio(curve.index.to_numpy(float), curve.to_numpy(float), tolerance))
 
 
 def table1(regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame,
            prune_tolerance: float = 1.0) -> pd.DataFrame:
     rows = []
-    reps = representatives(regimes)
     for (dataset, arch), group in regimes.groupby(["dataset", "arch"], sort=False):
         row = {"dataset": dataset, "arch": arch, "min_params": np.nan, "topology": None, "width": np.nan,
                "n_seeds": np.nan, "test_acc_mean": np.nan, "safe_pruning_pct": np.nan, "gap_8bit_pct": np.nan}
-        candidates = reps[(reps["dataset"] == dataset) & (reps["arch"] == arch)]
-        if not candidates.empty:
-            best = candidates.sort_values(["n_params", "topology"]).iloc[0]
+        best = representative(group)
+        if best is not None:
             key = (prune_rows["dataset"] == dataset) & (prune_rows["arch"] == arch) & \
                   (prune_rows["topology"] == best["topology"]) & (prune_rows["width"] == best["width"])
             qkey = (qat_rows["dataset"] == dataset) & (qat_rows["arch"] == arch) & \

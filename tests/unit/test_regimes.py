@@ -160,3 +160,41 @@ def test_label_curve_sorts_by_parameters():
     again = label_curve(shuffled, Thresholds())
     assert list(again["n_params"]) == sorted(again["n_params"])
     assert list(again["regime"]) == list(table.sort_values("n_params")["regime"])
+
+
+def test_array_rules_on_many_resamples_equal_the_single_curve_case():
+    # the rules take (resamples x configurations); each row must be what label_curve says of it
+    from minarch.regimes import minimum_stable, overfitting_mask, unstable_mask
+
+    rng = np.random.default_rng(5)
+    n_params = np.array([10.0, 20.0, 40.0, 80.0, 160.0])
+    mean = 90 + rng.normal(0, 1.5, size=(50, 5))
+    std = rng.uniform(0, 2, size=(50, 5))
+    gap = rng.uniform(0, 6, size=(50, 5))
+    unstable = unstable_mask(mean, std, Thresholds())
+    overfitting = overfitting_mask(mean, gap, unstable, Thresholds())
+    minima = minimum_stable(n_params, unstable)
+    for b in range(50):
+        curve = pd.DataFrame({"n_params": n_params, "test_acc_mean": mean[b], "test_acc_std": std[b],
+                              "train_test_gap_mean": gap[b]})
+        labelled = label_curve(curve, Thresholds())
+        expected = np.where(unstable[b], UNSTABLE, np.where(overfitting[b], OVERFITTING, LEARNING))
+        assert list(labelled["regime"]) == list(expected)
+        assert labelled["min_stable_params"].iloc[0] == minima[b] or (np.isnan(minima[b])
+                                                                       and labelled["min_stable_params"].isna().all())
+    assert np.isnan(minima).any() and not np.isnan(minima).all()  # both outcomes occur
+
+
+def test_safe_ratio_on_many_resamples_equals_safe_pruning_ratio():
+    from minarch.regimes import safe_ratio
+    from minarch.tables import safe_pruning_ratio
+
+    rng = np.random.default_rng(2)
+    ratios = np.round(np.linspace(0, 1, 11), 1)
+    means = 90 - np.cumsum(rng.uniform(0, 0.6, size=(40, 11)), axis=1)
+    found = safe_ratio(ratios, means, 1.0)
+    for b in range(40):
+        rows = pd.DataFrame({"ratio": ratios, "test_acc": means[b]})
+        assert found[b] == safe_pruning_ratio(rows, 1.0)
+    assert len(set(found)) > 1
+    assert np.isnan(safe_ratio(ratios[1:], means[:, 1:], 1.0)).all()  # no unpruned reference
