@@ -9,7 +9,10 @@ stating the size of the run. Each claim gets one verdict:
 
 - ``agree`` / ``disagree`` by the claim's criterion;
 - ``not measured`` when the run lacks what the claim needs (its dataset or family, a width
-  the claim is about, prune or QAT rows, the phase-1 table, a stable configuration).
+  the claim is about, prune or QAT rows, the phase-1 table, a stable configuration), or when
+  what it reads cannot be judged: a configuration labelled ``failed`` or ``undetermined``, or a
+  minimum stable size that depends on undetermined configurations or whose every configuration
+  failed (``minarch.regimes.unclaimable``). No verdict rests on such rows.
 
 Criteria (module constants, so they are stated once):
 
@@ -25,7 +28,7 @@ Criteria (module constants, so they are stated once):
 - **trends** (deeper/wider tolerates more pruning, gap shrinks with width) by the sign of
   Spearman's rank correlation, averaged over the curves where it can be measured.
 
-"Stable" is our regime label (not ``unstable``; ``minarch.regimes``), "safe" pruning is
+"Stable" is our regime label ``learning`` or ``overfitting`` (``minarch.regimes``), "safe" pruning is
 ``minarch.tables.safe_pruning_ratio`` with the run's tolerance and a configuration's
 *failing* ratio is the first swept ratio past its safe ratio. Where a claim disagrees, the
 ``reason`` column gives the direction (ours higher/lower/earlier/later) and up to two likely
@@ -55,7 +58,7 @@ from scipy import stats
 
 from minarch import topology as topo
 from minarch.data import DATASETS
-from minarch.regimes import CONFIG_KEYS, UNSTABLE, representative
+from minarch.regimes import CONFIG_KEYS, NOT_JUDGED, STABLE, representative, unclaimable
 from minarch.tables import ARCH_TITLES, PAPER_TABLE1, safe_pruning_ratio
 
 MIN_PARAMS_DECADES = 1.0
@@ -219,8 +222,12 @@ class Run:
         return gaps.merge(self.regimes, on=CONFIG_KEYS, how="inner")
 
     def stable(self, frame: pd.DataFrame, dataset: str | None, arch: str) -> pd.DataFrame:
-        rows = frame[(frame["arch"] == arch) & (frame["regime"] != UNSTABLE)]
+        rows = frame[(frame["arch"] == arch) & frame["regime"].isin(STABLE)]
         return rows[rows["dataset"] == dataset] if dataset is not None else rows
+
+    def judged(self, frame: pd.DataFrame, arch: str) -> pd.DataFrame:
+        """``frame``'s rows of ``arch`` that are neither failed nor undetermined."""
+        return frame[(frame["arch"] == arch) & ~frame["regime"].isin(NOT_JUDGED)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,6 +238,24 @@ def _missing(run: Run, dataset: str, arch: str) -> Outcome | None:
     if not run.has(dataset, arch):
         return Outcome("—", NOT_MEASURED, f"the run has no {ARCH_TITLES.get(arch, arch)} on {_title(dataset)}")
     return None
+
+
+def _not_judged(rows: pd.DataFrame) -> Outcome | None:
+    """'not measured' when a row the claim reads is failed or undetermined (``regimes``): no
+    verdict may rest on such a configuration."""
+    bad = rows[rows["regime"].isin(NOT_JUDGED)] if "regime" in rows else rows.iloc[0:0]
+    if bad.empty:
+        return None
+    first = bad.iloc[0]
+    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+    return Outcome("—", NOT_MEASURED, f"{first['topology']} w{int(first['width'])} is {first['regime']} "
+                                      f"({first.get('note', '')}){more}")
+
+
+def _unclaimable(run: Run, dataset: str, arch: str) -> Outcome | None:
+    """'not measured' when the minimum stable size cannot be claimed (``regimes.unclaimable``)."""
+    reason = unclaimable(run.curve(dataset, arch))
+    return Outcome("—", NOT_MEASURED, reason) if reason else None
 
 
 def _within(value: float, low: float, high: float, slack: float) -> bool:
@@ -252,6 +277,8 @@ def _table_min_params(dataset: str, arch: str, paper: float):
     def check(run: Run) -> Outcome:
         if (missing := _missing(run, dataset, arch)):
             return missing
+        if (unclaimed := _unclaimable(run, dataset, arch)):
+            return unclaimed
         row = run.table_row(dataset, arch)
         ours = np.nan if row is None else row["min_params"]
         if np.isnan(ours):
@@ -269,7 +296,8 @@ def _table_column(dataset: str, arch: str, column: str, paper: float, slack: flo
             return missing
         row = run.table_row(dataset, arch)
         if row is None or not isinstance(row["topology"], str):
-            return Outcome("—", NOT_MEASURED, "no stable configuration, so no representative model")
+            reason = unclaimable(run.curve(dataset, arch)) or "no stable configuration"
+            return Outcome("—", NOT_MEASURED, f"{reason}, so no representative model")
         ours = row[column]
         if pd.isna(ours):
             return Outcome("—", NOT_MEASURED, f"no {what} rows for the representative model")
@@ -281,7 +309,7 @@ def _table_column(dataset: str, arch: str, column: str, paper: float, slack: flo
 
 def _min_stable_per_depth(dataset: str, low: float, high: float):
     def check(run: Run) -> Outcome:
-        if (missing := _missing(run, dataset, "dnn")):
+        if (missing := _missing(run, dataset, "dnn")) or (missing := _unclaimable(run, dataset, "dnn")):
             return missing
         per = run.curve(dataset, "dnn").groupby("topology")["min_stable_params"].first()
         text = ", ".join(f"{t}: {'none' if np.isnan(v) else _int(v)}" for t, v in per.items())
@@ -299,6 +327,8 @@ def _min_stable_width(dataset: str, arch: str, allowed: Callable[[Run, list[int]
         ok_widths = allowed(run, grid)
         if not ok_widths:
             return Outcome("—", NOT_MEASURED, f"the width grid {grid} has no width the claim is about")
+        if (unclaimed := _unclaimable(run, dataset, arch)):
+            return unclaimed
         best = representative(run.curve(dataset, arch))
         if best is None:
             return Outcome("no stable width", DISAGREE, "no width of the sweep is stable")
@@ -339,6 +369,8 @@ def _accuracy_at(dataset: str, arch: str, widths: Callable[[list[int]], list[int
         if not chosen:
             return Outcome("—", NOT_MEASURED, f"the width grid {grid} lacks the widths the claim is about")
         curve = run.curve(dataset, arch).set_index("width")
+        if (unjudged := _not_judged(curve.loc[chosen].reset_index())):
+            return unjudged
         acc = curve.loc[chosen, "test_acc_mean"]
         text = ", ".join(f"w{w}: {a:.2f}%" for w, a in acc.items())
         ok = all(_within(a, low, high, ACC_SLACK_PP) for a in acc)
@@ -357,6 +389,8 @@ def _rises(dataset: str, arch: str, start: int, end: int):
         curve = run.curve(dataset, arch).set_index("width")
         if start not in curve.index or end not in curve.index:
             return Outcome("—", NOT_MEASURED, f"the width grid lacks {start} or {end}")
+        if (unjudged := _not_judged(curve.loc[[start, end]].reset_index())):
+            return unjudged
         a, b = curve.loc[start, "test_acc_mean"], curve.loc[end, "test_acc_mean"]
         return Outcome(f"{a:.2f}% → {b:.2f}% ({b - a:+.2f} pp)", _verdict(b > a))
     return check
@@ -367,6 +401,8 @@ def _rises_throughout(dataset: str, arch: str, min_rho: float):
         if (missing := _missing(run, dataset, arch)):
             return missing
         curve = run.curve(dataset, arch)
+        if (unjudged := _not_judged(curve)):
+            return unjudged
         rho = _spearman(curve["width"], curve["test_acc_mean"])
         return Outcome(f"Spearman ρ(width, accuracy) = {rho:.2f} over {len(curve)} widths", _verdict(rho >= min_rho))
     return check
@@ -426,7 +462,7 @@ def _trend(arch: str, by: str, column: str, frame: str, sign: int, datasets=None
             if (missing := _missing(run, dataset, arch)):
                 return missing
         table = getattr(run, frame)
-        table = run.stable(table, None, arch) if stable_only else table[table["arch"] == arch]
+        table = run.stable(table, None, arch) if stable_only else run.judged(table, arch)
         if datasets is not None:
             table = table[table["dataset"].isin(datasets)]
         if table.empty:
@@ -459,7 +495,7 @@ def _gap_summary(dataset: str, arch: str, low: float, high: float, how: str, wid
         gaps = run.config_gaps
         gaps = gaps[(gaps["dataset"] == dataset) & (gaps["arch"] == arch)]
         if how == "median<=high":
-            rows = gaps[gaps["regime"] != UNSTABLE]
+            rows = gaps[gaps["regime"].isin(STABLE)]
             if rows.empty:
                 return Outcome("—", NOT_MEASURED, "no stable configuration with QAT rows")
             median = float(rows["gap"].median())
@@ -470,6 +506,8 @@ def _gap_summary(dataset: str, arch: str, low: float, high: float, how: str, wid
         rows = gaps[gaps["width"].isin(chosen)]
         if not chosen or rows.empty:
             return Outcome("—", NOT_MEASURED, f"the width grid {grid} or the QAT rows lack the widths")
+        if (unjudged := _not_judged(rows)):
+            return unjudged
         value = float(rows["gap"].mean())
         text = f"{value:+.2f} pp (widths {', '.join(map(str, sorted(rows['width'].astype(int))))})"
         return Outcome(text, _verdict(_within(value, low, high, GAP_SLACK_PP)),
@@ -491,10 +529,9 @@ def _gap_grows_on_cifar(run: Run) -> Outcome:
 
 
 def _vit_gap_negative(run: Run) -> Outcome:
-    gaps = run.config_gaps
-    gaps = gaps[gaps["arch"] == "vit"]
+    gaps = run.judged(run.config_gaps, "vit")
     if gaps.empty:
-        return Outcome("—", NOT_MEASURED, "no ViT QAT rows")
+        return Outcome("—", NOT_MEASURED, "no ViT QAT rows (of configurations neither failed nor undetermined)")
     negative = gaps[gaps["gap"] < 0]
     return Outcome(f"{len(negative)} of {len(gaps)} ViT configurations have int8 > float on average",
                    _verdict(len(negative) > 0))

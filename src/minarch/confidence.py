@@ -32,8 +32,14 @@ resamples is NaN (typically the upper bound, when ``share_none`` exceeds
 
 **Determinism.** Each quantity of each (dataset, arch, topology[, width]) draws from its own
 ``numpy.random.Generator`` seeded with ``[seed, crc32(key)]``: results depend on ``seed``
-and that key only, not on which other rows are present or their order. A configuration with
-a single seed cannot be resampled (scipy needs two observations) and is kept as it is.
+and that key only, not on which other rows are present or their order.
+
+**Failed and undetermined configurations** (``minarch.regimes``). Which configurations failed
+is judged once on all seeds and held fixed; they count as unstable in every resample. No
+interval is drawn from fewer seeds than ``regimes.min_seeds``: a (dataset, arch) or curve with
+such a configuration gets NaN minimum-stable bounds, and a representative with fewer prune or
+QAT seeds NaN pruning or gap bounds (with ``min_seeds: 1``, a single-seed configuration cannot
+be resampled, scipy needs two observations, and is kept as it is).
 
 What the intervals do not cover: the representative model is held fixed (the one Table I
 chose), so the pruning and gap intervals are conditional on that choice.
@@ -49,8 +55,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from minarch.regimes import (CONFIG_KEYS, CURVE_KEYS, Thresholds, minimum_stable, safe_ratio, shown_width,
-                             unstable_mask)
+from minarch.regimes import (CONFIG_KEYS, CURVE_KEYS, FAILED, Thresholds, minimum_stable, safe_ratio, shown_width,
+                             summarize, unstable_mask)
 
 INTERVAL_COLUMNS = [
     "min_params_ci_low", "min_params_ci_high", "min_params_none_share",
@@ -126,11 +132,17 @@ class _Curve:
         return mean, std
 
 
-def _curve_distribution(curve: _Curve, thresholds: Thresholds, n_resamples: int,
+def _curve_distribution(curve: _Curve, failed: np.ndarray, thresholds: Thresholds, n_resamples: int,
                         rng: np.random.Generator) -> np.ndarray:
     indices = _bootstrap_indices([len(values) for values in curve.test], n_resamples, rng)
     mean, std = curve.stats(indices)
-    return minimum_stable(curve.n_params, unstable_mask(mean, std, thresholds))
+    return minimum_stable(curve.n_params, unstable_mask(mean, std, thresholds, failed))
+
+
+def too_few_seeds(rows: pd.DataFrame, thresholds: Thresholds) -> bool:
+    """Whether some configuration of ``rows`` has fewer seeds than ``min_seeds``: its
+    stability is undetermined (``minarch.regimes``) and no interval is drawn from it."""
+    return bool(len(rows)) and int(rows.groupby(CONFIG_KEYS)["seed"].nunique().min()) < thresholds.min_seeds
 
 
 def _single_group(rows: pd.DataFrame, what: str) -> tuple[str, str]:
@@ -148,9 +160,12 @@ def min_stable_distribution(final_rows: pd.DataFrame, thresholds: Thresholds = T
     if "kind" in final_rows:
         final_rows = final_rows[final_rows["kind"] == "final"]
     dataset, arch = _single_group(final_rows, "min_stable_distribution")
+    # which configurations failed is judged on all seeds (regimes.summarize) and held fixed
+    labels = summarize(final_rows, thresholds)
     per_curve = []
     for (_, _, topology), rows in final_rows.groupby(CURVE_KEYS, sort=True):
-        per_curve.append(_curve_distribution(_Curve.of(rows), thresholds, n_resamples,
+        failed = labels[labels["topology"] == topology].sort_values("n_params")["regime"].eq(FAILED).to_numpy()
+        per_curve.append(_curve_distribution(_Curve.of(rows), failed, thresholds, n_resamples,
                                              generator(seed, "min_stable", dataset, arch, topology)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no curve stable
@@ -161,7 +176,10 @@ def bootstrap_min_stable(final_rows: pd.DataFrame, thresholds: Thresholds = Thre
                          confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """(low, high, share_none): percentile interval of the minimum stable parameter count of
     one (dataset, arch) (one curve, or the minimum over its topologies), and the share of
-    resamples with no stable configuration."""
+    resamples with no stable configuration. All NaN when a configuration has fewer seeds than
+    ``thresholds.min_seeds``."""
+    if too_few_seeds(final_rows[final_rows["kind"] == "final"] if "kind" in final_rows else final_rows, thresholds):
+        return float("nan"), float("nan"), float("nan")
     distribution = min_stable_distribution(final_rows, thresholds, n_resamples, seed)
     low, high = percentile_interval(distribution, confidence)
     share_none = float(np.isnan(distribution).mean()) if distribution.size else float("nan")
@@ -232,7 +250,8 @@ def table1_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, qat_row
       ``kind`` column is present), minimum over the row's topologies;
     - ``safe_pruning_pct_ci_low/high`` (percent) from the representative's ``prune_rows``;
     - ``gap_8bit_pct_ci_low/high`` (pp) from the representative's ``qat_rows`` (``gap_pp``).
-    Rows without a representative (no stable configuration) get NaN pruning and gap bounds.
+    Rows without a representative (no stable configuration) get NaN pruning and gap bounds, and
+    so does every interval drawn from fewer seeds than ``thresholds.min_seeds``.
     """
     if "kind" in final_rows:
         final_rows = final_rows[final_rows["kind"] == "final"]
@@ -249,11 +268,11 @@ def table1_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, qat_row
                 return frame[(frame["dataset"] == dataset) & (frame["arch"] == arch) &
                              (frame["topology"] == row["topology"]) & (frame["width"] == row["width"])]
             prune = of(prune_rows)
-            if not prune.empty:
+            if not prune.empty and prune["seed"].nunique() >= thresholds.min_seeds:
                 low, high = bootstrap_safe_pruning(prune, prune_tolerance, n_resamples, confidence, seed)
                 result.update(safe_pruning_pct_ci_low=100 * low, safe_pruning_pct_ci_high=100 * high)
             qat = of(qat_rows)
-            if not qat.empty:
+            if not qat.empty and qat["seed"].nunique() >= thresholds.min_seeds:
                 rng = generator(seed, "gap", dataset, arch, row["topology"], row["width"])
                 low, high = bootstrap_mean(qat["gap_pp"].to_numpy(float), n_resamples, confidence, rng)
                 result.update(gap_8bit_pct_ci_low=low, gap_8bit_pct_ci_high=high)
@@ -281,7 +300,8 @@ def curve_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, regimes:
         pruned = prune_rows[(prune_rows["dataset"] == dataset) & (prune_rows["arch"] == arch)
                             & (prune_rows["topology"] == topology) & (prune_rows["width"] == shown)]
         prune_low, prune_high = (bootstrap_safe_pruning(pruned, prune_tolerance, n_resamples, confidence, seed)
-                                 if len(pruned) else (np.nan, np.nan))
+                                 if len(pruned) and pruned["seed"].nunique() >= thresholds.min_seeds
+                                 else (np.nan, np.nan))
         out.append({"dataset": dataset, "arch": arch, "topology": topology,
                     "width_ci_low": width_of.get(low, np.nan), "width_ci_high": width_of.get(high, np.nan),
                     "safe_pruning_pct_ci_low": 100 * prune_low, "safe_pruning_pct_ci_high": 100 * prune_high})

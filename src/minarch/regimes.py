@@ -1,13 +1,28 @@
 """Regime labels per configuration and the minimum stable parameter count (docs/design.md §2).
 
 A *curve* is one (dataset, arch, topology) across its widths. Thresholds are the config's
-``regimes`` section:
+``regimes`` section. Two labels come first, because they say a configuration cannot be judged
+the usual way:
+
+- ``failed``: its training failed, so its accuracy says nothing about the architecture: a
+  seed diverged (a non-finite loss in any epoch or in its final evaluation), a seed's best
+  epoch is 0 (the restored weights are the untrained ones: no epoch's validation loss beat
+  the start; the untrained model's own loss is not recorded, so this is the test of "never
+  improved on its initialisation"), or the mean test accuracy over seeds is at most
+  ``chance_margin`` pp above chance (100 / classes %). A failed configuration counts as
+  unstable for the minimum stable size, and the curve's best mean is taken without it.
+- ``undetermined``: fewer seeds than ``min_seeds``, so its stability is not judged (with one
+  seed there is no std at all). For the minimum stable size it is neither stable nor
+  unstable: the curve's minimum is reported only when it is the same either way, else NaN
+  (``unclaimable`` says why).
+
+The others, in percentage points:
 - ``max_std``: a configuration whose test-accuracy std over seeds exceeds it is unstable;
 - ``max_drop``: so is one whose mean is more than this below the curve's best mean;
 - ``max_gap``: a stable one whose mean train-test gap exceeds it, while its test accuracy no
   longer improves on the next smaller width, is overfitting. Everything else is learning.
-All in percentage points. The std is the sample std (ddof=1); a single seed has none, and
-then only ``max_drop`` can make a configuration unstable.
+The std is the sample std (ddof=1). The ``note`` column says why a configuration is failed
+or undetermined.
 """
 
 from __future__ import annotations
@@ -17,9 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from minarch.cost import NUM_CLASSES
+
 CONFIG_KEYS = ["dataset", "arch", "topology", "width"]
 CURVE_KEYS = ["dataset", "arch", "topology"]
+RUN_KEYS = [*CONFIG_KEYS, "seed"]
+LOSS_COLUMNS = ["train_loss", "val_loss", "test_loss"]
 UNSTABLE, LEARNING, OVERFITTING = "unstable", "learning", "overfitting"
+FAILED, UNDETERMINED = "failed", "undetermined"
+STABLE = (LEARNING, OVERFITTING)  # the labels that claim stability
+NOT_JUDGED = (FAILED, UNDETERMINED)  # the labels that claim nothing about the architecture
 
 
 @dataclass(frozen=True)
@@ -27,17 +49,42 @@ class Thresholds:
     max_std: float = 1.0
     max_drop: float = 2.0
     max_gap: float = 3.0
+    chance_margin: float = 2.0
+    min_seeds: int = 2
+
+
+def chance_pct() -> float:
+    """Test accuracy (%) of guessing: every dataset here has NUM_CLASSES balanced classes."""
+    return 100.0 / NUM_CLASSES
+
+
+def _non_finite(rows: pd.DataFrame) -> np.ndarray:
+    """Per row: any loss column (those present) non-finite."""
+    columns = [c for c in LOSS_COLUMNS if c in rows]
+    if not columns:
+        return np.zeros(len(rows), dtype=bool)
+    return ~np.isfinite(rows[columns].to_numpy(float)).all(axis=1)
 
 
 def finals(train_rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: the restored best-epoch model's metrics."""
-    return train_rows[train_rows["kind"] == "final"].reset_index(drop=True)
+    """One row per run: the restored best-epoch model's metrics, with ``diverged``: whether
+    any of the run's rows (its epochs and its final evaluation) has a non-finite loss."""
+    final = train_rows[train_rows["kind"] == "final"].reset_index(drop=True)
+    bad = train_rows.loc[_non_finite(train_rows), RUN_KEYS].drop_duplicates()
+    marked = final[RUN_KEYS].merge(bad.assign(_bad=True), on=RUN_KEYS, how="left") if len(bad) else None
+    return final.assign(diverged=np.zeros(len(final), dtype=bool) if marked is None else marked["_bad"].notna())
 
 
 def summarize(final_rows: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
     """Per configuration: parameter count, test accuracy statistics over seeds, mean
-    train-test gap, regime, and the curve's minimum stable parameter count."""
-    rows = final_rows.assign(gap=final_rows["train_acc"] - final_rows["test_acc"])
+    train-test gap, regime, the curve's minimum stable parameter count and a note (why the
+    configuration is failed or undetermined)."""
+    diverged = final_rows["diverged"].to_numpy(bool) if "diverged" in final_rows else _non_finite(final_rows)
+    rows = final_rows.assign(
+        gap=final_rows["train_acc"] - final_rows["test_acc"],
+        diverged=diverged | ~np.isfinite(final_rows["test_acc"].to_numpy(float)),
+        untrained=final_rows["epoch"].eq(0) if "epoch" in final_rows else False,
+    )
     table = rows.groupby(CONFIG_KEYS, as_index=False).agg(
         n_params=("n_params", "first"),
         n_seeds=("seed", "nunique"),
@@ -47,21 +94,53 @@ def summarize(final_rows: pd.DataFrame, thresholds: Thresholds = Thresholds()) -
         test_acc_max=("test_acc", "max"),
         train_acc_mean=("train_acc", "mean"),
         train_test_gap_mean=("gap", "mean"),
+        n_diverged=("diverged", "sum"),
+        n_untrained=("untrained", "sum"),
     )
+    table = table.assign(failure=_failures(table, thresholds)).drop(columns=["n_diverged", "n_untrained"])
     curves = [label_curve(curve, thresholds) for _, curve in table.groupby(CURVE_KEYS, sort=True)]
-    return pd.concat(curves, ignore_index=True) if curves else table.assign(regime=[], min_stable_params=[])
+    if not curves:
+        return table.drop(columns="failure").assign(regime=[], min_stable_params=[], note=[])
+    return pd.concat(curves, ignore_index=True).drop(columns="failure")
+
+
+def _failures(table: pd.DataFrame, thresholds: Thresholds) -> list[str]:
+    """Per configuration, why its training failed ('' when it did not)."""
+    chance, out = chance_pct(), []
+    for row in table.itertuples(index=False):
+        why = []
+        if row.n_diverged:
+            why.append(f"diverged: non-finite loss in {row.n_diverged} of {row.n_seeds} seeds")
+        if row.n_untrained:
+            why.append(f"best epoch 0 in {row.n_untrained} of {row.n_seeds} seeds: no epoch improved on the "
+                       "initial weights")
+        if row.test_acc_mean <= chance + thresholds.chance_margin:
+            why.append(f"at chance: mean test accuracy {row.test_acc_mean:.2f}% is within regimes.chance_margin "
+                       f"({thresholds.chance_margin:g} pp) of {chance:g}%")
+        out.append("; ".join(why))
+    return out
 
 
 def label_curve(curve: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
-    """Regime and minimum stable parameter count of one curve's configurations (sorted by
-    parameter count on return): ``unstable_mask``, ``overfitting_mask`` and
-    ``minimum_stable`` on a single resample."""
+    """Regime, minimum stable parameter count and note of one curve's configurations (sorted
+    by parameter count on return): ``unstable_mask``, ``overfitting_mask`` and
+    ``minimum_stable`` on a single resample. ``failure`` (why training failed, '' if not) and
+    ``n_seeds`` are used where present."""
     curve = curve.sort_values("n_params").reset_index(drop=True)
     mean, std = curve["test_acc_mean"].to_numpy(), curve["test_acc_std"].to_numpy()
-    unstable = unstable_mask(mean, std, thresholds)
+    failure = curve["failure"] if "failure" in curve else pd.Series("", index=curve.index)
+    failed = (failure != "").to_numpy()
+    few = ~failed & (curve["n_seeds"] < thresholds.min_seeds).to_numpy() if "n_seeds" in curve else failed & False
+    unstable = unstable_mask(mean, std, thresholds, failed)
     overfitting = overfitting_mask(mean, curve["train_test_gap_mean"].to_numpy(), unstable, thresholds)
-    curve["regime"] = np.where(unstable, UNSTABLE, np.where(overfitting, OVERFITTING, LEARNING))
-    curve["min_stable_params"] = float(minimum_stable(curve["n_params"].to_numpy(), unstable))
+    curve["regime"] = np.select([failed, few, unstable, overfitting], [FAILED, UNDETERMINED, UNSTABLE, OVERFITTING],
+                                LEARNING)
+    curve["min_stable_params"] = float(minimum_stable(curve["n_params"].to_numpy(), unstable, few))
+    curve["note"] = np.where(failed, failure, "")
+    if few.any():
+        seeds = curve["n_seeds"]
+        curve.loc[few, "note"] = [f"{n} seed{'s' if n != 1 else ''}, fewer than regimes.min_seeds "
+                                  f"({thresholds.min_seeds}): stability not judged" for n in seeds[few]]
     return curve
 
 
@@ -70,12 +149,16 @@ def label_curve(curve: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
 # (or a prune curve's ratios, sorted); leading axes are resamples, a single curve has none.
 
 
-def unstable_mask(mean: np.ndarray, std: np.ndarray, thresholds: Thresholds) -> np.ndarray:
-    """True where a configuration is unstable: its seed std exceeds ``max_std`` or its mean is
-    more than ``max_drop`` below the curve's best mean. A NaN std (one seed) is not above."""
+def unstable_mask(mean: np.ndarray, std: np.ndarray, thresholds: Thresholds, failed=False) -> np.ndarray:
+    """True where a configuration is unstable: it ``failed`` (a mask over configurations, held
+    fixed across resamples), its seed std exceeds ``max_std``, or its mean is more than
+    ``max_drop`` below the best mean of the curve's configurations that did not fail. A NaN
+    std (one seed) is not above."""
     mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    failed = np.broadcast_to(np.asarray(failed, dtype=bool), mean.shape[-1:])
+    best = np.where(failed, -np.inf, mean).max(axis=-1, keepdims=True) if mean.shape[-1] else mean
     with np.errstate(invalid="ignore"):
-        return (std > thresholds.max_std) | (mean < mean.max(axis=-1, keepdims=True) - thresholds.max_drop)
+        return failed | (std > thresholds.max_std) | (mean < best - thresholds.max_drop)
 
 
 def overfitting_mask(mean: np.ndarray, gap: np.ndarray, unstable: np.ndarray, thresholds: Thresholds) -> np.ndarray:
@@ -87,17 +170,36 @@ def overfitting_mask(mean: np.ndarray, gap: np.ndarray, unstable: np.ndarray, th
     return ~unstable & (np.asarray(gap, dtype=float) > thresholds.max_gap) & ~improves
 
 
-def minimum_stable(n_params: np.ndarray, unstable: np.ndarray) -> np.ndarray:
-    """Smallest parameter count from which no larger configuration is unstable, per leading
-    index of ``unstable`` (``n_params`` sorted ascending, one per configuration); NaN where the
-    largest configuration is unstable or there is none."""
-    n_params, unstable = np.asarray(n_params, dtype=float), np.asarray(unstable, dtype=bool)
+def _first_stable(n_params: np.ndarray, unstable: np.ndarray) -> np.ndarray:
     width = unstable.shape[-1]
     if width == 0:
         return np.full(unstable.shape[:-1], np.nan)
     last_unstable = np.where(unstable.any(axis=-1), width - 1 - np.argmax(unstable[..., ::-1], axis=-1), -1)
     first_stable = np.minimum(last_unstable + 1, width - 1)
     return np.where(unstable[..., -1], np.nan, n_params[first_stable])
+
+
+def _bounds(n_params, unstable, undetermined) -> tuple[np.ndarray, np.ndarray]:
+    """The minimum with the undetermined configurations taken as stable, and as unstable."""
+    n_params, unstable = np.asarray(n_params, dtype=float), np.asarray(unstable, dtype=bool)
+    undetermined = np.asarray(undetermined, dtype=bool)
+    return _first_stable(n_params, unstable & ~undetermined), _first_stable(n_params, unstable | undetermined)
+
+
+def minimum_undetermined(n_params: np.ndarray, unstable: np.ndarray, undetermined) -> np.ndarray:
+    """True where the minimum stable count depends on how the ``undetermined`` configurations
+    (too few seeds) would be judged."""
+    optimistic, pessimistic = _bounds(n_params, unstable, undetermined)
+    return ~((optimistic == pessimistic) | (np.isnan(optimistic) & np.isnan(pessimistic)))  # NaN: none either way
+
+
+def minimum_stable(n_params: np.ndarray, unstable: np.ndarray, undetermined=False) -> np.ndarray:
+    """Smallest parameter count from which no larger configuration is unstable, per leading
+    index of ``unstable`` (``n_params`` sorted ascending, one per configuration); NaN where the
+    largest configuration is unstable, there is none, or the answer depends on the
+    ``undetermined`` configurations (``minimum_undetermined``)."""
+    pessimistic = _bounds(n_params, unstable, undetermined)[1]
+    return np.where(minimum_undetermined(n_params, unstable, undetermined), np.nan, pessimistic)
 
 
 def minimum_stable_params(n_params: np.ndarray, unstable: np.ndarray) -> float:
@@ -142,3 +244,27 @@ def shown_width(curve: pd.DataFrame):
     minimum stable width), else its largest width."""
     stable = curve.loc[curve["n_params"] == curve["min_stable_params"], "width"]
     return stable.iloc[0] if len(stable) else curve["width"].max()
+
+
+def unclaimable(regimes: pd.DataFrame) -> str:
+    """Why these configurations (a curve, or every curve of a dataset and family) support no
+    claim about the minimum stable size; '' when their minimum (or that none is stable) stands:
+    some curve's minimum depends on undetermined configurations, or every configuration failed."""
+    if regimes.empty:
+        return ""
+    notes = regimes["note"] if "note" in regimes else pd.Series("", index=regimes.index)
+
+    def example(rows: pd.DataFrame) -> str:
+        return f"{rows['topology'].iloc[0]} w{int(rows['width'].iloc[0])}: {notes[rows.index[0]]}"
+
+    for _, curve in regimes.groupby(CURVE_KEYS, sort=True):
+        curve = curve.sort_values("n_params")
+        regime = curve["regime"].to_numpy()
+        if minimum_undetermined(curve["n_params"].to_numpy(), np.isin(regime, (UNSTABLE, FAILED)),
+                                regime == UNDETERMINED):
+            few = regimes[regimes["regime"] == UNDETERMINED]
+            return (f"stability undetermined: {len(few)} of {len(regimes)} configurations have too few seeds "
+                    f"(e.g. {example(few)})")
+    if (regimes["regime"] == FAILED).all():
+        return f"every configuration failed (e.g. {example(regimes)})"
+    return ""

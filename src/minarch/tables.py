@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from minarch.data import DATASETS
-from minarch.regimes import representative, safe_ratio
+from minarch.regimes import representative, safe_ratio, unclaimable
 
 ARCH_TITLES = {"dnn": "DNN", "cnn": "CNN", "vit": "ViT"}
 
@@ -32,11 +32,17 @@ def safe_pruning_ratio(prune_rows: pd.DataFrame, tolerance: float) -> float:
 
 def table1(regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame,
            prune_tolerance: float = 1.0) -> pd.DataFrame:
+    """One row per (dataset, family) of ``regimes``: its representative model and that model's
+    safe pruning % and 8-bit gap. ``note`` says why a row has no representative when the
+    regimes cannot support one (``regimes.unclaimable``: too few seeds, every configuration
+    failed); empty otherwise, where no representative means no stable configuration."""
     rows = []
     for (dataset, arch), group in regimes.groupby(["dataset", "arch"], sort=False):
+        note = unclaimable(group)
         row = {"dataset": dataset, "arch": arch, "min_params": np.nan, "topology": None, "width": np.nan,
-               "n_seeds": np.nan, "test_acc_mean": np.nan, "safe_pruning_pct": np.nan, "gap_8bit_pct": np.nan}
-        best = representative(group)
+               "n_seeds": np.nan, "test_acc_mean": np.nan, "safe_pruning_pct": np.nan, "gap_8bit_pct": np.nan,
+               "note": note}
+        best = None if note else representative(group)
         if best is not None:
             key = (prune_rows["dataset"] == dataset) & (prune_rows["arch"] == arch) & \
                   (prune_rows["topology"] == best["topology"]) & (prune_rows["width"] == best["width"])
@@ -63,11 +69,12 @@ def _interval(low, high, fmt: str) -> str:
 
 def to_markdown(table: pd.DataFrame) -> str:
     """Table I for people: ours beside the paper's, with bootstrap intervals where computed."""
+    notes = table["note"] if "note" in table else pd.Series(np.nan, index=table.index)
     shown = table.assign(
         dataset=table["dataset"].map(lambda d: DATASETS[d].title),
         arch=table["arch"].map(ARCH_TITLES),
-        representative=[f"{t} w{int(w)}" if isinstance(t, str) else "none stable"
-                        for t, w in zip(table["topology"], table["width"])],
+        representative=[f"{t} w{int(w)}" if isinstance(t, str) else "none stable" if pd.isna(n) or not n
+                        else "not judged" for t, w, n in zip(table["topology"], table["width"], notes)],
     )
     columns = ["dataset", "arch", "representative", "min_params", "paper_min_params", "safe_pruning_pct",
                "paper_safe_pruning_pct", "gap_8bit_pct", "paper_8bit_gap_pct", "test_acc_mean", "n_seeds"]
@@ -83,6 +90,9 @@ def to_markdown(table: pd.DataFrame) -> str:
                                      zip(table[f"{column}_ci_low"], table[f"{column}_ci_high"])]
             columns.insert(columns.index(column) + 1, f"{column}_ci")
             names[f"{column}_ci"] = f"{names[column]} {ci}"
+    if any(isinstance(n, str) and n for n in notes):  # why a row is not judged, only where one is
+        shown["note"] = [n if isinstance(n, str) else "" for n in notes]
+        columns.append("note")
     shown = shown[columns]
     for column in ("min_params", "paper_min_params", "n_seeds"):
         shown[column] = shown[column].astype("Int64")

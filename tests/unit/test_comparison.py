@@ -25,13 +25,16 @@ def vit_params(width: int) -> int:
 
 
 def make_run(*, dnn_stable_from=20, dnn_safe=0.6, dnn_gap=0.15, vit_widths=VIT_WIDTHS, vit_acc_top=96.0,
-             seeds=3, epochs=20, datasets=("mnist",)):
+             seeds=3, epochs=20, datasets=("mnist",), accuracy=None, diverged=False):
     """Final, prune and QAT rows: square DNNs unstable below ``dnn_stable_from`` (seeds 30 pp
-    apart) and stable from there; a ViT on MNIST whose accuracy climbs to ``vit_acc_top``."""
+    apart) and stable from there; a ViT on MNIST whose accuracy climbs to ``vit_acc_top``.
+    ``accuracy(width, seed)`` replaces every test accuracy; ``diverged`` marks every run as
+    diverged with best epoch 0 (what ``regimes.finals`` and the training loop record after NaN losses)."""
     finals, prune, qat = [], [], []
 
     def add(dataset, arch, topology, width, n_params, accs, safe, gap):
         for seed, acc in enumerate(accs):
+            acc = acc if accuracy is None else accuracy(width, seed)
             finals.append(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed,
                                n_params=n_params, test_acc=acc, train_acc=acc + 0.5))
             prune.extend(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed, ratio=r,
@@ -50,6 +53,8 @@ def make_run(*, dnn_stable_from=20, dnn_safe=0.6, dnn_gap=0.15, vit_widths=VIT_W
         acc = vit_acc_top - 3 * (max(vit_widths) - width)  # within 2 pp only at the largest width
         add("mnist", "vit", "enc2", width, vit_params(width), [acc] * seeds, 0.3, 8.0 - 0.3 * width)
     finals, prune, qat = pd.DataFrame(finals), pd.DataFrame(prune), pd.DataFrame(qat)
+    if diverged:
+        finals = finals.assign(diverged=True, epoch=0)
     regimes = summarize(finals)
     return regimes, table1(regimes, prune, qat, prune_tolerance=1.0), prune, qat
 
@@ -178,3 +183,54 @@ def test_missing_prune_and_qat_rows_are_not_measured(default_run):
 def test_every_claim_is_documented(claim):
     assert claim.section and claim.claim and claim.measure and claim.paper
     assert claim.topic in {"stability", "accuracy", "pruning", "quantization", "phase1"}
+
+
+# ---------------------------------------------------------------------------------------------
+# runs that cannot be judged: nothing may agree
+
+
+def _no_agreement(run, *reasons):
+    result = comparison_table(*run).set_index("id")
+    assert AGREE not in set(result["verdict"]), result[result["verdict"] == AGREE][["ours", "reason"]]
+    table1_rows = result[result.index.str.match(r"table1-mnist-(dnn|vit)-")]  # the families the run has
+    assert (table1_rows["verdict"] == NOT_MEASURED).all()
+    for reason in reasons:
+        assert table1_rows["reason"].str.contains(reason, regex=False).all()
+    return result
+
+
+def test_chance_accuracy_run_agrees_with_nothing():
+    # lr=10-like: every seed of every model at 9.8-10.2%, tight enough to pass the std and drop rules
+    run = make_run(accuracy=lambda width, seed: 9.8 + 0.1 * ((width + seed) % 5))
+    regimes, table = run[0], run[1]
+    assert set(regimes["regime"]) == {"failed"}
+    assert table["min_params"].isna().all() and table["note"].str.startswith("every configuration failed").all()
+    _no_agreement(run, "every configuration failed", "at chance")
+
+
+def test_diverged_run_with_best_epoch_zero_agrees_with_nothing():
+    # NaN losses: the run kept its untrained weights (best epoch 0); accuracies may look like anything
+    run = make_run(diverged=True)
+    assert set(run[0]["regime"]) == {"failed"}
+    _no_agreement(run, "diverged", "best epoch 0")
+
+
+def test_single_seed_run_is_not_measured_with_the_reason():
+    run = make_run(seeds=1)
+    assert set(run[0]["regime"]) == {"undetermined"}
+    result = _no_agreement(run, "stability undetermined", "regimes.min_seeds")
+    # accuracy claims read the same single-seed rows: not measured either, saying why
+    accuracy = result[result["verdict"] == NOT_MEASURED]["reason"]
+    assert accuracy.str.contains("is undetermined").any()
+    markdown = paper_comparison(*run)
+    assert "| agree |" not in markdown and "regimes.min_seeds" in markdown
+
+
+def test_one_failed_width_counts_as_unstable_not_as_not_measured(default_run):
+    # a single width at chance (DNN width 1 here) must not stop the minimum stable size being judged
+    run = make_run(accuracy=lambda width, seed: 10.0 + 0.1 * seed if width == 1 else
+                   (95.0 + 0.001 * width if width >= 20 else 50.0 + 30 * (seed % 2)))
+    result = comparison_table(*run).set_index("id")
+    expected = comparison_table(*default_run).set_index("id")
+    assert result.loc["table1-mnist-dnn-min-params", "verdict"] == AGREE
+    assert result.loc["table1-mnist-dnn-min-params", "ours"] == expected.loc["table1-mnist-dnn-min-params", "ours"]

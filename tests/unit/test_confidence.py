@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from minarch import confidence
 from minarch.confidence import (bootstrap_mean, bootstrap_min_stable, bootstrap_safe_pruning, min_stable_distribution,
                                 percentile_interval, safe_pruning_distribution, table1_intervals)
 from minarch.regimes import Thresholds, summarize
@@ -115,9 +116,36 @@ def test_every_resample_is_the_regime_rule_on_resampled_seeds():
     assert len(found) > 1 and found <= {v for v in possible if not np.isnan(v)}
 
 
-def test_single_seed_configurations_are_kept():
+def test_single_seed_configurations_are_kept_when_min_seeds_is_one():
     rows = curve_rows({1: [50.0], 2: [90.0], 3: [91.0]})
-    assert bootstrap_min_stable(rows, n_resamples=N) == (20.0, 20.0, 0.0)
+    assert bootstrap_min_stable(rows, Thresholds(min_seeds=1), n_resamples=N) == (20.0, 20.0, 0.0)
+
+
+def test_fewer_seeds_than_min_seeds_give_empty_intervals():
+    # one seed: the old code gave zero-width 'intervals'; now there is none
+    rows = curve_rows({1: [50.0], 2: [90.0], 3: [91.0]})
+    assert all(math.isnan(v) for v in bootstrap_min_stable(rows, n_resamples=N))
+    regimes = summarize(rows)
+    configs = regimes[["dataset", "arch", "topology", "width"]].to_dict("records")
+    prune = pd.concat([prune_rows([STEADY], **c) for c in configs])
+    qat = pd.DataFrame([{**c, "seed": 0, "gap_pp": 0.3} for c in configs])
+    table = table1(regimes, prune, qat, prune_tolerance=1.0)
+    intervals = table1_intervals(rows, prune, qat, table, n_resamples=N).iloc[0]
+    assert intervals[list(confidence.INTERVAL_COLUMNS)].isna().all()
+    # a representative chosen with min_seeds 1 still gets no interval from its single prune/QAT seed
+    table = table1(summarize(rows, Thresholds(min_seeds=1)), prune, qat, prune_tolerance=1.0)
+    lenient = table1_intervals(rows, prune, qat, table, Thresholds(min_seeds=2), n_resamples=N).iloc[0]
+    assert np.isnan(lenient[["safe_pruning_pct_ci_low", "gap_8bit_pct_ci_high"]].astype(float)).all()
+
+
+def test_failed_configurations_are_unstable_in_every_resample():
+    # width 1 sits at chance (10%) with tight seeds: without the failure rule it would be the
+    # minimum in every resample (it is within max_std and, alone, the drop rule cannot see it)
+    rows = curve_rows({1: [10.1, 10.2, 10.3, 10.2], 2: [10.4, 10.3, 10.2, 10.3]})
+    rows = pd.concat([rows, curve_rows({3: [10.5, 10.3, 10.4, 10.4]})])
+    assert all(math.isnan(v) for v in bootstrap_min_stable(rows, n_resamples=N)[:2])
+    assert bootstrap_min_stable(rows, n_resamples=N)[2] == 1.0  # no resample has a stable size
+    assert bootstrap_min_stable(rows, Thresholds(chance_margin=0.0), n_resamples=N)[:2] == (10.0, 10.0)
 
 
 def test_percentile_interval_orders_none_above_every_value():

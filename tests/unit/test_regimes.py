@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from minarch import models
-from minarch.regimes import (LEARNING, OVERFITTING, UNSTABLE, Thresholds, finals, label_curve,
-                             minimum_stable_params, representatives, summarize)
+from minarch.regimes import (FAILED, LEARNING, OVERFITTING, UNDETERMINED, UNSTABLE, Thresholds, finals, label_curve,
+                             minimum_stable_params, representatives, summarize, unclaimable)
 
 
 def final_rows(curve: dict, dataset="mnist", arch="dnn", topology="L1"):
@@ -78,11 +78,97 @@ def test_thresholds_are_used():
     assert lenient.loc[10, "regime"] == LEARNING  # gap 9.7 below 10
 
 
-def test_single_seed_only_drop_counts():
+def test_single_seed_only_drop_counts_when_min_seeds_allows_it():
     curve = {2: ([70.0], [70.0]), 5: ([89.5], [90.0]), 10: ([90.0], [90.0])}
-    table = summarize(final_rows(curve)).set_index("width")
+    table = summarize(final_rows(curve), Thresholds(min_seeds=1)).set_index("width")
     assert table["test_acc_std"].isna().all()
     assert table["regime"].to_dict() == {2: UNSTABLE, 5: LEARNING, 10: LEARNING}
+
+
+def test_fewer_seeds_than_min_seeds_is_undetermined_with_no_minimum():
+    # one seed: no std, so nothing can be called stable; the minimum is not claimed
+    curve = {2: ([70.0], [70.0]), 5: ([89.5], [90.0]), 10: ([90.0], [90.0])}
+    table = summarize(final_rows(curve)).set_index("width")
+    assert set(table["regime"]) == {UNDETERMINED}
+    assert table["min_stable_params"].isna().all()
+    assert table["note"].str.contains("regimes.min_seeds").all()
+    assert representatives(table.reset_index()).empty
+    assert unclaimable(table.reset_index()).startswith("stability undetermined")
+    # three seeds demanded, two given: undetermined too
+    two = summarize(final_rows({5: ([90.0, 90.1], [90.0, 90.0]), 10: ([90.2, 90.1], [90.0, 90.0])}),
+                    Thresholds(min_seeds=3))
+    assert set(two["regime"]) == {UNDETERMINED} and two["min_stable_params"].isna().all()
+
+
+def test_an_undetermined_configuration_that_cannot_change_the_minimum_keeps_it():
+    # width 1 has one seed, but width 2 is unstable whatever width 1 is: the minimum is width 3's
+    curve = {1: ([50.0], [50.0]), 2: ([80.0, 90.0], [90.0, 90.0]), 3: ([90.0, 90.1], [90.0, 90.0]),
+             5: ([90.2, 90.1], [90.0, 90.0])}
+    table = summarize(final_rows(curve)).set_index("width")
+    assert table.loc[1, "regime"] == UNDETERMINED and table.loc[2, "regime"] == UNSTABLE
+    assert (table["min_stable_params"] == models.dnn_parameter_count(784, [3])).all()
+    assert unclaimable(table.reset_index()) == ""
+    # an undetermined width above the unstable one: the minimum could be either side of it
+    curve[4] = ([90.0], [90.0])
+    table = summarize(final_rows(curve))
+    assert table["min_stable_params"].isna().all() and unclaimable(table).startswith("stability undetermined")
+
+
+def train_history(curve: dict, losses=None, best_epoch=None, **keys) -> pd.DataFrame:
+    """Epoch and final rows (as stages.train_run writes them) for ``final_rows(curve)``'s runs;
+    ``losses(width, seed)`` gives the epochs' loss (default 0.5), ``best_epoch`` the final row's epoch."""
+    rows = []
+    for final in final_rows(curve, **keys).to_dict("records"):
+        loss = losses(final["width"], final["seed"]) if losses else 0.5
+        for epoch in (1, 2):
+            rows.append({**final, "kind": "epoch", "epoch": epoch, "train_loss": loss, "val_loss": loss,
+                         "test_loss": loss})
+        rows.append({**final, "epoch": 2 if best_epoch is None else best_epoch, "train_loss": loss,
+                     "val_loss": loss, "test_loss": loss})
+    return pd.DataFrame(rows)
+
+
+# lr=10-like: every seed near 10% (9.8-11.4), tight enough to pass the std and drop rules
+AT_CHANCE = {w: ([9.8 + 0.2 * w, 10.2 + 0.2 * w, 10.0 + 0.2 * w], [10.0, 10.0, 10.0]) for w in (1, 2, 5, 7)}
+
+
+def test_chance_accuracy_is_failed_and_never_stable():
+    table = summarize(finals(train_history(AT_CHANCE)))
+    assert set(table["regime"]) == {FAILED}
+    assert table["note"].str.startswith("at chance").all()
+    assert table["min_stable_params"].isna().all() and representatives(table).empty
+    assert unclaimable(table).startswith("every configuration failed")
+    # the margin is a config key: 0 pp leaves only what is at or below 10% itself
+    narrow = summarize(finals(train_history(AT_CHANCE)), Thresholds(chance_margin=0.0))
+    assert not (narrow["regime"] == FAILED).any()
+
+
+def test_nan_loss_with_best_epoch_zero_is_failed_and_counts_as_unstable():
+    # width 5 diverged in seed 1 (NaN losses, best epoch 0 as the training loop then writes);
+    # its final accuracy looks fine, but it must not be stable, so the minimum moves past it
+    curve = {2: ([80.0, 90.0], [90.0, 90.0]), 5: ([91.0, 91.1], [91.0, 91.0]), 10: ([91.2, 91.1], [91.0, 91.0])}
+    rows = train_history(curve, losses=lambda w, s: float("nan") if (w, s) == (5, 1) else 0.5)
+    rows.loc[(rows["kind"] == "final") & (rows["width"] == 5) & (rows["seed"] == 1), "epoch"] = 0
+    table = summarize(finals(rows)).set_index("width")
+    assert table.loc[5, "regime"] == FAILED
+    assert "diverged: non-finite loss in 1 of 2 seeds" in table.loc[5, "note"]
+    assert "best epoch 0 in 1 of 2 seeds" in table.loc[5, "note"]
+    assert table.loc[10, "regime"] == LEARNING
+    assert (table["min_stable_params"] == models.dnn_parameter_count(784, [10])).all()
+
+
+def test_best_epoch_zero_alone_is_failed():
+    table = summarize(finals(train_history({5: ([91.0, 91.1], [91.0, 91.0])}, best_epoch=0)))
+    assert table["regime"].tolist() == [FAILED] and "best epoch 0 in 2 of 2" in table["note"].iloc[0]
+
+
+def test_a_failed_configuration_does_not_set_the_curves_best():
+    # a diverged width whose final accuracy is NaN must not poison the drop rule's best mean
+    curve = {2: ([60.0, 60.1], [60.0, 60.0]), 5: ([90.0, 90.1], [90.0, 90.0]), 10: ([float("nan")] * 2, [0.0] * 2)}
+    table = summarize(final_rows(curve)).set_index("width")
+    assert table.loc[10, "regime"] == FAILED
+    assert table.loc[2, "regime"] == UNSTABLE  # 30 pp below width 5, the best that did not fail
+    assert table["min_stable_params"].isna().all()  # the largest failed
 
 
 def test_curves_are_labelled_separately():

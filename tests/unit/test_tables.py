@@ -143,3 +143,27 @@ def test_to_markdown(inputs):
     assert float(mnist["paper safe pruning %"]) == 60 and float(mnist["safe pruning %"]) == 50
     fashion = dict(zip(header, (cell.strip() for cell in lines[3].strip("|").split("|"))))
     assert fashion["dataset"] == "F-MNIST" and fashion["representative"] == "none stable"
+
+
+def test_table1_has_no_representative_from_rows_that_cannot_be_judged(inputs):
+    _, prune, qat = inputs
+    # one seed per configuration: the stable-looking L1 w5 must not become the representative
+    single = pd.DataFrame(final_rows("mnist", "L1", {2: [60], 5: [90], 10: [90.5]}))
+    # every seed at chance (10%): stable by the std and drop rules, but training failed
+    chance = pd.DataFrame(final_rows("fashion_mnist", "L1", {2: [10.0, 10.1], 5: [10.2, 10.1]}))
+    table = table1(summarize(pd.concat([single, chance])), prune, qat, prune_tolerance=1.0).set_index("dataset")
+    assert table["min_params"].isna().all() and table["topology"].isna().all()
+    assert table["safe_pruning_pct"].isna().all() and table["gap_8bit_pct"].isna().all()
+    assert table.loc["mnist", "note"].startswith("stability undetermined")
+    assert table.loc["fashion_mnist", "note"].startswith("every configuration failed")
+    lines = to_markdown(table.reset_index()).strip().splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[2:]]
+    assert [r["representative"] for r in rows] == ["not judged", "not judged"]
+    assert rows[0]["note"].startswith("stability undetermined") and "regimes.min_seeds" in rows[0]["note"]
+
+
+def test_table1_markdown_has_no_note_column_when_every_row_is_judged(inputs):
+    table = table1(*inputs)
+    assert (table["note"] == "").all()
+    assert "note" not in to_markdown(table).splitlines()[0]
