@@ -173,6 +173,17 @@ def vit_parameter_count(image_shape: tuple[int, ...], dim: int, num_classes: int
     return (patch_dim + 1) * dim + dim + VIT_BLOCKS * block + 2 * dim + (dim + 1) * num_classes
 
 
+def arch_of(model: nn.Module) -> str:
+    """The family of a model ``build`` made: ``dnn``, ``cnn`` or ``vit``."""
+    if isinstance(model, ViT):
+        return "vit"
+    if isinstance(model, nn.Sequential) and isinstance(model[0], nn.Conv2d):
+        return "cnn"
+    if isinstance(model, nn.Sequential) and isinstance(model[0], nn.Flatten):
+        return "dnn"
+    raise ValueError(f"not a minarch model: {type(model).__name__}")
+
+
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

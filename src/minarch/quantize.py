@@ -7,6 +7,7 @@ paper's method, so its deprecation warnings are silenced in this module and nowh
 from __future__ import annotations
 
 import contextlib
+import math
 import io
 import warnings
 
@@ -118,3 +119,79 @@ def evaluate_int8(int8_model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch
     use_backend(backend)
     with quiet():
         return evaluate(int8_model, x.cpu(), y.cpu(), batch_size)
+
+
+def fake_quant_points(qat_model: nn.Module) -> dict[str, nn.Module]:
+    """The fake-quant modules of a prepared QAT model by name, in module order."""
+    return {name: m for name, m in qat_model.named_modules() if isinstance(m, tq.FakeQuantizeBase)}
+
+
+class StackedFakeQuant:
+    """Fake quantization of S stacked models (``minarch.stacked``), one observer state per
+    seed at every point where the eager QAT model has a fake-quant module, named as there.
+
+    A qnnpack default point is per-tensor: a moving-average min/max observer and one scale
+    and zero point. For S models at once that is per-row fake quantization along the seed
+    axis: ``torch.fused_moving_avg_obs_fake_quant`` with ``per_row_fake_quant=True`` on a
+    ``(S, -1)`` view gives each row exactly what S separate modules give (outputs, ranges,
+    scales, zero points; ``tests/unit/test_stacked.py``). Each point's constants (range,
+    symmetry, averaging) are read from the eager module of ``template``, so the qconfig is
+    defined once, by ``prepare``. ``observe`` switches range tracking (on for training
+    batches, off for evaluation); ``keep``/``state``/``load_state`` follow the stack's seeds.
+    """
+
+    def __init__(self, template: nn.Module, seeds: int, device: torch.device | str = "cpu"):
+        self.points = {}
+        for name, module in fake_quant_points(template).items():
+            observer = module.activation_post_process
+            self.points[name] = (float(observer.averaging_constant), int(observer.quant_min),
+                                 int(observer.quant_max), bool(module.is_symmetric_quant))
+        self.running_min = {n: torch.full((seeds,), math.inf, device=device) for n in self.points}
+        self.running_max = {n: torch.full((seeds,), -math.inf, device=device) for n in self.points}
+        self.scale = {n: torch.ones(seeds, device=device) for n in self.points}
+        self.zero_point = {n: torch.zeros(seeds, dtype=torch.int32, device=device) for n in self.points}
+        self.used: set[str] = set()
+        self._on = torch.ones(1, dtype=torch.long, device=device)
+        self._off = torch.zeros(1, dtype=torch.long, device=device)
+        self.observe = True
+
+    def _apply(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        averaging, quant_min, quant_max, symmetric = self.points[name]
+        self.used.add(name)
+        flat = x.reshape(x.shape[0], -1)
+        out = torch.fused_moving_avg_obs_fake_quant(
+            flat, self._on if self.observe else self._off, self._on, self.running_min[name], self.running_max[name],
+            self.scale[name], self.zero_point[name], averaging, quant_min, quant_max, 0, True, symmetric)
+        return out.view(x.shape)
+
+    act = _apply
+    weight = _apply
+
+    def state(self) -> dict[str, list[torch.Tensor]]:
+        return {n: [self.running_min[n].clone(), self.running_max[n].clone(), self.scale[n].clone(),
+                    self.zero_point[n].clone()] for n in self.points}
+
+    def load_state(self, state: dict[str, list[torch.Tensor]]) -> None:
+        for n, (low, high, scale, zero) in state.items():
+            self.running_min[n], self.running_max[n] = low.clone(), high.clone()
+            self.scale[n], self.zero_point[n] = scale.clone(), zero.clone()
+
+    def keep(self, rows: torch.Tensor) -> None:
+        for table in (self.running_min, self.running_max, self.scale, self.zero_point):
+            for n in table:
+                table[n] = table[n][rows].clone()
+
+    @torch.no_grad()
+    def write_into(self, qat_model: nn.Module, row: int, state: dict | None = None) -> nn.Module:
+        """Give the eager QAT model (``prepare``'s output) seed ``row``'s observer state."""
+        state = self.state() if state is None else state
+        modules = fake_quant_points(qat_model)
+        if set(modules) != set(self.points):
+            raise ValueError("the QAT model's fake-quant points differ from the stack's")
+        for name, module in modules.items():
+            low, high, scale, zero = (t[row] for t in state[name])
+            module.activation_post_process.min_val.copy_(low)
+            module.activation_post_process.max_val.copy_(high)
+            module.scale.copy_(scale.reshape(module.scale.shape))
+            module.zero_point.copy_(zero.reshape(module.zero_point.shape))
+        return qat_model

@@ -3,19 +3,21 @@ stage; the Snakemake scripts only load inputs, loop over seeds and write files."
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
-from minarch import ensemble, models, prune, quantize
+from minarch import models, prune, quantize, stacked, train
 from minarch.data import Splits, load_splits
 from minarch.io import versions
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, settings_columns
-from minarch.train import FitResult, evaluate, final_metrics, fit
+from minarch.train import FitResult
 
 
 def _with_run_columns(rows: list[dict], spec: RunSpec, n_params: int, settings: dict) -> pd.DataFrame:
@@ -48,32 +50,70 @@ def splits_for(arch: str, dataset_path, settings: TrainSettings, device: str = "
     return Splits(*(tensor.to(target) for tensor in dataclasses.astuple(splits)))
 
 
-def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[nn.Module, pd.DataFrame]:
-    """Train one seed; rows: one per epoch (``kind='epoch'``) and the restored best-epoch
-    model's metrics on every split (``kind='final'``, ``epoch`` = best epoch)."""
-    model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
-    model.to(splits.x_train.device)  # initialised on the CPU: the same weights on every device
-    started = time.perf_counter()
-    result = fit(model, splits, settings, spec.seed)
-    final = final_metrics(model, splits, settings.eval_batch_size)
-    return model, _train_frame(spec, model, result, final, time.perf_counter() - started, splits, settings, 1)
+def stack_blocks(specs: list[RunSpec], stack_max_width: dict[str, int]) -> list[list[RunSpec]]:
+    """How a job's seeds of one configuration are stacked: all together when the family's
+    ``stack_max_width`` covers the width (stacking pays there, ``benchmarks/stage_speed.py``),
+    else one at a time. A seed's results do not depend on its stack-mates either way."""
+    if not specs:
+        return []
+    spec = specs[0]
+    if spec.width <= int(stack_max_width.get(spec.arch, 0)):
+        return [list(specs)]
+    return [[s] for s in specs]
+
+
+def checkpoint_dir(config: dict, first_output) -> Path | None:
+    """Where a job keeps its checkpoints: its configuration's folder (``.../w{width}``, beside
+    the per-seed folders), or None when ``train.checkpoint`` is off."""
+    return Path(first_output).parent.parent if config["train"].get("checkpoint", True) else None
+
+
+def _checkpoint(directory, stage: str, block: list[RunSpec], key: object) -> train.Checkpoint | None:
+    if directory is None:
+        return None
+    name = f".{stage}-seeds{block[0].seed}-{block[-1].seed}.ckpt"
+    return train.Checkpoint(Path(directory) / name, repr((stage, [s.columns() for s in block], key)))
+
+
+def checkpoint_paths(directory, stage: str, specs: list[RunSpec], stack_max_width: dict[str, int]) -> list[Path]:
+    """The checkpoint files a job of ``specs`` may leave (removed once its outputs exist)."""
+    return [Path(directory) / f".{stage}-seeds{b[0].seed}-{b[-1].seed}.ckpt" for b in stack_blocks(specs, stack_max_width)]
+
+
+def _seeded_stack(block: list[RunSpec], splits: Splits) -> tuple[stacked.Stack, list[nn.Module]]:
+    # initialised on the CPU: the same weights on every device
+    nets = [models.seeded(s.seed, s.arch, s.topology, s.width, splits.image_shape).to(splits.x_train.device)
+            for s in block]
+    return stacked.Stack(block[0].arch, nets), nets
 
 
 def train_block(specs: list[RunSpec], splits: Splits, settings: TrainSettings,
-                ensemble_max_width: int = 0) -> list[tuple[nn.Module, pd.DataFrame]]:
-    """Train a job's seeds of one configuration, per spec what ``train_run`` returns. DNNs up
-    to ``ensemble_max_width`` train as one stacked ensemble (``minarch.ensemble``: several
-    times faster for small widths, equal up to float rounding); ``seconds`` is then each
-    seed's share of the ensemble's time and ``stacked_seeds`` says how many trained together."""
-    stacked = len(specs) > 1 and specs[0].arch == "dnn" and specs[0].width <= ensemble_max_width
-    if not stacked:
-        return [train_run(spec, splits, settings) for spec in specs]
-    started = time.perf_counter()
-    trained = ensemble.train_dnn_ensemble(specs, splits, settings)
-    finals = ensemble.final_metrics_stacked([model for model, _ in trained], splits, settings.eval_batch_size)
-    seconds = (time.perf_counter() - started) / len(specs)
-    return [(model, _train_frame(spec, model, result, final, seconds, splits, settings, len(specs)))
-            for spec, (model, result), final in zip(specs, trained, finals)]
+                stack_max_width: dict[str, int] | None = None, checkpoint_dir=None,
+                optimizer: str = "fused") -> list[tuple[nn.Module, pd.DataFrame]]:
+    """Train a job's seeds of one configuration; per spec the model with its best-epoch
+    weights and its rows: one per epoch (``kind='epoch'``) and the restored model's metrics on
+    every split (``kind='final'``, ``epoch`` = best epoch). Seeds are stacked as
+    ``stack_blocks`` says; ``seconds`` is each seed's share of its stack's time and
+    ``stacked_seeds`` how many trained together. ``checkpoint_dir``: where each stack keeps
+    its per-epoch checkpoint, so a killed job resumes from its last finished epoch."""
+    out = []
+    for block in stack_blocks(specs, stack_max_width or {}):
+        started = time.perf_counter()
+        stack, nets = _seeded_stack(block, splits)
+        label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed}: "
+        results = train.fit_stack(stack, splits, settings, [s.seed for s in block], optimizer=optimizer,
+                                  checkpoint=_checkpoint(checkpoint_dir, "train", block, settings), label=label)
+        finals = train.final_metrics_stack(stack, splits, settings.eval_batch_size)
+        seconds = (time.perf_counter() - started) / len(block)
+        for row, (spec, net, result, final) in enumerate(zip(block, nets, results, finals)):
+            stack.write_into(net, row)
+            out.append((net, _train_frame(spec, net, result, final, seconds, splits, settings, len(block))))
+    return out
+
+
+def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[nn.Module, pd.DataFrame]:
+    """Train one seed (a stack of one)."""
+    return train_block([spec], splits, settings)[0]
 
 
 def _train_frame(spec: RunSpec, model: nn.Module, result: FitResult, final: dict, seconds: float, splits: Splits,
@@ -87,61 +127,133 @@ def _train_frame(spec: RunSpec, model: nn.Module, result: FitResult, final: dict
     return frame
 
 
+def _pruned_copies(model: nn.Module, ratios) -> list[tuple[nn.Module, float, dict]]:
+    """Per ratio: a copy of ``model`` under global L1 pruning (``torch.nn.utils.prune``, masks
+    made permanent), with its exact sparsity overall and per layer."""
+    copies = []
+    for ratio in ratios:
+        pruned = copy.deepcopy(model)
+        prune.prune_globally(pruned, ratio)
+        prune.make_permanent(pruned)
+        achieved, per_layer = prune.sparsity(pruned)
+        copies.append((pruned, achieved, per_layer))
+    return copies
+
+
+def _finetune_pruned(model: nn.Module, ratio: float, spec: RunSpec, splits: Splits, train_settings: TrainSettings,
+                     epochs: int) -> nn.Module:
+    """Fine-tune a pruned model through the training loop, its pruned weights held at zero
+    (the masks multiply the weights in every forward, as ``torch.nn.utils.prune`` does)."""
+    stack = stacked.Stack(spec.arch, [model])
+    masks = []
+    for param, view in zip(stack.family.params, stack.views()):
+        masks.append((view != 0).float() if param.prunable and ratio > 0 else None)
+    stack.set_masks(masks)
+    train.fit_stack(stack, splits, train_settings, [spec.seed], max_epochs=epochs)
+    return stack.write_into(model, 0)
+
+
+# Pruned models evaluated in one stack: at most this many, holding at most about this many
+# parameters in all (the evaluation's activations grow with the stack too).
+PRUNE_STACK_MODELS = 32
+PRUNE_STACK_ELEMENTS = 1 << 24
+
+
+def prune_block(models_: list[nn.Module], specs: list[RunSpec], splits: Splits, train_settings: TrainSettings,
+                settings: PruneSettings) -> list[pd.DataFrame]:
+    """Per seed: test accuracy of its model under global L1 pruning at each ratio. Every
+    (seed, ratio) pruned model of the job is evaluated in a few stacked passes."""
+    device = splits.x_train.device
+    entries = []  # (seed index, ratio, pruned model, sparsity, per-layer sparsity)
+    for i, (model, spec) in enumerate(zip(models_, specs)):
+        model.to(device)
+        for ratio, (pruned, achieved, per_layer) in zip(settings.ratios, _pruned_copies(model, settings.ratios)):
+            if settings.finetune_epochs > 0 and ratio > 0:
+                _finetune_pruned(pruned, ratio, spec, splits, train_settings, settings.finetune_epochs)
+                achieved, per_layer = prune.sparsity(pruned)
+            entries.append((i, ratio, pruned, achieved, per_layer))
+    per_stack = max(1, min(PRUNE_STACK_MODELS, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
+    metrics = []
+    for start in range(0, len(entries), per_stack):
+        chunk = entries[start : start + per_stack]
+        stack = stacked.Stack(specs[0].arch, [e[2] for e in chunk])
+        metrics += list(zip(*train.evaluate_stack(stack, splits.x_test, splits.y_test, train_settings.eval_batch_size)))
+    frames = []
+    for i, (model, spec) in enumerate(zip(models_, specs)):
+        rows = [{"ratio": ratio, "achieved_sparsity": achieved, "test_loss": loss, "test_acc": acc,
+                 "layer_sparsity": json.dumps(per_layer, sort_keys=True)}
+                for (seed_index, ratio, _, achieved, per_layer), (loss, acc) in zip(entries, metrics) if seed_index == i]
+        frames.append(_with_run_columns(rows, spec, models.parameter_count(model), settings_columns("prune", settings)))
+    return frames
+
+
 def prune_run(model: nn.Module, spec: RunSpec, splits: Splits, train_settings: TrainSettings,
               settings: PruneSettings) -> pd.DataFrame:
-    """Accuracy of ``model`` under global L1 pruning at each ratio (fresh copy per ratio)."""
-    model.to(splits.x_train.device)
-    trained_state = {name: value.clone() for name, value in model.state_dict().items()}
-    rows = []
-    for ratio in settings.ratios:
-        model.load_state_dict(trained_state)
-        prune.prune_globally(model, ratio)
-        if settings.finetune_epochs > 0 and ratio > 0:
-            fit(model, splits, train_settings, spec.seed, max_epochs=settings.finetune_epochs)
-        achieved, per_layer = prune.sparsity(model)
-        test_loss, test_acc = evaluate(model, splits.x_test, splits.y_test, train_settings.eval_batch_size)
-        rows.append({"ratio": ratio, "achieved_sparsity": achieved, "test_loss": test_loss,
-                     "test_acc": test_acc, "layer_sparsity": json.dumps(per_layer, sort_keys=True)})
-        prune.make_permanent(model)
-    model.load_state_dict(trained_state)  # hand the caller back its trained model
-    return _with_run_columns(rows, spec, models.parameter_count(model), settings_columns("prune", settings))
+    """The prune sweep of one model (``prune_block`` of one seed); ``model`` is left as it was."""
+    return prune_block([model], [spec], splits, train_settings, settings)[0]
+
+
+def qat_block(specs: list[RunSpec], splits: Splits, train_settings: TrainSettings, settings: QATSettings,
+              float_test_accs: list[float], float_models: list[nn.Module] | None = None,
+              stack_max_width: dict[str, int] | None = None, checkpoint_dir=None) -> list[pd.DataFrame]:
+    """8-bit QAT of a job's seeds, stacked as in ``train_block``: from scratch (the float run's
+    initial weights, recipe and data order) or fine-tuned from the trained float weights.
+    After training, each seed becomes its own eager QAT model with its own observer state,
+    is converted to a real int8 model and evaluated on the test set by the quantized engine."""
+    if settings.mode not in ("scratch", "finetune"):
+        raise ValueError(f"unknown QAT mode {settings.mode!r}; use scratch or finetune")
+    if settings.mode == "finetune" and (float_models is None or any(m is None for m in float_models)):
+        raise ValueError("QAT mode 'finetune' needs the trained float model")
+    position = {spec: i for i, spec in enumerate(specs)}
+    frames: list[pd.DataFrame | None] = [None] * len(specs)
+    device = splits.x_train.device
+    for block in stack_blocks(specs, stack_max_width or {}):
+        started = time.perf_counter()
+        if settings.mode == "scratch":
+            stack, nets = _seeded_stack(block, splits)
+            max_epochs = train_settings.max_epochs
+        else:
+            nets = [float_models[position[s]].to(device) for s in block]
+            stack, max_epochs = stacked.Stack(block[0].arch, nets), settings.finetune_epochs
+        template = quantize.prepare(copy.deepcopy(nets[0]).cpu(), settings.backend)
+        quant = quantize.StackedFakeQuant(template, len(block), device)
+        label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed} (QAT): "
+        key = (train_settings, settings, max_epochs)
+        results = train.fit_stack(stack, splits, train_settings, [s.seed for s in block], max_epochs, quant=quant,
+                                  checkpoint=_checkpoint(checkpoint_dir, "qat", block, key), label=label)
+        _, fake_quant_accs = train.evaluate_stack(stack, splits.x_test, splits.y_test, train_settings.eval_batch_size,
+                                                  quant)
+        seconds = (time.perf_counter() - started) / len(block)
+        for row, (spec, result, fake_quant_acc) in enumerate(zip(block, results, fake_quant_accs)):
+            model = stack.write_into(models.build(spec.arch, spec.topology, spec.width, splits.image_shape), row)
+            float_bytes = quantize.serialized_bytes(model)
+            qat_model = quant.write_into(quantize.prepare(model, settings.backend), row)
+            quantize.freeze_observers(qat_model)
+            int8_model = quantize.convert(qat_model, settings.backend)
+            int8_loss, int8_acc = quantize.evaluate_int8(int8_model, splits.x_test, splits.y_test,
+                                                         train_settings.eval_batch_size, settings.backend)
+            float_acc = float_test_accs[position[spec]]
+            row_values = {
+                "float_test_acc": float_acc,
+                "fake_quant_test_acc": fake_quant_acc,
+                "int8_test_acc": int8_acc,
+                "int8_test_loss": int8_loss,
+                "gap_pp": float_acc - int8_acc,
+                "float_bytes": float_bytes,
+                "int8_bytes": quantize.serialized_bytes(int8_model),
+                "best_epoch": result.best_epoch,
+                "stopped_epoch": result.stopped_epoch,
+                "seconds": seconds,
+                "int8_is_quantized": quantize.is_quantized(int8_model),
+                "stacked_seeds": len(block),
+            }
+            columns = {**settings_columns("qat", settings), **settings_columns("train", train_settings)}
+            n_params = models.parameter_count(models.build(spec.arch, spec.topology, spec.width, splits.image_shape))
+            frames[position[spec]] = _with_run_columns([row_values], spec, n_params, columns)
+    return frames
 
 
 def qat_run(spec: RunSpec, splits: Splits, train_settings: TrainSettings, settings: QATSettings,
             float_test_acc: float, float_model: nn.Module | None = None) -> pd.DataFrame:
-    """QAT from scratch (same recipe and seed as the float run) or fine-tuned from the float
-    weights, then a real int8 model evaluated on the test set by the quantized engine."""
-    if settings.mode == "scratch":
-        model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
-        max_epochs = train_settings.max_epochs
-    elif settings.mode == "finetune":
-        if float_model is None:
-            raise ValueError("QAT mode 'finetune' needs the trained float model")
-        model, max_epochs = float_model, settings.finetune_epochs
-    else:
-        raise ValueError(f"unknown QAT mode {settings.mode!r}; use scratch or finetune")
-    n_params = models.parameter_count(model)
-    float_bytes = quantize.serialized_bytes(model)
-    qat_model = quantize.prepare(model, settings.backend).to(splits.x_train.device)
-    started = time.perf_counter()
-    result = fit(qat_model, splits, train_settings, spec.seed, max_epochs=max_epochs)
-    quantize.freeze_observers(qat_model)
-    _, fake_quant_acc = evaluate(qat_model, splits.x_test, splits.y_test, train_settings.eval_batch_size)
-    int8_model = quantize.convert(qat_model, settings.backend)
-    int8_loss, int8_acc = quantize.evaluate_int8(int8_model, splits.x_test, splits.y_test,
-                                                 train_settings.eval_batch_size, settings.backend)
-    row = {
-        "float_test_acc": float_test_acc,
-        "fake_quant_test_acc": fake_quant_acc,
-        "int8_test_acc": int8_acc,
-        "int8_test_loss": int8_loss,
-        "gap_pp": float_test_acc - int8_acc,
-        "float_bytes": float_bytes,
-        "int8_bytes": quantize.serialized_bytes(int8_model),
-        "best_epoch": result.best_epoch,
-        "stopped_epoch": result.stopped_epoch,
-        "seconds": time.perf_counter() - started,
-        "int8_is_quantized": quantize.is_quantized(int8_model),
-    }
-    columns = {**settings_columns("qat", settings), **settings_columns("train", train_settings)}
-    return _with_run_columns([row], spec, n_params, columns)
+    """QAT of one seed (``qat_block`` of one)."""
+    return qat_block([spec], splits, train_settings, settings, [float_test_acc], [float_model])[0]

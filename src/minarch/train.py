@@ -1,23 +1,54 @@
-"""The training loop (paper recipe, docs/design.md §1) and evaluation, on in-memory tensors."""
+"""The training loop: the paper's recipe (docs/design.md §1) written once, for every family,
+float and QAT, for one seed or many stacked (``minarch.stacked``).
+
+``fit_stack`` trains the S seeds of a ``Stack`` at once. Per seed, what it computes is what
+training that seed alone computes, up to float rounding:
+
+- its initial weights are those the stack was built from (``models.seeded``);
+- its data order is ``torch.randperm(n, generator=torch.Generator().manual_seed(seed))``,
+  one permutation per epoch;
+- the loss is the sum over seeds of each seed's mean cross-entropy, and Adam is element-wise,
+  so one Adam over the stacked parameters takes each seed's own steps with its own state;
+- early stopping is per seed: patience on its validation loss; its best epoch's weights
+  (and, in QAT, its observer state) are kept and restored at the end. A seed that stops
+  leaves the stack with its optimizer state, which changes nothing for the others.
+
+With a ``quant`` (``quantize.StackedFakeQuant``) the same loop is QAT: weights and
+activations are fake-quantized, and the observers track ranges on training batches only
+(evaluation never moves them, so neither the validation nor the test set shapes the
+quantization ranges).
+
+A ``checkpoint`` path makes the loop resumable: after every epoch the whole state (weights,
+optimizer, early-stopping state, histories, data-order generators) is written there, and a
+rerun with the same key continues from the last finished epoch with the same results.
+"""
 
 from __future__ import annotations
 
-import copy
+import logging
+import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minarch import stacked
 from minarch.data import Splits
+from minarch.io import atomic_path
 from minarch.optim import OPTIMIZERS
 from minarch.settings import TrainSettings
+
+log = logging.getLogger("minarch")
 
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy (%) in large batches."""
+    """Mean cross-entropy and accuracy (%) of one eager model (float or int8), in large batches."""
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
@@ -29,6 +60,54 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return loss_sum.item() / len(y), 100.0 * correct.item() / len(y)
 
 
+@torch.no_grad()
+def evaluate_stack(stack: stacked.Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000,
+                   quant=None) -> tuple[list[float], list[float]]:
+    """Per seed: mean cross-entropy and accuracy (%) of the stack on one split. Chunks have a
+    length set by the model alone, so a seed's sums do not depend on its stack-mates."""
+    s = stack.size
+    rows = stack.eval_rows(tuple(x.shape[1:]), batch_size)
+    loss_sum = torch.zeros(s, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(s, dtype=torch.int64, device=x.device)
+    observing = quant.observe if quant is not None else None
+    if quant is not None:
+        quant.observe = False
+    try:
+        for start in range(0, len(y), rows):
+            chunk = x[start : start + rows]
+            target = y[start : start + rows]
+            logits = stack.forward(chunk.unsqueeze(0).expand(s, *chunk.shape).contiguous(), quant)
+            losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.repeat(s), reduction="none")
+            loss_sum += losses.view(s, -1).double().sum(1)
+            correct += (logits.argmax(-1) == target).sum(1)
+    finally:
+        if quant is not None:
+            quant.observe = observing
+    n = len(y)
+    return (loss_sum / n).tolist(), (100.0 * correct.double() / n).tolist()
+
+
+def final_metrics_stack(stack: stacked.Stack, splits: Splits, batch_size: int = 10000,
+                        quant=None) -> list[dict[str, float]]:
+    """Per seed: loss and accuracy of the stack's current weights on every split."""
+    metrics = [{} for _ in range(stack.size)]
+    for part in ("train", "val", "test"):
+        losses, accs = evaluate_stack(stack, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size,
+                                      quant)
+        for m, loss, acc in zip(metrics, losses, accs):
+            m[f"{part}_loss"], m[f"{part}_acc"] = loss, acc
+    return metrics
+
+
+def final_metrics(model: nn.Module, splits: Splits, batch_size: int = 10000) -> dict[str, float]:
+    """Loss and accuracy of one eager model's current weights on every split, in eval mode."""
+    metrics = {}
+    for part in ("train", "val", "test"):
+        loss, acc = evaluate(model, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size)
+        metrics[f"{part}_loss"], metrics[f"{part}_acc"] = loss, acc
+    return metrics
+
+
 @dataclass
 class FitResult:
     history: list[dict] = field(default_factory=list)
@@ -36,62 +115,177 @@ class FitResult:
     stopped_epoch: int = 0
 
 
-def fit(model: nn.Module, splits: Splits, settings: TrainSettings, seed: int,
-        max_epochs: int | None = None, optimizer: str = "fused") -> FitResult:
-    """Adam + cross-entropy with early stopping on validation loss; the model ends with the
-    weights of its best validation epoch. ``seed`` fixes the data order (drawn on the CPU, so
-    the same on every device). ``optimizer``: see ``minarch.optim``."""
+class Checkpoint:
+    """A training loop's state after its last finished epoch, in one file written atomically.
+    ``key`` names what is being trained (specs, settings, stage); a file with another key is
+    not this run's and is ignored (and overwritten)."""
+
+    def __init__(self, path: str | os.PathLike, key: str):
+        self.path, self.key = Path(path), key
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception as error:  # a damaged checkpoint costs the epochs since the start, nothing more
+            log.warning("ignoring unreadable checkpoint %s (%s); training from the start", self.path,
+                        type(error).__name__)
+            return None
+        if state.get("key") != self.key:
+            log.info("checkpoint %s is for another run; training from the start", self.path)
+            return None
+        return state
+
+    def save(self, state: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
+            torch.save({"key": self.key, **state}, handle)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _to(tensors, device):
+    return [t.to(device) for t in tensors]
+
+
+def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, seeds: Sequence[int],
+              max_epochs: int | None = None, quant=None, optimizer: str = "fused",
+              checkpoint: Checkpoint | None = None, label: str = "") -> list[FitResult]:
+    """Train every seed of ``stack`` (row i has data-order seed ``seeds[i]``) with Adam and
+    per-seed early stopping on validation loss; the stack (and ``quant``) end with each
+    seed's best-validation-epoch state. Returns one ``FitResult`` per row; a history row's
+    ``seconds`` is the seed's share of the epoch (epoch time / seeds still training)."""
+    if len(seeds) != stack.size:
+        raise ValueError(f"{len(seeds)} seeds for a stack of {stack.size} models")
     max_epochs = settings.max_epochs if max_epochs is None else max_epochs
-    generator = torch.Generator().manual_seed(seed)
-    adam = OPTIMIZERS[optimizer](list(model.parameters()), lr=settings.learning_rate)
-    device = splits.x_train.device
-    result = FitResult()
-    best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
-    n = len(splits.y_train)
-    for epoch in range(1, max_epochs + 1):
+    device = stack.device
+    all_masks = list(stack.masks)
+    best = stack.state()  # every seed's best state, on the full seed axis
+    best_quant = quant.state() if quant is not None else None
+    opt = OPTIMIZERS[optimizer](stack.buffers, lr=settings.learning_rate)
+    stack.buffers = opt.params
+    generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+    results = [FitResult() for _ in seeds]
+    best_loss = [math.inf] * len(seeds)
+    active = list(range(len(seeds)))  # rows (of the full stack) still training
+    first_epoch = 1
+
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:
+        first_epoch, active, best_loss = state["epoch"] + 1, state["active"], state["best_loss"]
+        results = state["results"]
+        best = _to(state["best"], device)
+        rows = torch.tensor(active, device=device)
+        stack.set_masks([None if m is None else m[rows] for m in all_masks])
+        opt = OPTIMIZERS[optimizer](_to(state["buffers"], device), lr=settings.learning_rate)
+        opt.exp_avg, opt.exp_avg_sq = _to(state["exp_avg"], device), _to(state["exp_avg_sq"], device)
+        opt.state_steps = _to(state["steps"], device)
+        stack.buffers = opt.params
+        for generator, saved in zip(generators, state["generators"]):
+            generator.set_state(saved)
+        if quant is not None:
+            quant.load_state({n: _to(v, device) for n, v in state["quant"].items()})
+            best_quant = {n: _to(v, device) for n, v in state["best_quant"].items()}
+        log.info("%sresuming from the checkpoint after epoch %d (%d of %d seeds still training)", label,
+                 state["epoch"], len(active), len(seeds))
+
+    x_train, y_train = splits.x_train, splits.y_train
+    n, batch = len(y_train), settings.batch_size
+    started_all = time.perf_counter()
+    for epoch in range(first_epoch, max_epochs + 1) if active else ():
         started = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=generator).to(device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        for start in range(0, n, settings.batch_size):
-            index = order[start : start + settings.batch_size]
-            # index_select: about twice as fast as x_train[index] for these batches
-            inputs = torch.index_select(splits.x_train, 0, index)
-            target = torch.index_select(splits.y_train, 0, index)
-            logits = model(inputs)
-            loss = F.cross_entropy(logits, target)
-            adam.zero_grad()
-            loss.backward()
-            adam.step()
-            loss_sum += loss.detach() * len(index)
-            correct += (logits.detach().argmax(1) == target).sum()
-        val_loss, val_acc = evaluate(model, splits.x_val, splits.y_val, settings.eval_batch_size)
-        test_loss, test_acc = evaluate(model, splits.x_test, splits.y_test, settings.eval_batch_size)
-        result.history.append({
-            "epoch": epoch,
-            "train_loss": loss_sum.item() / n,
-            "train_acc": 100.0 * correct.item() / n,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "test_loss": test_loss,
-            "test_acc": test_acc,
-            "seconds": time.perf_counter() - started,
-        })
-        result.stopped_epoch = epoch
-        if val_loss < best_loss:
-            best_loss, result.best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - result.best_epoch >= settings.patience:
+        s = len(active)
+        order = torch.stack([torch.randperm(n, generator=generators[i]) for i in active]).to(device)
+        loss_sum = torch.zeros(s, device=device)
+        correct = torch.zeros(s, dtype=torch.int64, device=device)
+        if quant is not None:
+            quant.observe = True
+        for start in range(0, n, batch):
+            index = order[:, start : start + batch]
+            b = index.shape[1]
+            flat = index.reshape(-1)  # index_select: about twice as fast as x_train[index] here
+            inputs = torch.index_select(x_train, 0, flat).view(s, b, *x_train.shape[1:])
+            target = torch.index_select(y_train, 0, flat).view(s, b)
+            logits = stack.forward(inputs, quant)
+            losses = F.cross_entropy(logits.reshape(s * b, -1), target.reshape(-1), reduction="none").view(s, b)
+            per_seed = losses.mean(1)
+            opt.zero_grad()
+            per_seed.sum().backward()
+            opt.step()
+            loss_sum += per_seed.detach() * b
+            correct += (logits.detach().argmax(-1) == target).sum(1)
+        val_loss, val_acc = evaluate_stack(stack, splits.x_val, splits.y_val, settings.eval_batch_size, quant)
+        test_loss, test_acc = evaluate_stack(stack, splits.x_test, splits.y_test, settings.eval_batch_size, quant)
+        train_loss, train_acc = (loss_sum / n).tolist(), (100.0 * correct.double() / n).tolist()
+        seconds = (time.perf_counter() - started) / s
+        still, improved = [], []
+        for row, i in enumerate(active):
+            result = results[i]
+            result.history.append({
+                "epoch": epoch,
+                "train_loss": train_loss[row],
+                "train_acc": train_acc[row],
+                "val_loss": val_loss[row],
+                "val_acc": val_acc[row],
+                "test_loss": test_loss[row],
+                "test_acc": test_acc[row],
+                "seconds": seconds,
+            })
+            result.stopped_epoch = epoch
+            if val_loss[row] < best_loss[i]:
+                best_loss[i], result.best_epoch = val_loss[row], epoch
+                improved.append((row, i))
+                still.append(row)
+            elif epoch - result.best_epoch < settings.patience:
+                still.append(row)
+        if improved:
+            rows = torch.tensor([r for r, _ in improved], device=device)
+            targets = torch.tensor([i for _, i in improved], device=device)
+            with torch.no_grad():
+                for kept, current in zip(best, stack.buffers):
+                    kept[targets] = current.detach()[rows]
+                if quant is not None:
+                    current_quant = quant.state()
+                    for name, tensors in best_quant.items():
+                        for kept, current in zip(tensors, current_quant[name]):
+                            kept[targets] = current[rows]
+        if len(still) < s:
+            keep = torch.tensor(still, device=device, dtype=torch.long)
+            stack.buffers = opt.keep(keep)
+            stack.masks = [None if m is None else m[keep] for m in stack.masks]
+            if quant is not None:
+                quant.keep(keep)
+            active = [active[row] for row in still]
+        log.info("%sepoch %d/%d: %d seeds, val loss %s, %.1f s (elapsed %.0f s)", label, epoch, max_epochs, s,
+                 " ".join(f"{v:.4f}" for v in val_loss[:8]) + (" ..." if s > 8 else ""),
+                 time.perf_counter() - started, time.perf_counter() - started_all)
+        if checkpoint is not None and active and epoch < max_epochs:
+            checkpoint.save({
+                "epoch": epoch, "active": active, "best_loss": best_loss, "results": results,
+                "best": _to(best, "cpu"), "buffers": _to(stack.buffers, "cpu"),
+                "exp_avg": _to(opt.exp_avg, "cpu"), "exp_avg_sq": _to(opt.exp_avg_sq, "cpu"),
+                "steps": _to(opt.state_steps, "cpu"), "generators": [g.get_state() for g in generators],
+                "quant": {k: _to(v, "cpu") for k, v in quant.state().items()} if quant is not None else None,
+                "best_quant": {k: _to(v, "cpu") for k, v in best_quant.items()} if quant is not None else None,
+            })
+        if not active:
             break
-    model.load_state_dict(best_state)
+    stack.load_state(best)
+    stack.set_masks(all_masks)
+    if quant is not None:
+        quant.load_state(best_quant)
+    return results
+
+
+def fit(model: nn.Module, splits: Splits, settings: TrainSettings, seed: int, max_epochs: int | None = None,
+        optimizer: str = "fused") -> FitResult:
+    """Train one eager float model through ``fit_stack`` (a stack of one); it ends with the
+    weights of its best validation epoch. ``seed`` fixes the data order."""
+    from minarch import models
+
+    stack = stacked.Stack(models.arch_of(model), [model])
+    result = fit_stack(stack, splits, settings, [seed], max_epochs, optimizer=optimizer)[0]
+    stack.write_into(model, 0)
     return result
-
-
-def final_metrics(model: nn.Module, splits: Splits, batch_size: int = 10000) -> dict[str, float]:
-    """Loss and accuracy of the final (best-epoch) weights on every split, in eval mode."""
-    metrics = {}
-    for part in ("train", "val", "test"):
-        loss, acc = evaluate(model, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size)
-        metrics[f"{part}_loss"], metrics[f"{part}_acc"] = loss, acc
-    return metrics

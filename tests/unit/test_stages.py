@@ -70,8 +70,8 @@ def test_same_seed_bit_identical_parquet(tmp_path, small_splits, trained):
 
 def test_train_block_stacks_small_dnn_seeds_with_one_by_one_results(small_splits):
     specs = [RunSpec("mnist", "dnn", "L2e", 8, seed) for seed in (0, 1, 2)]
-    alone = stages.train_block(specs, small_splits, SETTINGS, ensemble_max_width=0)
-    stacked = stages.train_block(specs, small_splits, SETTINGS, ensemble_max_width=8)
+    alone = stages.train_block(specs, small_splits, SETTINGS, {"dnn": 0})
+    stacked = stages.train_block(specs, small_splits, SETTINGS, {"dnn": 8})
     for (model_a, frame_a), (model_s, frame_s) in zip(alone, stacked):
         assert set(frame_a["stacked_seeds"]) == {1} and set(frame_s["stacked_seeds"]) == {3}
         assert list(frame_a.columns) == list(frame_s.columns)
@@ -87,12 +87,15 @@ def test_train_block_stacks_small_dnn_seeds_with_one_by_one_results(small_splits
     pd.testing.assert_frame_equal(alone[1][1].drop(columns="seconds"), frame.drop(columns="seconds"))
 
 
-def test_train_block_stacks_only_dnns_within_the_width_limit(small_splits):
+def test_train_block_stacks_only_within_the_family_width_limit(small_splits):
     wide = [RunSpec("mnist", "dnn", "L1", 9, seed) for seed in (0, 1)]
-    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(wide, small_splits, SETTINGS, 8)} == {1}
+    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(wide, small_splits, SETTINGS, {"dnn": 8})} == {1}
     cnn = [RunSpec("mnist", "cnn", "conv3x3", 1, seed) for seed in (0, 1)]
     one_epoch = TrainSettings(batch_size=100, max_epochs=1)
-    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(cnn, small_splits, one_epoch, 100)} == {1}
+    limits = {"dnn": 100, "cnn": 0}
+    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(cnn, small_splits, one_epoch, limits)} == {1}
+    limits = {"cnn": 1}
+    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(cnn, small_splits, one_epoch, limits)} == {2}
 
 
 def test_prune_run_at_zero_equals_trained_accuracy(trained, small_splits):

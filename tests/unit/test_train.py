@@ -34,7 +34,9 @@ def test_fit_restores_best_validation_epoch(splits_factory):
     assert result.best_epoch < result.stopped_epoch, "precondition: the last epoch is not the best one"
     assert result.best_epoch == 1 + val_losses.index(min(val_losses))
     final_val_loss, final_val_acc = train.evaluate(model, splits.x_val, splits.y_val)
-    assert final_val_loss == pytest.approx(min(val_losses), rel=1e-12, abs=0)
+    # the loop evaluates the stacked form (baddbmm), evaluate() the eager model (addmm): equal up
+    # to the rounding of two kernels
+    assert final_val_loss == pytest.approx(min(val_losses), rel=1e-6, abs=0)
     assert final_val_acc == result.history[result.best_epoch - 1]["val_acc"]
     assert final_val_loss < val_losses[-1]
 

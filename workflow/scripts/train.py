@@ -12,12 +12,17 @@ def main(job):
     splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
     w = job.wildcards
     specs = [RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed) for seed in job.params.seeds]
-    trained = stages.train_block(specs, splits, settings, job.config["train"]["ensemble_max_width"])
+    stack_max_width = job.config["train"]["stack_max_width"]
+    checkpoints = stages.checkpoint_dir(job.config, job.output.model[0])
+    trained = stages.train_block(specs, splits, settings, stack_max_width, checkpoints)
     for spec, (model, frame), model_path, train_path in zip(specs, trained, job.output.model, job.output.train):
         models.save(model_path, model, spec.columns(), splits.image_shape)
         write_parquet(frame, train_path)
         final = frame[frame["kind"] == "final"].iloc[0]
         log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
+    if checkpoints is not None:  # every output is in place: the checkpoints have done their job
+        for path in stages.checkpoint_paths(checkpoints, "train", specs, stack_max_width):
+            path.unlink(missing_ok=True)
 
 
 run_job(snakemake, main)  # noqa: F821

@@ -1,0 +1,301 @@
+"""S same-shaped models of one family as one stacked model (docs/design.md §4).
+
+A ``Stack`` holds the seeds of one (dataset, arch, topology, width) as parameters with a
+leading seed axis and runs them with batched operations, so that one Python step (forward,
+backward, optimizer) serves every seed:
+
+- DNN: each linear layer is one ``baddbmm`` over the seed axis;
+- CNN: the convolution is one grouped convolution (``groups = S``, each seed's batch in its
+  own channel group), the head a ``baddbmm``;
+- ViT: batched linear layers, LayerNorm and attention over a ``(S, B, tokens, D)`` layout.
+
+Every seed sees its own inputs ``x[s]``; nothing mixes seeds, so seed ``s`` of a stack computes
+what the model of seed ``s`` computes alone, up to float rounding (batched kernels sum in their
+own order). ``forward`` takes an optional ``quant`` (``minarch.quantize.StackedFakeQuant``)
+that fake-quantizes weights and activations at the points where the eager QAT model has its
+fake-quant modules, named as there.
+
+Parameters live in padded leaf buffers ``(S, P)``, each seed's row rounded up to
+``ROW_ALIGN`` floats, and the model uses views of them. The optimizer works on the buffers:
+fused element-wise kernels (Adam) treat the vectorised body and the scalar tail of a tensor
+differently, so without the padding a seed's arithmetic would depend on its position in the
+stack and on how many seeds share it. With it, every seed's row starts and ends on the same
+vector boundaries whatever the stack holds, so adding seeds changes no seed's results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROW_ALIGN = 64  # floats (256 bytes): a multiple of every x86 vector width and unroll
+
+# Evaluation chunks hold at most about this many activation floats per seed (64 MiB with
+# 16 seeds); the chunk length depends on the model only, never on how many seeds are stacked.
+EVAL_ELEMENTS_PER_SEED = 1 << 20
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the float model: its name there and how it is laid out per seed.
+    ``transpose``: a linear weight ``(out, in)`` kept as ``(in, out)`` for ``baddbmm``;
+    ``shape``: the per-seed stacked shape (None: as in the model)."""
+
+    name: str
+    transpose: bool = False
+    shape: tuple[int, ...] | None = None
+    prunable: bool = False
+
+    def to_stacked(self, value: torch.Tensor) -> torch.Tensor:
+        value = value.detach()
+        if self.transpose:
+            value = value.t()
+        return value.reshape(self.shape) if self.shape is not None else value
+
+    def to_model(self, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        if self.transpose:
+            return value.reshape(like.shape[::-1]).t()
+        return value.reshape(like.shape)
+
+
+def _no_quant(_name: str, x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+class Stack:
+    """S models of one family (same architecture and width) as stacked parameters."""
+
+    def __init__(self, arch: str, nets: Sequence[nn.Module]):
+        if not nets:
+            raise ValueError("a stack needs at least one model")
+        if arch not in FAMILIES:
+            raise ValueError(f"no stacked form for architecture {arch!r}; known: {', '.join(FAMILIES)}")
+        self.arch = arch
+        self.family = FAMILIES[arch](nets[0])
+        # A stack of several seeds keeps the batched kernels when seeds leave it: a kernel
+        # chosen for one model alone (groups=1 convolution) rounds differently from the
+        # grouped one, so the last seed left would otherwise change kernel mid-training.
+        self.family.min_stack = 2 if len(nets) > 1 else 1
+        device = next(nets[0].parameters()).device
+        self.buffers: list[torch.Tensor] = []
+        self.shapes: list[tuple[int, ...]] = []
+        for spec in self.family.params:
+            per_seed = [spec.to_stacked(net.get_parameter(spec.name)) for net in nets]
+            shape = tuple(per_seed[0].shape)
+            numel = math.prod(shape)
+            buffer = torch.zeros(len(nets), -(-numel // ROW_ALIGN) * ROW_ALIGN, device=device)
+            for row, value in enumerate(per_seed):
+                buffer[row, :numel] = value.reshape(-1)
+            self.buffers.append(buffer.requires_grad_(True))
+            self.shapes.append(shape)
+        self.masks: list[torch.Tensor | None] = [None] * len(self.buffers)
+
+    @property
+    def size(self) -> int:
+        return self.buffers[0].shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.buffers[0].device
+
+    def views(self, buffers: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """The parameters ``(S, *shape)`` as views of the padded buffers (masks applied)."""
+        buffers = self.buffers if buffers is None else buffers
+        views = []
+        for buffer, shape, mask in zip(buffers, self.shapes, self.masks):
+            view = buffer[:, : math.prod(shape)].view(buffer.shape[0], *shape)
+            views.append(view if mask is None else view * mask)
+        return views
+
+    def forward(self, x: torch.Tensor, quant=None) -> torch.Tensor:
+        """Logits ``(S, B, classes)`` for per-seed inputs ``x`` ``(S, B, *image)``."""
+        q_act = quant.act if quant is not None else _no_quant
+        q_weight = quant.weight if quant is not None else _no_quant
+        return self.family.forward(self.views(), x, q_act, q_weight)
+
+    def set_masks(self, masks: Sequence[torch.Tensor | None]) -> None:
+        """Per parameter, a ``(S, *shape)`` 0/1 mask that multiplies it in every forward
+        (``torch.nn.utils.prune``'s semantics: masked weights stay zero under training)."""
+        self.masks = [None if m is None else m.to(self.device) for m in masks]
+
+    def prunable(self) -> list[int]:
+        return [i for i, spec in enumerate(self.family.params) if spec.prunable]
+
+    @torch.no_grad()
+    def write_into(self, model: nn.Module, row: int, buffers: Sequence[torch.Tensor] | None = None) -> nn.Module:
+        """Copy seed ``row`` into the float model ``model`` (same family and width)."""
+        for spec, view in zip(self.family.params, self.views(buffers)):
+            target = model.get_parameter(spec.name)
+            target.copy_(spec.to_model(view[row], target))
+        return model
+
+    @torch.no_grad()
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only seeds ``rows`` (in that order); the others leave the stack."""
+        self.buffers = [b.detach()[rows].clone().requires_grad_(True) for b in self.buffers]
+        self.masks = [None if m is None else m[rows] for m in self.masks]
+
+    def state(self) -> list[torch.Tensor]:
+        return [b.detach().clone() for b in self.buffers]
+
+    @torch.no_grad()
+    def load_state(self, buffers: Sequence[torch.Tensor]) -> None:
+        self.buffers = [b.detach().clone().requires_grad_(True) for b in buffers]
+
+    def eval_rows(self, image_shape: tuple[int, ...], limit: int) -> int:
+        """Rows per evaluation chunk: a function of the model only (not of the stack's size),
+        so a seed's evaluation sums in the same order in any stack."""
+        return max(1, min(limit, EVAL_ELEMENTS_PER_SEED // self.family.activation_floats(image_shape)))
+
+
+def of(arch: str, nets: Sequence[nn.Module]) -> Stack:
+    return Stack(arch, nets)
+
+
+# --- families ---------------------------------------------------------------------------
+
+
+def _linear_names(model: nn.Module) -> list[str]:
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+
+
+class DNNStack:
+    """``models.dnn``: Sequential(Flatten, Linear, ReLU, ..., Linear)."""
+
+    def __init__(self, model: nn.Module):
+        self.layers = _linear_names(model)
+        self.params = []
+        for name in self.layers:
+            out = model.get_submodule(name).out_features
+            self.params += [Param(f"{name}.weight", transpose=True, prunable=True), Param(f"{name}.bias", shape=(1, out))]
+        self.widest = max(model.get_submodule(name).out_features for name in self.layers)
+
+    def activation_floats(self, image_shape) -> int:
+        return math.prod(image_shape) + 2 * self.widest
+
+    def forward(self, p, x, q_act, q_weight):
+        s, b = x.shape[:2]
+        h = q_act("quant.activation_post_process", x.reshape(s, b, -1))
+        last = len(self.layers) - 1
+        for i, name in enumerate(self.layers):
+            weight = q_weight(f"module.{name}.weight_fake_quant", p[2 * i])
+            h = torch.baddbmm(p[2 * i + 1], h, weight)
+            if i < last:
+                h = torch.relu(h)
+            h = q_act(f"module.{name}.activation_post_process", h)
+        return h
+
+
+class CNNStack:
+    """``models.cnn``: Sequential(Conv2d, ReLU, Flatten, Linear)."""
+
+    def __init__(self, model: nn.Module):
+        conv, head = model[0], model[3]
+        self.channels, self.in_channels = conv.out_channels, conv.in_channels
+        self.params = [
+            Param("0.weight", prunable=True),
+            Param("0.bias"),
+            Param("3.weight", transpose=True, prunable=True),
+            Param("3.bias", shape=(1, head.out_features)),
+        ]
+
+    def activation_floats(self, image_shape) -> int:
+        c, h, w = image_shape
+        return c * h * w + 2 * self.channels * (h - 2) * (w - 2)
+
+    min_stack = 1
+
+    def forward(self, p, x, q_act, q_weight):
+        s, b, c, height, width = x.shape
+        x = q_act("quant.activation_post_process", x)
+        weight = q_weight("module.0.weight_fake_quant", p[0])
+        bias = p[1]
+        groups = max(s, self.min_stack)
+        if groups > s:  # a copy of the last seed as a second group, its output dropped
+            x, weight, bias = (torch.cat([t, t[-1:]]) for t in (x, weight, bias))
+        # seeds side by side in the channel axis: one grouped convolution, group s = seed s
+        grouped = x.transpose(0, 1).reshape(b, groups * c, height, width)
+        h = F.conv2d(grouped, weight.reshape(groups * self.channels, *weight.shape[2:]), bias.reshape(-1),
+                     groups=groups)
+        h = torch.relu(h).view(b, groups, -1)[:, :s].transpose(0, 1).contiguous()
+        h = q_act("module.0.activation_post_process", h)
+        head = q_weight("module.3.weight_fake_quant", p[2])
+        return q_act("module.3.activation_post_process", torch.baddbmm(p[3], h, head))
+
+
+class ViTStack:
+    """``models.ViT``: patch embedding, class token, fixed positions, pre-norm blocks, head.
+    In QAT every linear layer has its own quant stub (``ViT.quantize_linear_layers_only``)."""
+
+    def __init__(self, model: nn.Module):
+        from minarch import models
+
+        self.dim = model.class_token.shape[-1]
+        self.patch = model.patch
+        self.grid = models.VIT_GRID
+        self.blocks = len(model.blocks)
+        self.positions = model.positions.detach()  # fixed, the same for every seed of a width
+        names = [name for name, _ in model.named_parameters()]
+        linears = set(_linear_names(model))
+        self.params, self.index = [], {}
+        for name in names:
+            module = name.rsplit(".", 1)[0]
+            if module in linears and name.endswith(".weight"):
+                spec = Param(name, transpose=True, prunable=True)
+            elif module in linears:
+                spec = Param(name, shape=(1, model.get_parameter(name).shape[0]))
+            elif name == "class_token":
+                spec = Param(name, shape=(1, self.dim))
+            else:  # LayerNorm weight and bias, broadcast over (S, rows, D)
+                spec = Param(name, shape=(1, self.dim))
+            self.index[name] = len(self.params)
+            self.params.append(spec)
+
+    def activation_floats(self, image_shape) -> int:
+        tokens = self.grid * self.grid + 1
+        return math.prod(image_shape) + 8 * tokens * self.dim
+
+    def forward(self, p, x, q_act, q_weight):
+        s, b, c = x.shape[:3]
+        (ph, pw), g = self.patch, self.grid
+        patches = x.reshape(s, b, c, g, ph, g, pw).permute(0, 1, 3, 5, 2, 4, 6).reshape(s, b * g * g, c * ph * pw)
+
+        def linear(name, h):
+            h = q_act(f"{name}.quant.activation_post_process", h)
+            weight = q_weight(f"{name}.module.weight_fake_quant", p[self.index[f"{name}.weight"]])
+            out = torch.baddbmm(p[self.index[f"{name}.bias"]], h, weight)
+            return q_act(f"{name}.module.activation_post_process", out)
+
+        def norm(name, h):  # h: (S, rows, D)
+            return torch.addcmul(p[self.index[f"{name}.bias"]], F.layer_norm(h, (self.dim,)),
+                                 p[self.index[f"{name}.weight"]])
+
+        tokens = linear("patch_embedding", patches).view(s, b, g * g, self.dim)
+        cls = p[self.index["class_token"]].view(s, 1, 1, self.dim).expand(s, b, 1, self.dim)
+        tokens = torch.cat([cls, tokens], dim=2) + self.positions.to(x.device)
+        n = tokens.shape[2]
+        h = tokens.reshape(s, b * n, self.dim)
+        for i in range(self.blocks):
+            block = f"blocks.{i}"
+            y = norm(f"{block}.attention_norm", h)
+            query, key, value = (linear(f"{block}.attention.{part}", y).view(s * b, n, self.dim)
+                                 for part in ("query", "key", "value"))
+            attended = F.scaled_dot_product_attention(query, key, value).view(s, b * n, self.dim)
+            h = h + linear(f"{block}.attention.out", attended)
+            y = norm(f"{block}.mlp_norm", h)
+            h = h + linear(f"{block}.mlp.2", F.gelu(linear(f"{block}.mlp.0", y)))
+        first = h.view(s, b, n, self.dim)[:, :, 0]
+        return linear("head", norm("norm", first))
+
+
+FAMILIES: dict[str, Callable[[nn.Module], object]] = {"dnn": DNNStack, "cnn": CNNStack, "vit": ViTStack}
+
+
+def shapes_match(nets: Sequence[nn.Module]) -> bool:
+    first = [tuple(p.shape) for p in nets[0].parameters()]
+    return all([tuple(p.shape) for p in net.parameters()] == first for net in nets[1:])

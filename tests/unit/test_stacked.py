@@ -1,0 +1,260 @@
+"""stacked.py and the training loop on stacks: S seeds trained as one stacked model agree with
+S seeds trained one at a time, for every family, float and QAT; a seed's results do not
+depend on its stack-mates; a killed loop resumes with the same results."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from minarch import models, quantize, stacked, stages, train
+from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
+
+IMAGE = (1, 28, 28)
+CONFIGS = {"dnn": ("L2e", 6), "cnn": ("conv3x3", 2), "vit": ("enc2", 4)}
+METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
+
+
+def nets_for(arch, seeds):
+    topology, width = CONFIGS[arch]
+    return [models.seeded(seed, arch, topology, width, IMAGE) for seed in seeds]
+
+
+def specs_for(arch, seeds):
+    topology, width = CONFIGS[arch]
+    return [RunSpec("mnist", arch, topology, width, seed) for seed in seeds]
+
+
+@pytest.fixture(scope="module")
+def small():
+    """Learnable 1x28x28 data, small enough for every family to train in a second."""
+    from tests.unit.conftest import make_splits
+
+    return make_splits(n_train=200, n_val=60, n_test=100)
+
+
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_round_trip_keeps_each_seeds_weights(arch):
+    nets = nets_for(arch, [0, 3, 5])
+    stack = stacked.Stack(arch, nets)
+    assert stack.size == 3
+    assert all(b.shape[1] % stacked.ROW_ALIGN == 0 for b in stack.buffers)
+    for row, seed in enumerate([0, 3, 5]):
+        topology, width = CONFIGS[arch]
+        fresh = stack.write_into(models.build(arch, topology, width, IMAGE), row)
+        reference = models.seeded(seed, arch, topology, width, IMAGE)
+        for (name, a), b in zip(fresh.state_dict().items(), reference.state_dict().values()):
+            assert torch.equal(a, b), name
+    names = {p.name for p in stack.family.params}
+    assert names == {name for name, _ in nets[0].named_parameters()}, "every parameter is stacked"
+
+
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_stacked_forward_matches_each_model(arch):
+    nets = nets_for(arch, [0, 1, 2])
+    x = torch.randn(3, 20, *IMAGE, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = torch.stack([net(x[i]) for i, net in enumerate(nets)])
+        torch.testing.assert_close(stacked.Stack(arch, nets).forward(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_stacked_fake_quant_matches_eager_qat_models(arch):
+    """Training-mode forwards of S eager QAT models and of the stack with StackedFakeQuant give
+    the same outputs and leave every observer, scale and zero point with the same values."""
+    nets = nets_for(arch, [0, 1, 2])
+    eager = [quantize.prepare(copy.deepcopy(net)) for net in nets]
+    stack = stacked.Stack(arch, nets)
+    quant = quantize.StackedFakeQuant(eager[0], 3)
+    generator = torch.Generator().manual_seed(1)
+    for step in range(3):
+        x = torch.randn(3, 16, *IMAGE, generator=generator) * (1 + step)
+        with torch.no_grad():
+            expected = torch.stack([m(x[i]) for i, m in enumerate(eager)])
+            got = stack.forward(x, quant)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    assert quant.used == set(quant.points) == set(quantize.fake_quant_points(eager[0]))
+    topology, width = CONFIGS[arch]
+    for row, reference in enumerate(eager):
+        copied = quant.write_into(quantize.prepare(stack.write_into(models.build(arch, topology, width, IMAGE), row)), row)
+        theirs = reference.state_dict()
+        for name, value in copied.state_dict().items():
+            if value.dtype == torch.int32:  # zero points: integers from the same ranges
+                assert (value.long() - theirs[name].long()).abs().max() <= 1, name
+            else:
+                torch.testing.assert_close(value, theirs[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_per_row_fake_quant_equals_separate_modules():
+    """One point: S separate qnnpack-default activation fake-quant modules against one stacked
+    per-row point (the claim the stacked QAT rests on)."""
+    template = quantize.prepare(models.seeded(0, "dnn", "L1", 5, IMAGE))
+    modules = [copy.deepcopy(template.quant.activation_post_process) for _ in range(4)]
+    quant = quantize.StackedFakeQuant(template, 4)
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(4):
+        x = torch.randn(4, 7, 5, generator=generator) * torch.arange(1, 5).view(4, 1, 1) + torch.arange(4).view(4, 1, 1)
+        expected = torch.stack([m(x[i]) for i, m in enumerate(modules)])
+        torch.testing.assert_close(quant.act("quant.activation_post_process", x), expected, rtol=1e-6, atol=1e-6)
+    name = "quant.activation_post_process"
+    torch.testing.assert_close(quant.running_min[name], torch.stack([m.activation_post_process.min_val for m in modules]))
+    torch.testing.assert_close(quant.scale[name], torch.cat([m.scale for m in modules]))
+
+
+def _assert_same_runs(a, b, rtol=1e-4, atol=1e-4):
+    for (model_a, result_a), (model_b, result_b) in zip(a, b):
+        assert (result_a.best_epoch, result_a.stopped_epoch) == (result_b.best_epoch, result_b.stopped_epoch)
+        for row_a, row_b in zip(result_a.history, result_b.history):
+            for name in METRICS:
+                assert row_a[name] == pytest.approx(row_b[name], rel=rtol, abs=atol), name
+        for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
+            torch.testing.assert_close(p_a, p_b, rtol=rtol, atol=atol)
+
+
+def _train(arch, seeds, splits, settings, quant=False):
+    nets = nets_for(arch, seeds)
+    stack = stacked.Stack(arch, nets)
+    q = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0])), len(seeds)) if quant else None
+    results = train.fit_stack(stack, splits, settings, seeds, quant=q)
+    return [(stack.write_into(net, row), result) for row, (net, result) in enumerate(zip(nets, results))], q
+
+
+@pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_stacked_training_matches_one_seed_at_a_time(arch, quant, small):
+    settings = TrainSettings(batch_size=32, max_epochs=2, patience=5)  # 200 = 6 * 32 + 8: a short last batch
+    together, _ = _train(arch, [0, 1, 2], small, settings, quant)
+    alone = [_train(arch, [seed], small, settings, quant)[0][0] for seed in (0, 1, 2)]
+    _assert_same_runs(together, alone)
+
+
+@pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_a_seeds_results_do_not_depend_on_its_stack_mates(arch, quant, small):
+    """Seeds [0, 1] and [0, 1, 2]: seeds 0 and 1 end identical, to the bit (the same code on
+    the same machine); patience 1 makes seeds leave the stack at different epochs."""
+    settings = TrainSettings(batch_size=32, max_epochs=4, patience=1, learning_rate=0.01)
+    two, q2 = _train(arch, [0, 1], small, settings, quant)
+    three, q3 = _train(arch, [0, 1, 2], small, settings, quant)
+    for row in (0, 1):
+        (model_a, result_a), (model_b, result_b) = two[row], three[row]
+        assert [{k: r[k] for k in METRICS} for r in result_a.history] == \
+            [{k: r[k] for k in METRICS} for r in result_b.history]
+        for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
+            assert torch.equal(p_a, p_b)
+        if quant:
+            for name in q2.points:
+                assert torch.equal(q2.scale[name][row], q3.scale[name][row])
+
+
+def test_train_block_stacked_equals_alone_and_qat_int8_agrees(small):
+    specs = specs_for("dnn", [0, 1])
+    settings = TrainSettings(batch_size=32, max_epochs=2)
+    stacked_frames = stages.qat_block(specs, small, settings, QATSettings(), [50.0, 50.0], None, {"dnn": 100})
+    alone_frames = stages.qat_block(specs, small, settings, QATSettings(), [50.0, 50.0], None, {})
+    for a, b in zip(stacked_frames, alone_frames):
+        ra, rb = a.iloc[0], b.iloc[0]
+        assert (ra.stacked_seeds, rb.stacked_seeds) == (2, 1)
+        assert ra.int8_is_quantized and rb.int8_is_quantized
+        assert (ra.best_epoch, ra.stopped_epoch) == (rb.best_epoch, rb.stopped_epoch)
+        # a real int8 model of the same weights up to float rounding: at most one test image apart
+        assert abs(ra.int8_test_acc - rb.int8_test_acc) <= 100.0 / len(small.y_test) + 1e-9
+        assert ra.fake_quant_test_acc == pytest.approx(rb.fake_quant_test_acc, abs=100.0 / len(small.y_test) + 1e-9)
+
+
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_prune_block_matches_eager_pruning(arch, small):
+    """Stacked evaluation of every (seed, ratio) gives the rows the eager models give."""
+    from minarch import prune
+
+    nets = nets_for(arch, [0, 1])
+    specs = specs_for(arch, [0, 1])
+    ratios = (0.0, 0.3, 0.7, 1.0)
+    frames = stages.prune_block(nets, specs, small, TrainSettings(), PruneSettings(ratios=ratios))
+    for net, frame in zip(nets, frames):
+        assert list(frame["ratio"]) == list(ratios)
+        for ratio, row in zip(ratios, frame.itertuples()):
+            pruned = copy.deepcopy(net)
+            prune.prune_globally(pruned, ratio)
+            achieved, _ = prune.sparsity(pruned)
+            loss, acc = train.evaluate(pruned, small.x_test, small.y_test)
+            assert row.achieved_sparsity == achieved
+            assert row.test_loss == pytest.approx(loss, rel=1e-5)
+            assert abs(row.test_acc - acc) <= 100.0 / len(small.y_test) + 1e-9
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
+@pytest.mark.parametrize("arch", ["dnn", "vit"])
+def test_killed_loop_resumes_from_its_checkpoint_with_the_same_results(arch, quant, small, tmp_path, monkeypatch):
+    settings = TrainSettings(batch_size=32, max_epochs=4, patience=2, learning_rate=0.01)
+    seeds = [0, 1, 2]
+    reference, q_ref = _train(arch, seeds, small, settings, quant)
+
+    def run(checkpoint):
+        nets = nets_for(arch, seeds)
+        stack = stacked.Stack(arch, nets)
+        q = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0])), len(seeds)) if quant else None
+        results = train.fit_stack(stack, small, settings, seeds, quant=q, checkpoint=checkpoint)
+        return [(stack.write_into(net, row), result) for row, (net, result) in enumerate(zip(nets, results))], q
+
+    path = tmp_path / ".train-seeds0-2.ckpt"
+    real_evaluate = train.evaluate_stack
+    calls = {"n": 0}
+
+    def dies_in_epoch_3(*args, **kwargs):  # 2 evaluations per epoch: die inside epoch 3
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise _Killed
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train, "evaluate_stack", dies_in_epoch_3)
+    with pytest.raises(_Killed):
+        run(train.Checkpoint(path, "key"))
+    assert path.exists()
+    monkeypatch.setattr(train, "evaluate_stack", real_evaluate)
+    resumed, q_res = run(train.Checkpoint(path, "key"))
+    for (model_a, result_a), (model_b, result_b) in zip(reference, resumed):
+        assert (result_a.best_epoch, result_a.stopped_epoch) == (result_b.best_epoch, result_b.stopped_epoch)
+        assert [{k: r[k] for k in METRICS} for r in result_a.history] == \
+            [{k: r[k] for k in METRICS} for r in result_b.history]
+        for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
+            assert torch.equal(p_a, p_b)
+    if quant:
+        for name in q_ref.points:
+            assert torch.equal(q_ref.scale[name], q_res.scale[name])
+            assert torch.equal(q_ref.running_max[name], q_res.running_max[name])
+
+
+def test_checkpoint_of_another_run_is_ignored(small, tmp_path):
+    settings = TrainSettings(batch_size=50, max_epochs=2)
+    path = tmp_path / "c.ckpt"
+    stack = stacked.Stack("dnn", nets_for("dnn", [0]))
+    train.fit_stack(stack, small, settings, [0], checkpoint=train.Checkpoint(path, "one run"))
+    assert path.exists()
+    fresh = stacked.Stack("dnn", nets_for("dnn", [0]))
+    results = train.fit_stack(fresh, small, settings, [0], checkpoint=train.Checkpoint(path, "another run"))
+    assert [r["epoch"] for r in results[0].history] == [1, 2], "trained from the start, not resumed"
+    path.write_bytes(b"not a checkpoint")
+    again = stacked.Stack("dnn", nets_for("dnn", [0]))
+    results = train.fit_stack(again, small, settings, [0], checkpoint=train.Checkpoint(path, "another run"))
+    assert [r["epoch"] for r in results[0].history] == [1, 2]
+
+
+def test_pruned_finetuning_keeps_pruned_weights_at_zero(small):
+    from minarch import prune
+
+    model = nets_for("dnn", [0])[0]
+    frame = stages.prune_block([model], specs_for("dnn", [0]), small, TrainSettings(batch_size=50),
+                               PruneSettings(ratios=(0.0, 0.5), finetune_epochs=1))[0]
+    assert frame["achieved_sparsity"].iloc[1] >= 0.5
+    pruned = copy.deepcopy(model)
+    prune.prune_globally(pruned, 0.5)
+    prune.make_permanent(pruned)
+    stages._finetune_pruned(pruned, 0.5, specs_for("dnn", [0])[0], small, TrainSettings(batch_size=50), 1)
+    assert prune.sparsity(pruned)[0] >= 0.5
