@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -53,15 +56,64 @@ def write_text(text: str, destination: str | os.PathLike) -> None:
         Path(tmp).write_text(text)
 
 
+SOURCE_HASH = "minarch_source_hash"
+UNRECORDED = "unrecorded"  # rows written before the source hash was recorded
+
+
+@functools.lru_cache(maxsize=None)
+def source_hash(package: Path = Path(minarch.__file__).resolve().parent) -> str:
+    """A short SHA-256 over the package's ``.py`` files (path and contents, in path order):
+    the version number stays the same while the code changes, so rows record this too."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
+        relative = path.relative_to(package).as_posix().encode()
+        content = path.read_bytes()
+        # lengths first, so that no two different file sets hash alike
+        digest.update(b"%d %d " % (len(relative), len(content)) + relative + content)
+    return digest.hexdigest()[:12]
+
+
 def versions() -> dict[str, str]:
     import torch
 
-    return {"minarch_version": minarch.__version__, "torch_version": torch.__version__}
+    return {"minarch_version": minarch.__version__, SOURCE_HASH: source_hash(), "torch_version": torch.__version__}
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """One Parquet file; a missing, truncated or junk file gives one line naming it and how to
+    rebuild it (pyarrow's own error is a traceback several lines long)."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing; rerun the workflow to rebuild it") from None
+    except Exception as error:  # ArrowInvalid, OSError, ...: all mean a damaged file
+        raise CheckpointError(
+            f"{path} is corrupt or not a Parquet file ({type(error).__name__}); delete it and rerun the "
+            "workflow to rebuild it"
+        ) from None
 
 
 def read_parquets(paths) -> pd.DataFrame:
-    frames = [pd.read_parquet(path) for path in paths]
+    frames = [read_parquet(path) for path in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def mixed_code_warning(*frames: pd.DataFrame | None) -> str | None:
+    """One line when the rows of ``frames`` were made by different versions of the code
+    (different ``minarch_source_hash``; rows without one count as "unrecorded"), else None."""
+    counts: Counter = Counter()
+    for frame in frames:
+        if frame is None or frame.empty:
+            continue
+        if SOURCE_HASH in frame.columns:
+            counts.update(frame[SOURCE_HASH].fillna(UNRECORDED).astype(str))
+        else:
+            counts[UNRECORDED] += len(frame)
+    if len(counts) <= 1:
+        return None
+    rows = ", ".join(f"{code}: {n} row{'' if n == 1 else 's'}" for code, n in counts.most_common())
+    return (f"these results combine rows made by {len(counts)} different versions of the minarch code "
+            f"({SOURCE_HASH} {rows}); rerun with --forceall for results of one version")
 
 
 HTML_PAGE = """<!DOCTYPE html>

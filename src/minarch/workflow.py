@@ -1,5 +1,6 @@
-"""What every Snakemake script shares: log to the rule's log file, set torch threads, and turn
-known failures into one clear line (and a non-zero exit) instead of a traceback."""
+"""What every Snakemake script shares: log to the rule's log file, check that the job runs the
+package of the workflow's own checkout, set torch threads, and turn known failures into one
+clear line (and a non-zero exit) instead of a traceback."""
 
 from __future__ import annotations
 
@@ -7,13 +8,35 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
+import minarch
 from minarch.config import ConfigError
 from minarch.data import DataError
-from minarch.io import CheckpointError
+from minarch.io import CheckpointError, mixed_code_warning, source_hash
 
 log = logging.getLogger("minarch")
+
+
+class InstallationError(RuntimeError):
+    """The job imported a minarch package other than the one of the workflow's checkout."""
+
+
+def check_checkout(scriptdir: str | os.PathLike) -> None:
+    """Jobs must run the code of the checkout whose workflow runs them (``workflow/scripts``
+    is ``scriptdir``, the package ``src/minarch`` beside it): with one virtualenv and two
+    clones, the package installed from the first would silently run the second's workflow.
+    Another installation of the same sources (``pip install .``, not editable) is accepted."""
+    checkout = Path(scriptdir).resolve().parents[1]
+    expected, found = checkout / "src" / "minarch", Path(minarch.__file__).resolve().parent
+    if found == expected.resolve() or not expected.is_dir():
+        return  # the workflow carries no package of its own (e.g. used as a module): nothing to compare
+    if source_hash(found) != source_hash(expected):
+        raise InstallationError(
+            f"this job imported minarch from {found}, not from the workflow's checkout {checkout}; run "
+            f"`pip install -e .` in {checkout} (or activate that checkout's environment)"
+        )
 
 
 def run_job(snakemake, main: Callable) -> None:
@@ -26,8 +49,10 @@ def run_job(snakemake, main: Callable) -> None:
                         force=True)
     started = time.perf_counter()
     try:
+        if getattr(snakemake, "scriptdir", None):  # always set by Snakemake's script directive
+            check_checkout(snakemake.scriptdir)
         main(snakemake)
-    except (DataError, ConfigError, CheckpointError) as error:
+    except (DataError, ConfigError, CheckpointError, InstallationError) as error:
         log.error("%s", error)
         sys.exit(1)
     except Exception:
@@ -35,6 +60,13 @@ def run_job(snakemake, main: Callable) -> None:
         raise
     log.info("done in %.1f s", time.perf_counter() - started)
     _exit_done()
+
+
+def warn_mixed_code(*frames) -> None:
+    """Log one warning line when an aggregate combines rows made by different code."""
+    line = mixed_code_warning(*frames)
+    if line:
+        log.warning("%s", line)
 
 
 def _exit_done() -> None:

@@ -109,7 +109,7 @@ def test_prepare_from_mirror_writes_verified_cache(mirror, tiny, tmp_path):
     assert str(mirror / "tiny.npz") in line
     assert sorted(os.listdir(destination.parent)) == ["tiny.npz"]
     with np.load(destination) as cache:
-        assert sorted(cache.files) == sorted(ARRAYS)
+        assert sorted(cache.files) == sorted([*ARRAYS, data.CHECKSUMS_KEY])
         for name in ARRAYS:
             assert cache[name].dtype == np.uint8
             np.testing.assert_array_equal(cache[name], tiny[name])
@@ -248,3 +248,55 @@ def test_load_splits_missing_or_corrupt_cache(tmp_path):
     garbage.write_bytes(b"not a zip file at all")
     with pytest.raises(DataError, match="unreadable"):
         data.load_splits(garbage)
+
+
+# --------------------------------------------------------------------------- the cache is checked where it is read
+def _prepared_cache(mirror, tmp_path) -> Path:
+    destination = tmp_path / "resources" / "datasets" / "tiny.npz"
+    data.prepare("tiny", destination, mirror=str(mirror))
+    return destination
+
+
+def test_prepare_records_the_content_checksums_in_the_cache(mirror, tiny, tmp_path):
+    with np.load(_prepared_cache(mirror, tmp_path), allow_pickle=False) as cache:
+        recorded = cache[data.CHECKSUMS_KEY].tolist()
+    assert recorded == [sha256s(tiny)[name] for name in ARRAYS]
+
+
+@pytest.mark.parametrize("change", ["permuted labels", "one pixel", "swapped test set"])
+def test_load_splits_rejects_a_cache_changed_after_it_was_made(mirror, tiny, tmp_path, change):
+    """The cache stays a valid file with its recorded checksums; only its content changed."""
+    path = _prepared_cache(mirror, tmp_path)
+    with np.load(path, allow_pickle=False) as cache:
+        arrays = {name: cache[name].copy() for name in cache.files}
+    if change == "permuted labels":
+        arrays["y_train"] = arrays["y_train"][::-1].copy()
+        changed = "y_train"
+    elif change == "one pixel":
+        arrays["x_train"][0, 0, 0] ^= 0x01
+        changed = "x_train"
+    else:
+        arrays["x_test"], arrays["y_test"] = arrays["x_test"][::-1].copy(), arrays["y_test"][::-1].copy()
+        changed = "x_test, y_test"
+    np.savez(path, **arrays)
+    data.load_splits(_prepared_cache(mirror, tmp_path / "fresh"))  # the same data, freshly made, loads
+    with pytest.raises(DataError) as info:
+        data.load_splits(path)
+    message = str(info.value)
+    assert str(path) in message and f"({changed} changed)" in message and "delete it and rerun" in message
+    assert "\n" not in message
+
+
+def test_load_splits_accepts_an_old_cache_only_with_known_content(tiny, tmp_path):
+    """A cache written before checksums were recorded: its content must be a known one of the
+    dataset it is named after (checked once more, not trusted blindly)."""
+    old = tmp_path / "tiny.npz"
+    np.savez(old, **tiny)
+    assert data.load_splits(old).x_train.shape[0] == 18
+    np.savez(old, **dict(tiny, y_train=tiny["y_train"][::-1].copy()))
+    with pytest.raises(DataError, match="records no content checksums .* delete it and rerun"):
+        data.load_splits(old)
+    unknown = tmp_path / "svhn.npz"
+    np.savez(unknown, **tiny)
+    with pytest.raises(DataError, match="svhn.npz records no content checksums"):
+        data.load_splits(unknown)

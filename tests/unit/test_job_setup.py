@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
+import pytest
 import torch
 
-from minarch.workflow import setup_torch
+import minarch
+from minarch.workflow import InstallationError, check_checkout, setup_torch, warn_mixed_code
+
+PACKAGE = Path(minarch.__file__).resolve().parent
 
 
 def test_setup_torch_sets_threads_and_flushes_subnormals():
@@ -36,16 +44,20 @@ def main(job):
     with open(job.output[0], "w") as handle:
         handle.write("result")
 
-run_job(SimpleNamespace(log=[sys.argv[1]], output=[sys.argv[2]], params=SimpleNamespace(fail=sys.argv[3] == "1")), main)
+job = SimpleNamespace(log=[sys.argv[1]], output=[sys.argv[2]], params=SimpleNamespace(fail=sys.argv[3] == "1"))
+if len(sys.argv) > 4:
+    job.scriptdir = sys.argv[4]  # as Snakemake sets it: the folder of the job's script
+run_job(job, main)
 raise SystemExit(3)  # not reached: a finished job exits inside run_job
 """
 
 
-def _run_job(tmp_path, fail: bool):
+def _run_job(tmp_path, fail: bool, scriptdir: Path | None = None):
     script = tmp_path / "job.py"
     script.write_text(JOB)
     log, output = tmp_path / "job.log", tmp_path / "out.txt"
-    done = subprocess.run([sys.executable, str(script), str(log), str(output), "1" if fail else "0"],
+    extra = [str(scriptdir)] if scriptdir else []
+    done = subprocess.run([sys.executable, str(script), str(log), str(output), "1" if fail else "0", *extra],
                           capture_output=True, text=True, timeout=60)
     return done, log.read_text(), output
 
@@ -63,3 +75,51 @@ def test_known_failure_is_one_logged_line_and_exit_one(tmp_path):
     assert not output.exists()
     assert log.strip().endswith("mirror file mnist.npz is corrupt") and len(log.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def _checkout(tmp_path, edited: bool) -> Path:
+    """Another clone: workflow/scripts beside src/minarch, a copy of the running package's
+    sources, with one edit or without."""
+    root = tmp_path / "clone"
+    (root / "workflow" / "scripts").mkdir(parents=True)
+    shutil.copytree(PACKAGE, root / "src" / "minarch", ignore=shutil.ignore_patterns("__pycache__"))
+    if edited:
+        with open(root / "src" / "minarch" / "regimes.py", "a") as handle:
+            handle.write("\n# an edit in the other clone\n")
+    return root
+
+
+def test_check_checkout_accepts_the_running_package_and_copies_of_its_sources(tmp_path):
+    check_checkout(PACKAGE.parents[1] / "workflow" / "scripts")  # this checkout (editable install)
+    check_checkout(_checkout(tmp_path, edited=False) / "workflow" / "scripts")  # `pip install .` of the same code
+    (tmp_path / "bare" / "workflow" / "scripts").mkdir(parents=True)
+    check_checkout(tmp_path / "bare" / "workflow" / "scripts")  # a workflow without a package of its own
+
+
+def test_check_checkout_rejects_the_package_of_another_checkout(tmp_path):
+    root = _checkout(tmp_path, edited=True)
+    with pytest.raises(InstallationError) as info:
+        check_checkout(root / "workflow" / "scripts")
+    message = str(info.value)
+    assert str(PACKAGE) in message and str(root) in message and "pip install -e ." in message
+    assert "\n" not in message
+
+
+def test_a_job_of_another_checkout_stops_in_one_line_before_running(tmp_path):
+    root = _checkout(tmp_path, edited=True)
+    done, log, output = _run_job(tmp_path, fail=False, scriptdir=root / "workflow" / "scripts")
+    assert done.returncode == 1 and not output.exists()
+    assert len(log.strip().splitlines()) == 1 and "imported minarch from" in log and "pip install -e ." in log
+    assert "Traceback" not in done.stderr
+    done, log, output = _run_job(tmp_path, fail=False, scriptdir=PACKAGE.parents[1] / "workflow" / "scripts")
+    assert done.returncode == 0 and output.read_text() == "result"
+
+
+def test_warn_mixed_code_logs_one_line(caplog):
+    one = pd.DataFrame({"minarch_source_hash": ["aaaaaaaaaaaa"] * 2})
+    other = pd.DataFrame({"minarch_source_hash": ["bbbbbbbbbbbb"]})
+    with caplog.at_level(logging.WARNING, logger="minarch"):
+        warn_mixed_code(one, one)
+        assert not caplog.records
+        warn_mixed_code(one, other)
+    assert len(caplog.records) == 1 and "2 different versions" in caplog.records[0].getMessage()

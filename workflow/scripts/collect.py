@@ -1,11 +1,12 @@
 """One Parquet table per family and stage, from the per-seed files."""
 
 from minarch.io import read_parquets, write_parquet
-from minarch.workflow import log, run_job
+from minarch.workflow import log, run_job, warn_mixed_code
 
 
 def main(job):
     frame = read_parquets(job.input.runs)
+    warn_mixed_code(frame)
     write_parquet(frame, job.output.table)
     log.info("%d rows from %d runs", len(frame), len(job.input.runs))
 

@@ -2,11 +2,13 @@
 
 from minarch.io import atomic_path, read_parquets, write_html_table, write_parquet
 from minarch.regimes import Thresholds, finals, summarize
-from minarch.workflow import log, run_job
+from minarch.workflow import log, run_job, warn_mixed_code
 
 
 def main(job):
-    table = summarize(finals(read_parquets(job.input.train)), Thresholds(**job.params.thresholds))
+    train = read_parquets(job.input.train)
+    warn_mixed_code(train)
+    table = summarize(finals(train), Thresholds(**job.params.thresholds))
     write_parquet(table, job.output.parquet)
     with atomic_path(job.output.csv) as tmp:
         table.to_csv(tmp, index=False)

@@ -1,19 +1,18 @@
 """Table I with bootstrap confidence intervals and the paper's published values beside ours."""
 
-import pandas as pd
-
 from minarch.confidence import table1_intervals
-from minarch.io import atomic_path, read_parquets, write_html_table, write_text
+from minarch.io import atomic_path, read_parquet, read_parquets, write_html_table, write_text
 from minarch.regimes import Thresholds, finals
 from minarch.tables import table1, to_markdown
-from minarch.workflow import log, run_job
+from minarch.workflow import log, run_job, warn_mixed_code
 
 
 def main(job):
     settings = job.params.table1
-    prune, qat = read_parquets(job.input.prune), read_parquets(job.input.qat)
-    table = table1(pd.read_parquet(job.input.regimes), prune, qat, prune_tolerance=settings["prune_tolerance"])
-    intervals = table1_intervals(finals(read_parquets(job.input.train)), prune, qat, table,
+    train, prune, qat = (read_parquets(getattr(job.input, stage)) for stage in ("train", "prune", "qat"))
+    warn_mixed_code(train, prune, qat)
+    table = table1(read_parquet(job.input.regimes), prune, qat, prune_tolerance=settings["prune_tolerance"])
+    intervals = table1_intervals(finals(train), prune, qat, table,
                                  Thresholds(**job.params.thresholds), settings["prune_tolerance"],
                                  settings["bootstrap_resamples"], settings["confidence"], settings["bootstrap_seed"])
     table = table.merge(intervals, on=["dataset", "arch"], how="left")

@@ -1,15 +1,13 @@
 """Phase 1: the topology table and the shape-invariance table (paper Fig. 2b, Sec. III-A)."""
 
-import pandas as pd
-
-from minarch.io import atomic_path, write_html_table, write_parquet
+from minarch.io import atomic_path, read_parquet, write_html_table, write_parquet
 from minarch.regimes import Thresholds
 from minarch.shapes import invariance, topology_table
 from minarch.workflow import log, run_job
 
 
 def main(job):
-    table = topology_table(pd.read_parquet(job.input.train), Thresholds(**job.params.thresholds))
+    table = topology_table(read_parquet(job.input.train), Thresholds(**job.params.thresholds))
     write_parquet(table, job.output.table)
     spread = invariance(table, job.params.tolerance)
     with atomic_path(job.output.invariance) as tmp:
