@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import yaml
 
@@ -11,10 +13,126 @@ from minarch import topology as topo
 from minarch.settings import FIXED_TOPOLOGIES, RunSpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+TOPOLOGY_SWEEP = "topology_sweep"
+# The sections that say *what* runs: a config file that names one replaces it whole, so a
+# small config never inherits the default config's families, seeds or phase 1.
+SWEEP_SECTIONS = ("families", TOPOLOGY_SWEEP)
 
 
 class ConfigError(ValueError):
     """A config problem, reported in one line that names the key."""
+
+
+# ---------------------------------------------------------------------------- loading and merging
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file's content; a syntax error is a ConfigError naming the file and line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except OSError as error:
+        raise ConfigError(f"config error: cannot read {path}: {error.strerror}") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = error.problem or error.context or "invalid YAML"
+        start = error.context_mark
+        if error.problem and error.context and start and mark and start.line != mark.line:
+            problem += f" ({error.context}, line {start.line + 1})"  # e.g. where an unclosed [ opened
+        raise ConfigError(f"config error in {where}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config error in {path}: YAML syntax error: {error}") from None
+
+
+def yaml_syntax_error(path: str | Path) -> str | None:
+    """The one-line message for a YAML syntax error in ``path``, None when it reads or is
+    absent. Snakemake's own message for one names neither the file nor the line."""
+    if not Path(path).is_file():
+        return None
+    try:
+        load_yaml(path)
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``override`` over ``base`` key by key, as Snakemake merges config files."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def sweeps_whole(merged: dict[str, Any], layers: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``merged`` (the key-by-key merge of the default config and the user's ``layers``, as
+    Snakemake makes it) with the sweep taken whole: ``families`` and ``topology_sweep`` each
+    come from the last layer naming them, never mixed with the default's. A config that names
+    its families and not ``topology_sweep`` runs no phase 1 (it says what runs); one that
+    names no families keeps the default's, so ``topology_sweep: null`` alone is the paper's
+    sweep without phase 1."""
+    layers = [layer for layer in layers if isinstance(layer, dict)]
+    resolved = dict(merged)
+    for section in SWEEP_SECTIONS:
+        named = [layer[section] for layer in layers if section in layer]
+        if named:
+            resolved[section] = copy.deepcopy(named[-1])
+        elif section == TOPOLOGY_SWEEP and any("families" in layer for layer in layers):
+            resolved.pop(section, None)
+    return resolved
+
+
+def merge_layers(default: dict[str, Any], *layers: dict[str, Any]) -> dict[str, Any]:
+    """The default config and the user's layers (each ``--configfile``, then ``--config``)
+    merged as the workflow merges them: key by key, but the sweep whole (``sweeps_whole``)."""
+    merged = copy.deepcopy(default)
+    for layer in layers:
+        merged = deep_merge(merged, layer or {})
+    return sweeps_whole(merged, layers)
+
+
+# ---------------------------------------------------------------------------- types
+_INTEGER = re.compile(r"[-+]?\d+")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_NULL = {"null", "Null", "NULL", "~", ""}
+
+
+def _resolved(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its ``$ref`` (``#/definitions/...``) filled in."""
+    while "$ref" in schema:
+        target: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def coerce(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
+    """``value`` with strings read as numbers (or null) where the schema wants one and no
+    string. PyYAML follows YAML 1.1, which reads ``1e-3`` (no dot) as a string, and
+    ``--config key=...`` reads every nested value as a string; neither should be an error.
+    Anything else is left for the schema check to name."""
+    root = schema if root is None else root
+    schema = _resolved(schema, root)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {k: coerce(v, properties[k], root) if k in properties else v for k, v in value.items()}
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [coerce(v, items, root) for v in value] if isinstance(items, dict) else value
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, str) and "string" not in types:
+        text = value.strip()
+        if "integer" in types and _INTEGER.fullmatch(text):
+            return int(text)
+        if "number" in types and _NUMBER.fullmatch(text):
+            return float(text)
+        if "null" in types and text in _NULL:
+            return None
+    return value
 
 
 def _location(error: "jsonschema.ValidationError") -> str:
@@ -28,17 +146,41 @@ def check(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Raise ConfigError naming the first problem, most specific error first."""
     import jsonschema  # here, not at the top: every job imports this module for ConfigError (0.1 s)
 
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.path)))
+    errors = sorted(_validator(schema).iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.path)))
     if not errors:
         return
     error = jsonschema.exceptions.best_match(errors)
     if error.validator == "additionalProperties":
         known = sorted(error.schema.get("properties", {}))
         raise ConfigError(f"config error at {_location(error)}: {error.message}; known keys: {', '.join(known)}")
+    if error.validator == "contains":  # "does not contain items matching the given schema" says too little
+        raise ConfigError(f"config error at {_location(error)}: {error.instance!r} {error.schema.get('description', error.message)}")
     value = error.instance if not isinstance(error.instance, (dict, list)) else None
     detail = error.message if value is None else f"{value!r} is not allowed ({error.message})"
     raise ConfigError(f"config error at {_location(error)}: {detail}")
+
+
+def _validator(schema: dict[str, Any]) -> "jsonschema.protocols.Validator":
+    """Draft 2020-12, but a float is never an integer: JSON Schema counts 5.0 as one, and a
+    width of 5.0 would pass and then name its run directory ``w5.0``."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    strict = base.TYPE_CHECKER.redefine("integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(base, type_checker=strict)(schema)
+
+
+def prepare(config: dict[str, Any], schema: dict[str, Any], layers: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The config a run uses, checked: ``config`` is Snakemake's key-by-key merge of the
+    default config and the user's ``layers`` (each ``--configfile``, then ``--config``). The
+    sweep is taken whole from the layers (``sweeps_whole``), numbers given as strings are read
+    as numbers (``coerce``), and ``topology_sweep: null`` (phase 1 off) drops the section.
+    Raises ConfigError naming the first problem."""
+    resolved = coerce(sweeps_whole(config, list(layers)), schema)
+    check(resolved, schema)
+    if resolved.get(TOPOLOGY_SWEEP, {}) is None:
+        del resolved[TOPOLOGY_SWEEP]
+    return resolved
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
@@ -51,15 +193,12 @@ def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
     return list(spec["topologies"]) if family == "dnn" else [FIXED_TOPOLOGIES[family]]
 
 
-TOPOLOGY_SWEEP = "topology_sweep"
-
-
 def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every sweep of the config by name: the families of phase 2, and the phase-1
     ``topology_sweep`` of DNN shapes (its square members are the same runs as the DNN's)."""
     found = {family: {"arch": family, **spec, "topologies": topologies_of(family, spec)}
              for family, spec in config["families"].items()}
-    if TOPOLOGY_SWEEP in config:
+    if config.get(TOPOLOGY_SWEEP) is not None:  # absent or null: no phase 1
         spec = config[TOPOLOGY_SWEEP]
         found[TOPOLOGY_SWEEP] = {
             "arch": "dnn", "datasets": spec["datasets"], "widths": spec["widths"], "seeds": spec["seeds"],
@@ -89,3 +228,84 @@ def seed_blocks(n_seeds: int, seeds_per_job: int) -> list[list[int]]:
     """Seeds grouped into jobs; ``seeds_per_job`` 0 means all seeds of a configuration in one job."""
     size = n_seeds if seeds_per_job <= 0 else seeds_per_job
     return [list(range(start, min(start + size, n_seeds))) for start in range(0, n_seeds, size)]
+
+
+# ---------------------------------------------------------------------------- the plan in one line
+def _sweep_text(name: str, spec: dict[str, Any], config: dict[str, Any]) -> str:
+    parts = [", ".join(spec["datasets"])]
+    if name == TOPOLOGY_SWEEP:
+        parts.append(f"depths {', '.join(map(str, config[TOPOLOGY_SWEEP]['depths']))} ({len(spec['topologies'])} shapes)")
+    elif name == "dnn":
+        parts.append(", ".join(spec["topologies"]))
+    parts += [f"widths {', '.join(map(str, spec['widths']))}", f"{spec['seeds']} seeds"]
+    return f"{'phase 1' if name == TOPOLOGY_SWEEP else name} [{'; '.join(parts)}]"
+
+
+def planned_jobs(config: dict[str, Any]) -> dict[str, int]:
+    """Training runs (seeds trained) and train/prune/qat jobs of the default target, counted
+    as the rules plan them: one job per block of seeds (``seed_blocks``) of a configuration
+    that some sweep needs; phase-1-only configurations are trained, not pruned or quantised.
+    A job trains its whole block, so a DNN configuration of the families trains as many seeds
+    as phase 1 when phase 1's count is larger (the two share their runs and their jobs)."""
+    per_arch = seeds_per_arch(config)
+    per_job = config.get("train", {}).get("seeds_per_job", 0)
+    needed: dict[tuple, int] = {}  # configuration -> seeds some sweep asks for
+    staged: dict[tuple, int] = {}  # the same, for the families only (prune and QAT)
+    for name, spec in sweeps(config).items():
+        for dataset in spec["datasets"]:
+            for topology in spec["topologies"]:
+                for width in spec["widths"]:
+                    key = (dataset, spec["arch"], topology, int(width))
+                    needed[key] = max(needed.get(key, 0), spec["seeds"])
+                    if name != TOPOLOGY_SWEEP:
+                        staged[key] = max(staged.get(key, 0), spec["seeds"])
+
+    def blocks(key: tuple, n_seeds: int) -> list[list[int]]:
+        return [b for b in seed_blocks(per_arch[key[1]], per_job) if b[0] < n_seeds]
+
+    train_blocks = [b for key, n in needed.items() for b in blocks(key, n)]
+    stage_jobs = sum(len(blocks(key, n)) for key, n in staged.items())
+    return {"runs": sum(map(len, train_blocks)), "train": len(train_blocks), "prune": stage_jobs, "qat": stage_jobs}
+
+
+def plan_summary(config: dict[str, Any]) -> str:
+    """One line saying what a config runs, shown before any compute is spent: each sweep's
+    datasets, shapes, widths and seeds, the epochs, and the number of runs and jobs."""
+    found = sweeps(config)
+    text = [_sweep_text(name, spec, config) for name, spec in found.items()]
+    if TOPOLOGY_SWEEP not in found:
+        text.append("no phase 1")
+    jobs = planned_jobs(config)
+    epochs = config.get("train", {}).get("max_epochs", "?")
+    return (f"minarch plan: {', '.join(text)}; max_epochs {epochs}; {jobs['runs']} training runs in "
+            f"{jobs['train']} train + {jobs['prune']} prune + {jobs['qat']} qat jobs (plus data and aggregate jobs)")
+
+
+# ---------------------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    """``python -m minarch.config my.yaml [more.yaml ...]``: check config files the way the
+    workflow reads them (merged over ``config/config.yaml``) and print the plan line, or the
+    one-line problem. Snakemake reads a ``--configfile`` before the workflow starts, and its
+    message for a YAML syntax error there names neither the file nor the line; this does."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    try:
+        layers = [load_yaml(path) for path in paths]
+        for path, layer in zip(paths, layers):
+            if not isinstance(layer, dict):
+                raise ConfigError(f"config error in {path}: the file must hold keys at the top level")
+        schema = load_schema()
+        default = load_yaml(SCHEMA_PATH.parents[2] / "config" / "config.yaml")
+        merged = default
+        for layer in layers:
+            merged = deep_merge(merged, layer)
+        print(plan_summary(prepare(merged, schema, layers)))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 import yaml
 
 from minarch import topology as topo
-from minarch.config import seed_blocks, topologies_of
+from minarch.config import deep_merge, seed_blocks, topologies_of
 from minarch.data import DATASETS
 from minarch.settings import PruneSettings, TrainSettings
 
@@ -193,17 +193,6 @@ def depth_of(arch: str, topology: str) -> int:
 
 
 # ---------------------------------------------------------------------------- config
-def deep_merge(base: dict, override: dict) -> dict:
-    """``override`` over ``base`` key by key, as Snakemake merges config files."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def load_config(path: str | Path | None = None, defaults: str | Path | None = DEFAULT_CONFIG) -> dict[str, Any]:
     """A config file merged over the default config (as ``snakemake --configfile`` merges it over
     the Snakefile's ``configfile:``), with the settings' defaults for keys neither gives."""

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from minarch import config as cfg
-from minarch.cost import deep_merge  # as Snakemake merges --configfile over the default
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, settings_columns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +38,10 @@ def test_full_config_accepted(schema, full):
 
 
 def test_quick_config_accepted(schema, full):
-    quick = deep_merge(full, load_yaml("quick.yaml"))
+    quick = cfg.merge_layers(full, load_yaml("quick.yaml"))
     assert quick["train"]["max_epochs"] < full["train"]["max_epochs"] and quick["prune"] == full["prune"]
     assert set(quick["families"]) == set(full["families"]) == {"dnn", "cnn", "vit"}
+    assert quick["topology_sweep"]["depths"] == [1, 2]  # its own phase 1, as its comment says
     cfg.check(quick, schema)
 
 
@@ -191,3 +191,167 @@ def test_fixed_shape_families_take_no_topologies(schema, family):
 def test_unknown_family_rejected(schema):
     with pytest.raises(cfg.ConfigError, match="known keys: cnn, dnn, vit"):
         cfg.check({"families": {"resnet": {"datasets": ["mnist"], "widths": [2], "seeds": 1}}}, schema)
+
+
+# ---------------------------------------------------------------------------- a user's config means what it says
+DNN_ONLY = {"families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [4, 16], "seeds": 2}}}
+CNN_ONLY = {"families": {"cnn": {"datasets": ["fashion_mnist"], "widths": [2], "seeds": 3}}}
+
+
+def as_run(full, schema, *layers):
+    """The config a run gets: Snakemake's key-by-key merge of the layers over the default,
+    then ``prepare`` (sweep whole, numbers, check)."""
+    merged = full
+    for layer in layers:
+        merged = cfg.deep_merge(merged, layer)
+    return cfg.prepare(merged, schema, layers)
+
+
+def test_deep_merge_lives_in_config_and_cost_uses_it():
+    from minarch import cost
+
+    assert cost.deep_merge is cfg.deep_merge
+    assert cfg.deep_merge({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]}) == {"a": {"x": 1, "y": 3}, "b": [2]}
+
+
+def test_a_config_naming_one_family_runs_only_it_without_phase_1(schema, full):
+    run = as_run(full, schema, DNN_ONLY)
+    assert list(run["families"]) == ["dnn"] and cfg.TOPOLOGY_SWEEP not in run
+    assert set(cfg.sweeps(run)) == {"dnn"}
+    assert cfg.seeds_per_arch(run) == {"dnn": 2}  # not the default's 30 (phase 1's)
+    assert run["train"] == full["train"]  # the other sections still merge key by key
+    assert as_run(full, schema, CNN_ONLY)["families"] == CNN_ONLY["families"]
+
+
+def test_a_family_section_is_replaced_whole_not_merged(schema, full):
+    layer = {"families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [3], "seeds": 1}}}
+    run = as_run(full, schema, DNN_ONLY, layer)  # the later file wins for the sweep
+    assert run["families"] == layer["families"]
+
+
+def test_topology_sweep_null_turns_phase_1_off(schema, full):
+    quick = load_yaml("quick.yaml")
+    run = as_run(full, schema, quick, {cfg.TOPOLOGY_SWEEP: None})
+    assert cfg.TOPOLOGY_SWEEP not in run and run["families"] == quick["families"]
+    # alone: the default's families without phase 1
+    run = as_run(full, schema, {cfg.TOPOLOGY_SWEEP: None})
+    assert run["families"] == full["families"] and set(cfg.sweeps(run)) == {"dnn", "cnn", "vit"}
+
+
+def test_config_naming_no_sweep_keeps_the_default_sweep(schema, full):
+    run = as_run(full, schema, {"train": {"max_epochs": 3}})
+    assert run["families"] == full["families"] and run[cfg.TOPOLOGY_SWEEP] == full[cfg.TOPOLOGY_SWEEP]
+    assert run["train"]["max_epochs"] == 3
+
+
+def test_merge_layers_matches_snakemake_merge_then_prepare(schema, full):
+    assert cfg.check(cfg.merge_layers(full, DNN_ONLY), schema) is None
+    assert cfg.merge_layers(full, DNN_ONLY)["families"] == DNN_ONLY["families"]
+    assert cfg.TOPOLOGY_SWEEP not in cfg.merge_layers(full, DNN_ONLY)
+
+
+def test_numbers_written_as_strings_are_numbers(schema, full):
+    # PyYAML (YAML 1.1) reads 1e-3 as a string; --config reads every nested value as one
+    assert yaml.safe_load("learning_rate: 1e-3")["learning_rate"] == "1e-3"
+    layer = {"train": {"learning_rate": "1e-3", "max_epochs": "2"}, "prune": {"ratios": ["0", "5e-1", "1"]},
+             "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": ["4"], "seeds": "2"}}}
+    run = as_run(full, schema, layer)
+    assert run["train"]["learning_rate"] == 0.001 and run["train"]["max_epochs"] == 2
+    assert run["prune"]["ratios"] == [0.0, 0.5, 1.0]
+    assert run["families"]["dnn"]["widths"] == [4] and run["families"]["dnn"]["seeds"] == 2
+    assert as_run(full, schema, {cfg.TOPOLOGY_SWEEP: "null"}).get(cfg.TOPOLOGY_SWEEP) is None  # --config key=null
+
+
+def test_coerce_leaves_strings_the_schema_wants_and_non_numbers(schema, full):
+    assert cfg.coerce({"data": {"mirror": "123"}}, schema) == {"data": {"mirror": "123"}}
+    with pytest.raises(cfg.ConfigError, match="train.learning_rate.*'fast'"):
+        as_run(full, schema, {"train": {"learning_rate": "fast"}})
+    with pytest.raises(cfg.ConfigError, match=r"families.dnn.widths\[0\].*'5.0'"):  # an integer key takes no "5.0"
+        as_run(full, schema, {"families": {"dnn": {**DNN_ONLY["families"]["dnn"], "widths": ["5.0"]}}})
+
+
+@pytest.mark.parametrize("dotted, value, name", [
+    ("families.dnn.widths", [5.0], "families.dnn.widths[0]"),
+    ("families.cnn.widths", [2, 4.0], "families.cnn.widths[1]"),
+    ("topology_sweep.widths", [1.0], "topology_sweep.widths[0]"),
+    ("families.vit.seeds", 2.0, "families.vit.seeds"),
+    ("train.max_epochs", 1.0, "train.max_epochs"),
+])
+def test_floats_are_not_integers(schema, full, dotted, value, name):
+    _set(full, dotted, value)
+    with pytest.raises(cfg.ConfigError, match="is not of type 'integer'") as info:
+        cfg.check(full, schema)
+    assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_prune_ratios_must_include_zero(schema, full):
+    full["prune"]["ratios"] = [0.5, 1.0]
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.check(full, schema)
+    message = str(info.value)
+    assert message.startswith("config error at prune.ratios: [0.5, 1.0]") and "0.0" in message and "\n" not in message
+    full["prune"]["ratios"] = [0, 1.0]  # an integer 0 is 0.0
+    cfg.check(full, schema)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("train:\n  max_epochs: 1\nfamilies:\n  dnn: {datasets: [mnist\n", 5),  # unclosed flow sequence
+    ("train:\n  max_epochs: 1\n   batch_size: 10\n", 3),  # bad indentation
+    ("train: {max_epochs: 1}\n\tfamilies: {}\n", 2),  # a tab
+])
+def test_yaml_syntax_error_names_file_and_line(tmp_path, text, line):
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.load_yaml(path)
+    message = str(info.value)
+    assert f"{path}, line {line}," in message and "YAML" in message and "\n" not in message
+    assert cfg.yaml_syntax_error(path) == message
+
+
+def test_yaml_syntax_error_none_for_good_or_missing_file(tmp_path):
+    assert cfg.yaml_syntax_error(ROOT / "config" / "config.yaml") is None
+    assert cfg.yaml_syntax_error(tmp_path / "absent.yaml") is None
+
+
+def test_plan_summary_says_what_runs(schema, full):
+    run = as_run(full, schema, {**DNN_ONLY, "train": {"max_epochs": 3}})
+    line = cfg.plan_summary(run)
+    assert "\n" not in line
+    assert "dnn [mnist; L1; widths 4, 16; 2 seeds]" in line and "no phase 1" in line and "max_epochs 3" in line
+    assert "4 training runs in 2 train + 2 prune + 2 qat jobs" in line
+    assert "cnn" not in line and "vit" not in line
+
+
+def test_plan_summary_counts_phase_1_and_shared_runs(schema, full):
+    quick = as_run(full, schema, load_yaml("quick.yaml"))
+    line = cfg.plan_summary(quick)
+    assert "phase 1 [mnist; depths 1, 2 (4 shapes); widths 5, 50; 2 seeds]" in line
+    # 24 family configurations + the 4 phase-1 shapes the DNN family lacks (L2u, L2d x 2 widths)
+    assert cfg.planned_jobs(quick) == {"runs": 56, "train": 28, "prune": 24, "qat": 24}
+
+
+def test_planned_jobs_follow_the_seed_blocks(schema, full):
+    layer = {"train": {"seeds_per_job": 2},
+             "families": {"dnn": {"datasets": ["mnist", "cifar10"], "topologies": ["L1"], "widths": [4], "seeds": 2}},
+             "topology_sweep": {"datasets": ["mnist"], "depths": [1], "widths": [4], "seeds": 5}}
+    run = as_run(full, schema, layer)
+    # mnist/L1/w4 needs 5 seeds (blocks 0-1, 2-3, 4), cifar10/L1/w4 needs 2 (block 0-1);
+    # prune and QAT only for the families' 2 seeds: one block each
+    assert cfg.planned_jobs(run) == {"runs": 7, "train": 4, "prune": 2, "qat": 2}
+
+
+def test_command_line_prints_the_plan_or_one_line(tmp_path, capsys):
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(DNN_ONLY))
+    assert cfg.main([str(good)]) == 0
+    assert capsys.readouterr().out.startswith("minarch plan: dnn [mnist; L1; widths 4, 16; 2 seeds], no phase 1")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("families:\n  dnn: {datasets: [mnist\n")
+    assert cfg.main([str(good), str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"config error in {bad}, line 3,") and "line 2" in err and "\n" not in err
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [5.0], seeds: 2}}\n")
+    assert cfg.main([str(wrong)]) == 1
+    assert "config error at families.dnn.widths[0]" in capsys.readouterr().err

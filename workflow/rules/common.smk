@@ -1,17 +1,47 @@
+import sys
 from pathlib import Path
 
+from snakemake.common.configfile import load_configfile
 from snakemake.utils import min_version, validate
 
-from minarch.config import TOPOLOGY_SWEEP, ConfigError, check, load_schema, seed_blocks, seeds_per_arch, sweeps
+from minarch.config import (
+    TOPOLOGY_SWEEP,
+    ConfigError,
+    load_schema,
+    plan_summary,
+    prepare,
+    seed_blocks,
+    seeds_per_arch,
+    sweeps,
+)
 
 min_version("9.0")
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def user_config_layers():
+    """What the user gave, in Snakemake's order: each --configfile, then --config. Snakemake
+    has merged them key by key over the Snakefile's configfile; ``prepare`` takes the sweep
+    (families, topology_sweep) from them whole, so a small config runs only what it names.
+    Nothing when a report is rendered from its run's saved config (report.smk): it is whole.
+    """
+    if "building_report" in globals() and building_report():
+        return []
+    files = [load_configfile(path) for path in workflow.overwrite_configfiles]
+    return files + [dict(workflow.config_settings.config)]
+
+
 try:
-    check(config, load_schema(SCHEMA))
+    resolved = prepare(config, load_schema(SCHEMA), user_config_layers())
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+config.clear()  # in place: `config` is the workflow's own dict
+config.update(resolved)
 validate(config, schema=SCHEMA)  # fills the schema's defaults
+# once per snakemake command, not again in each cluster job
+if workflow.is_main_process:
+    print(plan_summary(config), file=sys.stderr)
 
 FAMILIES = config["families"]
 SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when configured
