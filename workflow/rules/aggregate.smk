@@ -1,6 +1,28 @@
+# The config of the run, saved with its results: `snakemake --report` describes the run from it,
+# whatever config the report command gets. It is rewritten whenever the config changes; as an
+# ancient() input it reruns nothing downstream by itself.
+rule save_config:
+    output:
+        config="results/config.yaml",
+    params:
+        config=config,
+    log:
+        "results/logs/save_config.log",
+    conda:
+        "../../envs/minarch.yaml"
+    script:
+        "../scripts/save_config.py"
+
+
+# a local job on a cluster, like the other aggregates (Snakefile)
+localrules:
+    save_config,
+
+
 rule collect:
     input:
         runs=lambda wc: family_runs_of(wc.family, f"{wc.stage}.parquet"),
+        config=ancient("results/config.yaml"),
     output:
         table="results/collected/{family}/{stage}.parquet",
     wildcard_constraints:

@@ -1,0 +1,17 @@
+"""The config this run uses, saved with its results (results/config.yaml): the report is
+rendered from it, whatever --configfile the report command gets."""
+
+import yaml
+
+from minarch.io import write_text
+from minarch.workflow import log, run_job
+
+HEADER = "# The config of the run that made these results (written by the save_config rule).\n"
+
+
+def main(job):
+    write_text(HEADER + yaml.safe_dump(dict(job.params.config), sort_keys=False), job.output.config)
+    log.info("saved the run's config to %s", job.output.config)
+
+
+run_job(snakemake, main)  # noqa: F821
