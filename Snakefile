@@ -1,6 +1,13 @@
 # minarch: convergence, pruning and 8-bit QAT of minimal DNN/CNN/ViT models
 # (reproducing arXiv 2601.17987). Layout and outputs: README.md; config keys: config/README.md.
 
+from minarch.config import yaml_syntax_error
+
+# Snakemake's own message for a YAML error names neither the file nor the line. (The sweep of a
+# --configfile replaces this file's whole: workflow/rules/common.smk, config/README.md.)
+if problem := yaml_syntax_error("config/config.yaml"):
+    raise WorkflowError(problem)
+
 
 configfile: "config/config.yaml"
 
