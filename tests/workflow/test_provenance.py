@@ -98,7 +98,8 @@ def test_an_aggregate_warns_once_when_rows_come_from_different_code(finished, tm
     table1_log = (workdir / "results/logs/table1.log").read_text()
     warnings = [line for line in table1_log.splitlines() if "WARNING" in line]
     assert len(warnings) == 1, table1_log
-    assert "2 different versions of the minarch code" in warnings[0] and "0123456789ab: 2 rows" in warnings[0]
+    # (2 versions; more where src/minarch was edited while the fixture's run went on)
+    assert "different versions of the minarch code" in warnings[0] and "0123456789ab: 2 rows" in warnings[0]
     assert f"{finished['source_hash']}: " in warnings[0]
     # the DNN's collected prune rows all come from the one older code: nothing to warn about
     collect_log = (workdir / "results/logs/collect/dnn_prune.log").read_text()
