@@ -28,17 +28,25 @@ class Adam:
     bit (a parameter's step count advances only when it has a gradient, as there).
     ``fused=True``: the kernel of ``torch.optim.Adam(fused=True)`` (same results as that to the
     bit; differs from the single-tensor path by float rounding, ~1e-7), one pass per tensor.
-    ``keep(index)`` keeps only the given rows (seeds) of every parameter and its state, for an
-    ensemble whose stopped seeds leave the stack."""
+    ``keep(index)`` keeps only the given rows (seeds) of every parameter and its state, for a
+    stack whose stopped seeds leave it.
+
+    ``rows=True`` (stacked parameters, seed axis first): the fused kernel runs on each seed's
+    row as a tensor of its own. The kernel treats a tensor's vectorised body and its scalar
+    tail differently, so on whole stacked tensors a seed's arithmetic would depend on where
+    its row falls, that is on how many seeds share the stack; per row it never does. Gradients
+    then stay allocated between steps (``zero_grad`` zeroes them), so the row views are made
+    once."""
 
     def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 fused: bool = False):
+                 fused: bool = False, rows: bool = False):
         self.params = list(params)
-        self.lr, (self.beta1, self.beta2), self.eps, self.fused = lr, betas, eps, fused
+        self.lr, (self.beta1, self.beta2), self.eps, self.fused, self.rows = lr, betas, eps, fused, rows
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         # float32 step counts, as torch keeps them (exact up to 2**24 steps)
         self.state_steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
+        self._row_views = None
 
     @property
     def steps(self) -> list[int]:
@@ -46,11 +54,34 @@ class Adam:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
-            p.grad = None
+            if self.rows and p.grad is not None:
+                p.grad.zero_()
+            else:
+                p.grad = None
+
+    def _views(self):
+        """Per seed row of every parameter: (param, grad, exp_avg, exp_avg_sq, step) views."""
+        key = [p.grad.data_ptr() for p in self.params]
+        if self._row_views is None or self._row_views[0] != key:
+            lists = ([], [], [], [], [])
+            for i, p in enumerate(self.params):
+                for row in range(p.shape[0]):
+                    for target, tensor in zip(lists, (p, p.grad, self.exp_avg[i], self.exp_avg_sq[i])):
+                        target.append(tensor[row])
+                    lists[4].append(self.state_steps[i])
+            self._row_views = (key, lists)
+        return self._row_views[1]
 
     @torch.no_grad()
     def step(self) -> None:
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if self.fused and self.rows and len(live) == len(self.params):
+            params, grads, exp_avgs, exp_avg_sqs, steps = self._views()
+            torch._foreach_add_(self.state_steps, 1)
+            torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=self.lr,
+                               beta1=self.beta1, beta2=self.beta2, weight_decay=0.0, eps=self.eps, maximize=False,
+                               grad_scale=None, found_inf=None)
+            return
         if self.fused:
             steps = [self.state_steps[i] for i in live]
             torch._foreach_add_(steps, 1)
@@ -75,18 +106,24 @@ class Adam:
         self.params = [p.detach()[index].clone().requires_grad_(True) for p in self.params]
         self.exp_avg = [m[index].clone() for m in self.exp_avg]
         self.exp_avg_sq = [v[index].clone() for v in self.exp_avg_sq]
+        self._row_views = None
         return self.params
 
 
 class FusedAdam(Adam):
-    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3):
-        super().__init__(params, lr=lr, fused=True)
+    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3, rows: bool = False):
+        super().__init__(params, lr=lr, fused=True, rows=rows)
+
+
+class LeanAdam(Adam):
+    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3, rows: bool = False):
+        super().__init__(params, lr=lr, fused=False)  # element-wise ops: no position dependence
 
 
 class TorchAdam:
     """``torch.optim.Adam`` behind the same small interface (``keep`` carries its state over)."""
 
-    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3):
+    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3, rows: bool = False):
         self.lr = lr
         self.optimizer = torch.optim.Adam(list(params), lr=lr)
 
@@ -113,4 +150,4 @@ class TorchAdam:
         return new
 
 
-OPTIMIZERS = {"lean": Adam, "fused": FusedAdam, "torch": TorchAdam}
+OPTIMIZERS = {"lean": LeanAdam, "fused": FusedAdam, "torch": TorchAdam}

@@ -121,6 +121,14 @@ def evaluate_int8(int8_model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch
         return evaluate(int8_model, x.cpu(), y.cpu(), batch_size)
 
 
+class NonFiniteRows(ArithmeticError):
+    """Seeds (rows of a stack) whose values reached a fake-quant point non-finite."""
+
+    def __init__(self, rows: list[int]):
+        super().__init__(f"non-finite values in stacked rows {rows}")
+        self.rows = rows
+
+
 def fake_quant_points(qat_model: nn.Module) -> dict[str, nn.Module]:
     """The fake-quant modules of a prepared QAT model by name, in module order."""
     return {name: m for name, m in qat_model.named_modules() if isinstance(m, tq.FakeQuantizeBase)}
@@ -159,6 +167,10 @@ class StackedFakeQuant:
         averaging, quant_min, quant_max, symmetric = self.points[name]
         self.used.add(name)
         flat = x.reshape(x.shape[0], -1)
+        if self.observe:  # a non-finite row would give no valid scale (the op raises for all rows)
+            finite = torch.isfinite(flat).all(1)
+            if not bool(finite.all()):
+                raise NonFiniteRows((~finite).nonzero().flatten().tolist())
         out = torch.fused_moving_avg_obs_fake_quant(
             flat, self._on if self.observe else self._off, self._on, self.running_min[name], self.running_max[name],
             self.scale[name], self.zero_point[name], averaging, quant_min, quant_max, 0, True, symmetric)

@@ -15,12 +15,13 @@ own order). ``forward`` takes an optional ``quant`` (``minarch.quantize.StackedF
 that fake-quantizes weights and activations at the points where the eager QAT model has its
 fake-quant modules, named as there.
 
-Parameters live in padded leaf buffers ``(S, P)``, each seed's row rounded up to
-``ROW_ALIGN`` floats, and the model uses views of them. The optimizer works on the buffers:
-fused element-wise kernels (Adam) treat the vectorised body and the scalar tail of a tensor
-differently, so without the padding a seed's arithmetic would depend on its position in the
-stack and on how many seeds share it. With it, every seed's row starts and ends on the same
-vector boundaries whatever the stack holds, so adding seeds changes no seed's results.
+A seed's results do not depend on its stack-mates, to the bit on one machine: every batched
+kernel here computes each seed's slice on its own, element-wise kernels treat every element
+alike, the optimizer steps each seed's row as a tensor of its own (``optim.Adam(rows=True)``:
+the fused kernel's scalar tail would otherwise fall on whichever seed is last), evaluation
+chunks do not depend on the stack's size, and a stack of several seeds keeps its grouped
+convolution when seeds leave it (``tests/unit/test_stacked.py`` trains seeds [0, 1] and
+[0, 1, 2] and compares).
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-ROW_ALIGN = 64  # floats (256 bytes): a multiple of every x86 vector width and unroll
 
 # Evaluation chunks hold at most about this many activation floats per seed (64 MiB with
 # 16 seeds); the chunk length depends on the model only, never on how many seeds are stacked.
@@ -81,18 +80,11 @@ class Stack:
         # chosen for one model alone (groups=1 convolution) rounds differently from the
         # grouped one, so the last seed left would otherwise change kernel mid-training.
         self.family.min_stack = 2 if len(nets) > 1 else 1
-        device = next(nets[0].parameters()).device
-        self.buffers: list[torch.Tensor] = []
-        self.shapes: list[tuple[int, ...]] = []
-        for spec in self.family.params:
-            per_seed = [spec.to_stacked(net.get_parameter(spec.name)) for net in nets]
-            shape = tuple(per_seed[0].shape)
-            numel = math.prod(shape)
-            buffer = torch.zeros(len(nets), -(-numel // ROW_ALIGN) * ROW_ALIGN, device=device)
-            for row, value in enumerate(per_seed):
-                buffer[row, :numel] = value.reshape(-1)
-            self.buffers.append(buffer.requires_grad_(True))
-            self.shapes.append(shape)
+        # one leaf tensor (S, *shape) per parameter of the model
+        self.buffers: list[torch.Tensor] = [
+            torch.stack([spec.to_stacked(net.get_parameter(spec.name)) for net in nets]).contiguous().requires_grad_(True)
+            for spec in self.family.params
+        ]
         self.masks: list[torch.Tensor | None] = [None] * len(self.buffers)
 
     @property
@@ -104,13 +96,9 @@ class Stack:
         return self.buffers[0].device
 
     def views(self, buffers: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
-        """The parameters ``(S, *shape)`` as views of the padded buffers (masks applied)."""
+        """The parameters ``(S, *shape)`` as the forward uses them (masks applied)."""
         buffers = self.buffers if buffers is None else buffers
-        views = []
-        for buffer, shape, mask in zip(buffers, self.shapes, self.masks):
-            view = buffer[:, : math.prod(shape)].view(buffer.shape[0], *shape)
-            views.append(view if mask is None else view * mask)
-        return views
+        return [b if m is None else b * m for b, m in zip(buffers, self.masks)]
 
     def forward(self, x: torch.Tensor, quant=None) -> torch.Tensor:
         """Logits ``(S, B, classes)`` for per-seed inputs ``x`` ``(S, B, *image)``."""

@@ -41,6 +41,7 @@ from minarch import stacked
 from minarch.data import Splits
 from minarch.io import atomic_path
 from minarch.optim import OPTIMIZERS
+from minarch.quantize import NonFiniteRows
 from minarch.settings import TrainSettings
 
 log = logging.getLogger("minarch")
@@ -76,7 +77,7 @@ def evaluate_stack(stack: stacked.Stack, x: torch.Tensor, y: torch.Tensor, batch
         for start in range(0, len(y), rows):
             chunk = x[start : start + rows]
             target = y[start : start + rows]
-            logits = stack.forward(chunk.unsqueeze(0).expand(s, *chunk.shape).contiguous(), quant)
+            logits = stack.forward(chunk.unsqueeze(0).expand(s, *chunk.shape), quant)
             losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.repeat(s), reduction="none")
             loss_sum += losses.view(s, -1).double().sum(1)
             correct += (logits.argmax(-1) == target).sum(1)
@@ -146,6 +147,9 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
+_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+
+
 def _to(tensors, device):
     return [t.to(device) for t in tensors]
 
@@ -164,7 +168,7 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
     all_masks = list(stack.masks)
     best = stack.state()  # every seed's best state, on the full seed axis
     best_quant = quant.state() if quant is not None else None
-    opt = OPTIMIZERS[optimizer](stack.buffers, lr=settings.learning_rate)
+    opt = OPTIMIZERS[optimizer](stack.buffers, lr=settings.learning_rate, rows=True)
     stack.buffers = opt.params
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
     results = [FitResult() for _ in seeds]
@@ -179,7 +183,8 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
         best = _to(state["best"], device)
         rows = torch.tensor(active, device=device)
         stack.set_masks([None if m is None else m[rows] for m in all_masks])
-        opt = OPTIMIZERS[optimizer](_to(state["buffers"], device), lr=settings.learning_rate)
+        opt = OPTIMIZERS[optimizer]([b.requires_grad_(True) for b in _to(state["buffers"], device)],
+                                      lr=settings.learning_rate, rows=True)
         opt.exp_avg, opt.exp_avg_sq = _to(state["exp_avg"], device), _to(state["exp_avg_sq"], device)
         opt.state_steps = _to(state["steps"], device)
         stack.buffers = opt.params
@@ -208,7 +213,33 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
             flat = index.reshape(-1)  # index_select: about twice as fast as x_train[index] here
             inputs = torch.index_select(x_train, 0, flat).view(s, b, *x_train.shape[1:])
             target = torch.index_select(y_train, 0, flat).view(s, b)
-            logits = stack.forward(inputs, quant)
+            try:
+                logits = stack.forward(inputs, quant)
+            except NonFiniteRows as error:
+                # A QAT seed whose activations left the finite numbers has no valid scale and
+                # would stop the whole stack: it leaves the stack with a non-finite epoch row
+                # (labelled failed downstream) and keeps its best state so far. The others
+                # redo the step (the points before the failing one observed this batch once
+                # already: the only way a stack-mate can touch a seed's results).
+                rows = torch.tensor([r for r in range(s) if r not in set(error.rows)], dtype=torch.long)
+                for row in error.rows:
+                    result = results[active[row]]
+                    result.history.append({"epoch": epoch, **{k: math.nan for k in _METRICS}, "seconds": 0.0})
+                    result.stopped_epoch = epoch
+                    log.warning("%sseed %s diverged in epoch %d (non-finite activations): stopped", label,
+                                seeds[active[row]], epoch)
+                active = [active[row] for row in rows.tolist()]
+                if not active:
+                    break
+                stack.buffers = opt.keep(rows.to(device))
+                stack.masks = [None if m is None else m[rows] for m in stack.masks]
+                quant.keep(rows.to(device))
+                order, loss_sum, correct, s = order[rows], loss_sum[rows], correct[rows], len(active)
+                index = order[:, start : start + batch]
+                flat = index.reshape(-1)
+                inputs = torch.index_select(x_train, 0, flat).view(s, b, *x_train.shape[1:])
+                target = torch.index_select(y_train, 0, flat).view(s, b)
+                logits = stack.forward(inputs, quant)
             losses = F.cross_entropy(logits.reshape(s * b, -1), target.reshape(-1), reduction="none").view(s, b)
             per_seed = losses.mean(1)
             opt.zero_grad()
@@ -216,6 +247,8 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
             opt.step()
             loss_sum += per_seed.detach() * b
             correct += (logits.detach().argmax(-1) == target).sum(1)
+        if not active:
+            break
         val_loss, val_acc = evaluate_stack(stack, splits.x_val, splits.y_val, settings.eval_batch_size, quant)
         test_loss, test_acc = evaluate_stack(stack, splits.x_test, splits.y_test, settings.eval_batch_size, quant)
         train_loss, train_acc = (loss_sum / n).tolist(), (100.0 * correct.double() / n).tolist()

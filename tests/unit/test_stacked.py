@@ -40,7 +40,6 @@ def test_round_trip_keeps_each_seeds_weights(arch):
     nets = nets_for(arch, [0, 3, 5])
     stack = stacked.Stack(arch, nets)
     assert stack.size == 3
-    assert all(b.shape[1] % stacked.ROW_ALIGN == 0 for b in stack.buffers)
     for row, seed in enumerate([0, 3, 5]):
         topology, width = CONFIGS[arch]
         fresh = stack.write_into(models.build(arch, topology, width, IMAGE), row)

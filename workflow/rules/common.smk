@@ -59,7 +59,7 @@ wildcard_constraints:
 
 def train_params():
     """The train recipe as TrainSettings fields: only what changes results reruns jobs."""
-    train = {k: v for k, v in config["train"].items() if k not in ("threads", "seeds_per_job", "device", "ensemble_max_width")}
+    train = {k: v for k, v in config["train"].items() if k not in ("threads", "seeds_per_job", "device", "stack_max_width", "checkpoint")}
     return {**train, "validation_fraction": config["data"]["validation_fraction"],
             "split_seed": config["data"]["split_seed"]}
 

@@ -1,9 +1,7 @@
-"""8-bit QAT for every seed of a block, evaluated as a real int8 model."""
-
-import pandas as pd
+"""8-bit QAT for every seed of a block (stacked as in training), evaluated as real int8 models."""
 
 from minarch import models, stages
-from minarch.io import write_parquet
+from minarch.io import read_parquet, write_parquet
 from minarch.settings import QATSettings, RunSpec, TrainSettings
 from minarch.workflow import log, run_job, setup_torch
 
@@ -14,17 +12,25 @@ def main(job):
     settings = QATSettings.from_dict(job.params.qat)
     splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])
     w = job.wildcards
-    models_in = job.input.get("model", [None] * len(job.params.seeds))
-    for seed, train_path, model_path, qat_path in zip(job.params.seeds, job.input.train, models_in, job.output.qat):
-        spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed)
-        trained = pd.read_parquet(train_path)
-        float_acc = float(trained.loc[trained["kind"] == "final", "test_acc"].iloc[0])
-        float_model = models.load(model_path)[0] if model_path else None
-        frame = stages.qat_run(spec, splits, train_settings, settings, float_acc, float_model)
+    specs = [RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed) for seed in job.params.seeds]
+    float_accs = []
+    for train_path in job.input.train:
+        trained = read_parquet(train_path)
+        float_accs.append(float(trained.loc[trained["kind"] == "final", "test_acc"].iloc[0]))
+    models_in = job.input.get("model", [])
+    float_models = [models.load(path)[0] for path in models_in] if models_in else None
+    stack_max_width = job.config["train"]["stack_max_width"]
+    checkpoints = stages.checkpoint_dir(job.config, job.output.qat[0])
+    frames = stages.qat_block(specs, splits, train_settings, settings, float_accs, float_models, stack_max_width,
+                              checkpoints)
+    for spec, frame, qat_path in zip(specs, frames, job.output.qat):
         write_parquet(frame, qat_path)
         row = frame.iloc[0]
         log.info("%s: float %.2f%% int8 %.2f%% gap %.2f pp", spec.directory, row.float_test_acc, row.int8_test_acc,
                  row.gap_pp)
+    if checkpoints is not None:
+        for path in stages.checkpoint_paths(checkpoints, "qat", specs, stack_max_width):
+            path.unlink(missing_ok=True)
 
 
 run_job(snakemake, main)  # noqa: F821
