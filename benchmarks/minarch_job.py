@@ -1,7 +1,7 @@
 """One minarch training job outside Snakemake: every seed of one DNN configuration in one
 process with ``stages.train_block``, as the workflow's ``train`` job does it: ``--mode fit``
-trains the seeds one by one (``train.ensemble_max_width: 0``), ``--mode ensemble`` as one
-seed-vectorised ensemble at any width (``minarch.ensemble``). Writes ``model.pt`` and ``train.parquet`` per seed
+trains the seeds one at a time (``train.stack_max_width.dnn: 0``), ``--mode ensemble`` as one
+stacked model at any width (``minarch.stacked``). Writes ``model.pt`` and ``train.parquet`` per seed
 under ``--out`` like the workflow, and prints one JSON line (final test accuracy per seed,
 seconds per phase).
 
@@ -49,7 +49,7 @@ def main():
     splits = stages.splits_for("dnn", args.data, settings)
     loaded = time.perf_counter()
     specs = [RunSpec(args.dataset, "dnn", args.topology, args.width, seed) for seed in args.seeds]
-    runs = stages.train_block(specs, splits, settings, ensemble_max_width=0 if args.mode == "fit" else args.width)
+    runs = stages.train_block(specs, splits, settings, {"dnn": 0 if args.mode == "fit" else args.width})
     accuracies = []
     for spec, (model, frame) in zip(specs, runs):
         folder = Path(args.out, spec.directory.relative_to("results/runs"))

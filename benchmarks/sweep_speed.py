@@ -14,8 +14,8 @@ minutes each. Contenders (``--contenders``, each run with the same parallelism `
   --directory TMP --configfile CFG --cores N <train.parquet targets>``, with a generated
   config (this sweep only); the training stage only. The dataset cache is prepared first,
   untimed. Per configuration: the job's Snakemake benchmark (``s``).
-  The train job stacks the seeds of DNNs up to width ``train.ensemble_max_width`` (default
-  100) into one vectorised ensemble and trains wider ones one by one.
+  The train job stacks the seeds of DNNs up to width ``train.stack_max_width.dnn`` (default
+  100) into one stacked model and trains wider ones one at a time.
 - ``inprocess``: ``benchmarks/minarch_job.py --mode fit``: one process per configuration
   training its seeds one by one, without Snakemake (shows the ensemble's and Snakemake's
   shares).

@@ -41,24 +41,20 @@ EVAL_ELEMENTS_PER_SEED = 1 << 20
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of the float model: its name there and how it is laid out per seed.
-    ``transpose``: a linear weight ``(out, in)`` kept as ``(in, out)`` for ``baddbmm``;
-    ``shape``: the per-seed stacked shape (None: as in the model)."""
+    """One parameter of the float model: its name there and its per-seed stacked shape (None:
+    as in the model). Linear weights keep ``nn.Linear``'s ``(out, in)`` layout and enter
+    ``baddbmm`` transposed: for the narrow layers here (10 logits) the weight gradient is
+    then a wide product, 5x faster than with ``(in, out)`` weights (measured on one core)."""
 
     name: str
-    transpose: bool = False
     shape: tuple[int, ...] | None = None
     prunable: bool = False
 
     def to_stacked(self, value: torch.Tensor) -> torch.Tensor:
         value = value.detach()
-        if self.transpose:
-            value = value.t()
         return value.reshape(self.shape) if self.shape is not None else value
 
     def to_model(self, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        if self.transpose:
-            return value.reshape(like.shape[::-1]).t()
         return value.reshape(like.shape)
 
 
@@ -160,7 +156,7 @@ class DNNStack:
         self.params = []
         for name in self.layers:
             out = model.get_submodule(name).out_features
-            self.params += [Param(f"{name}.weight", transpose=True, prunable=True), Param(f"{name}.bias", shape=(1, out))]
+            self.params += [Param(f"{name}.weight", prunable=True), Param(f"{name}.bias", shape=(1, out))]
         self.widest = max(model.get_submodule(name).out_features for name in self.layers)
 
     def activation_floats(self, image_shape) -> int:
@@ -172,7 +168,7 @@ class DNNStack:
         last = len(self.layers) - 1
         for i, name in enumerate(self.layers):
             weight = q_weight(f"module.{name}.weight_fake_quant", p[2 * i])
-            h = torch.baddbmm(p[2 * i + 1], h, weight)
+            h = torch.baddbmm(p[2 * i + 1], h, weight.transpose(1, 2))
             if i < last:
                 h = torch.relu(h)
             h = q_act(f"module.{name}.activation_post_process", h)
@@ -188,7 +184,7 @@ class CNNStack:
         self.params = [
             Param("0.weight", prunable=True),
             Param("0.bias"),
-            Param("3.weight", transpose=True, prunable=True),
+            Param("3.weight", prunable=True),
             Param("3.bias", shape=(1, head.out_features)),
         ]
 
@@ -213,7 +209,7 @@ class CNNStack:
         h = torch.relu(h).view(b, groups, -1)[:, :s].transpose(0, 1).contiguous()
         h = q_act("module.0.activation_post_process", h)
         head = q_weight("module.3.weight_fake_quant", p[2])
-        return q_act("module.3.activation_post_process", torch.baddbmm(p[3], h, head))
+        return q_act("module.3.activation_post_process", torch.baddbmm(p[3], h, head.transpose(1, 2)))
 
 
 class ViTStack:
@@ -234,7 +230,7 @@ class ViTStack:
         for name in names:
             module = name.rsplit(".", 1)[0]
             if module in linears and name.endswith(".weight"):
-                spec = Param(name, transpose=True, prunable=True)
+                spec = Param(name, prunable=True)
             elif module in linears:
                 spec = Param(name, shape=(1, model.get_parameter(name).shape[0]))
             elif name == "class_token":
@@ -256,7 +252,7 @@ class ViTStack:
         def linear(name, h):
             h = q_act(f"{name}.quant.activation_post_process", h)
             weight = q_weight(f"{name}.module.weight_fake_quant", p[self.index[f"{name}.weight"]])
-            out = torch.baddbmm(p[self.index[f"{name}.bias"]], h, weight)
+            out = torch.baddbmm(p[self.index[f"{name}.bias"]], h, weight.transpose(1, 2))
             return q_act(f"{name}.module.activation_post_process", out)
 
         def norm(name, h):  # h: (S, rows, D)

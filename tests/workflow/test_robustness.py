@@ -41,6 +41,7 @@ BLOCKS = ["results/runs/mnist/dnn/L1/w4", "results/runs/mnist/dnn/L1/w16"]
 STAGE_FILES = {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
 TIMING = ["seconds"]  # wall-clock time of a run (train and QAT rows): the only column allowed to differ
 TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # minarch.io.atomic_path: .{name}.{random}.tmp
+CHECKPOINT = re.compile(r"^\.(train|qat)-seeds\d+-\d+\.ckpt$")  # a running job's per-epoch checkpoint
 KILL_TIMEOUT_S = 600
 
 pytestmark = [
@@ -225,7 +226,7 @@ def interrupted(tmp_path_factory) -> dict:
     for name in files_under(workdir, "results/runs", "results/collected"):
         base = Path(name).name
         try:
-            if TEMP_NAME.match(base):
+            if TEMP_NAME.match(base) or CHECKPOINT.match(base):
                 continue
             if base.endswith(".parquet"):
                 pd.read_parquet(workdir / name)
@@ -290,7 +291,8 @@ def test_kill_leaves_no_file_that_looks_finished(interrupted):
     assert not interrupted["torn_at_kill"], interrupted["torn_at_kill"]
     for name in interrupted["files_at_kill"]:
         if name.startswith("results/runs/"):
-            assert Path(name).name in STAGE_FILES or TEMP_NAME.match(Path(name).name), name
+            base = Path(name).name
+            assert base in STAGE_FILES or TEMP_NAME.match(base) or CHECKPOINT.match(base), name
     for name in files_under(interrupted["workdir"], "results/runs"):
         assert Path(name).name in STAGE_FILES, name
 

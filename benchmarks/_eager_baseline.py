@@ -1,0 +1,127 @@
+"""The pre-engine loop, one eager model at a time (``src/minarch/train.py`` and
+``stages.qat_run``/``prune_run`` as of commit 046272c), kept as the baseline that
+``stage_speed.py`` measures the stacked engine against."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minarch import models, prune, quantize
+from minarch.optim import OPTIMIZERS
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (%) in large batches."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").double()
+        correct += (logits.argmax(1) == target).sum()
+    return loss_sum.item() / len(y), 100.0 * correct.item() / len(y)
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_epoch: int = 0
+
+
+def fit(model: nn.Module, splits, settings, seed: int,
+        max_epochs: int | None = None, optimizer: str = "fused") -> FitResult:
+    """Adam + cross-entropy with early stopping on validation loss; the model ends with the
+    weights of its best validation epoch. ``seed`` fixes the data order (drawn on the CPU, so
+    the same on every device). ``optimizer``: see ``minarch.optim``."""
+    max_epochs = settings.max_epochs if max_epochs is None else max_epochs
+    generator = torch.Generator().manual_seed(seed)
+    adam = OPTIMIZERS[optimizer](list(model.parameters()), lr=settings.learning_rate)
+    device = splits.x_train.device
+    result = FitResult()
+    best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
+    n = len(splits.y_train)
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for start in range(0, n, settings.batch_size):
+            index = order[start : start + settings.batch_size]
+            # index_select: about twice as fast as x_train[index] for these batches
+            inputs = torch.index_select(splits.x_train, 0, index)
+            target = torch.index_select(splits.y_train, 0, index)
+            logits = model(inputs)
+            loss = F.cross_entropy(logits, target)
+            adam.zero_grad()
+            loss.backward()
+            adam.step()
+            loss_sum += loss.detach() * len(index)
+            correct += (logits.detach().argmax(1) == target).sum()
+        val_loss, val_acc = evaluate(model, splits.x_val, splits.y_val, settings.eval_batch_size)
+        test_loss, test_acc = evaluate(model, splits.x_test, splits.y_test, settings.eval_batch_size)
+        result.history.append({
+            "epoch": epoch,
+            "train_loss": loss_sum.item() / n,
+            "train_acc": 100.0 * correct.item() / n,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "seconds": time.perf_counter() - started,
+        })
+        result.stopped_epoch = epoch
+        if val_loss < best_loss:
+            best_loss, result.best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - result.best_epoch >= settings.patience:
+            break
+    model.load_state_dict(best_state)
+    return result
+
+
+def final_metrics(model: nn.Module, splits, batch_size: int = 10000) -> dict[str, float]:
+    """Loss and accuracy of the final (best-epoch) weights on every split, in eval mode."""
+    metrics = {}
+    for part in ("train", "val", "test"):
+        loss, acc = evaluate(model, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size)
+        metrics[f"{part}_loss"], metrics[f"{part}_acc"] = loss, acc
+    return metrics
+
+
+def train_one(spec, splits, settings):
+    """What the train job did per seed: fit, then the final model on every split."""
+    model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
+    fit(model, splits, settings, spec.seed)
+    return model, final_metrics(model, splits, settings.eval_batch_size)["test_acc"]
+
+
+def qat_one(spec, splits, settings, backend="qnnpack"):
+    model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
+    qat_model = quantize.prepare(model, backend)
+    fit(qat_model, splits, settings, spec.seed)
+    quantize.freeze_observers(qat_model)
+    evaluate(qat_model, splits.x_test, splits.y_test, settings.eval_batch_size)
+    int8_model = quantize.convert(qat_model, backend)
+    return quantize.evaluate_int8(int8_model, splits.x_test, splits.y_test, settings.eval_batch_size, backend)[1]
+
+
+def prune_one(model, splits, ratios, batch_size=10000):
+    trained_state = {name: value.clone() for name, value in model.state_dict().items()}
+    accs = []
+    for ratio in ratios:
+        model.load_state_dict(trained_state)
+        prune.prune_globally(model, ratio)
+        prune.sparsity(model)
+        accs.append(evaluate(model, splits.x_test, splits.y_test, batch_size)[1])
+        prune.make_permanent(model)
+    model.load_state_dict(trained_state)
+    return accs
