@@ -9,8 +9,9 @@ real data, one torch thread, in one invocation so both sides share the machine's
 ``--fraction`` trains and evaluates on that fraction of every split (same proportions), so
 one epoch costs that fraction of a real one; CPU seconds are scaled back to a full epoch.
 Each side's mean test accuracy after the epoch is printed to show both train the same way.
-Also reported: each family's "floor" (6 x parameters x training images, plus the forward
-passes of validation and test, at a measured single-core sgemm rate) and the ratio to it.
+Also reported: each configuration's arithmetic floor (``macs_per_image``: forward and backward
+on the training images, forward on validation and test, at the single-core sgemm rate
+measured at the start) and the stacked time's ratio to it.
 """
 
 from __future__ import annotations
@@ -57,12 +58,26 @@ def sgemm_rate() -> float:
     return 20 * 2 * 1024**3 / seconds
 
 
+def macs_per_image(arch, topology, width, image_shape) -> int:
+    """Multiply-adds of one forward pass: a weight is used once per image in a DNN, at every
+    output position in the CNN's convolution and at every token in the ViT (plus attention's
+    own products, tokens^2 x D per block); biases, norms and activations are left out."""
+    c, h, w = image_shape
+    if arch == "dnn":
+        return models.parameter_count(models.build(arch, topology, width, image_shape))
+    if arch == "cnn":
+        positions = (h - 2) * (w - 2)
+        return positions * 9 * c * width + positions * width * models.NUM_CLASSES
+    tokens, patch = models.VIT_GRID**2 + 1, c * (h // models.VIT_GRID) * (w // models.VIT_GRID)
+    return (tokens * (patch + models.VIT_BLOCKS * 6 * width) * width + models.VIT_BLOCKS * 2 * tokens**2 * width
+            + width * models.NUM_CLASSES)
+
+
 def floor_seconds(arch, topology, width, splits, rate) -> float:
-    """6 x params x training images + 2 x params x (validation + test) images, at ``rate``."""
-    n_params = models.parameter_count(models.build(arch, topology, width, splits.image_shape))
-    if arch == "vit":  # attention's own products: 2 x (2 x tokens^2 x D) per block and image, x3 with backward
-        n_params += 2 * 2 * 50 * width * 2
-    return (6 * n_params * len(splits.y_train) + 2 * n_params * (len(splits.y_val) + len(splits.y_test))) / rate
+    """The arithmetic of one epoch at ``rate`` FLOP/s: forward and backward (3 x 2 FLOPs per
+    multiply-add) on the training images, forward (2) on validation and test."""
+    macs = macs_per_image(arch, topology, width, splits.image_shape)
+    return (6 * macs * len(splits.y_train) + 2 * macs * (len(splits.y_val) + len(splits.y_test))) / rate
 
 
 def main() -> None:

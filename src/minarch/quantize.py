@@ -167,13 +167,17 @@ class StackedFakeQuant:
         averaging, quant_min, quant_max, symmetric = self.points[name]
         self.used.add(name)
         flat = x.reshape(x.shape[0], -1)
-        if self.observe:  # a non-finite row would give no valid scale (the op raises for all rows)
+        try:
+            out = torch.fused_moving_avg_obs_fake_quant(
+                flat, self._on if self.observe else self._off, self._on, self.running_min[name], self.running_max[name],
+                self.scale[name], self.zero_point[name], averaging, quant_min, quant_max, 0, True, symmetric)
+        except RuntimeError:
+            # a row with non-finite values has no valid scale, and the op stops for all rows:
+            # name the rows (checked only now, as a check on every call costs 20% of the op)
             finite = torch.isfinite(flat).all(1)
-            if not bool(finite.all()):
-                raise NonFiniteRows((~finite).nonzero().flatten().tolist())
-        out = torch.fused_moving_avg_obs_fake_quant(
-            flat, self._on if self.observe else self._off, self._on, self.running_min[name], self.running_max[name],
-            self.scale[name], self.zero_point[name], averaging, quant_min, quant_max, 0, True, symmetric)
+            if bool(finite.all()):
+                raise
+            raise NonFiniteRows((~finite).nonzero().flatten().tolist()) from None
         return out.view(x.shape)
 
     act = _apply

@@ -257,3 +257,16 @@ def test_pruned_finetuning_keeps_pruned_weights_at_zero(small):
     prune.make_permanent(pruned)
     stages._finetune_pruned(pruned, 0.5, specs_for("dnn", [0])[0], small, TrainSettings(batch_size=50), 1)
     assert prune.sparsity(pruned)[0] >= 0.5
+
+
+def test_a_diverging_qat_seed_leaves_its_stack_instead_of_stopping_it(small):
+    """A learning rate of 1e30 sends activations to infinity: no valid quantization scale
+    exists then. The seed stops with a non-finite epoch row and its best state so far (here
+    its initial weights: best epoch 0), which the regime labels call failed; the job goes on."""
+    settings = TrainSettings(batch_size=32, max_epochs=2, learning_rate=1e30)
+    frames = stages.qat_block(specs_for("dnn", [0, 1]), small, settings, QATSettings(), [50.0, 50.0], None,
+                              {"dnn": 100})
+    for frame in frames:
+        row = frame.iloc[0]
+        assert row.best_epoch == 0 and row.stopped_epoch >= 1
+        assert row.int8_is_quantized
