@@ -11,10 +11,17 @@ from minarch import topology as topo
 from minarch.io import CheckpointError, atomic_path
 from minarch.settings import FIXED_TOPOLOGIES
 
-NUM_CLASSES = 10
-VIT_GRID = 7  # patches per side
-VIT_IMAGE_SIDE = 28  # CIFAR-10's 32x32 images are resized to this for the ViT (docs/design.md §1)
-VIT_BLOCKS = 2
+# The sizes and closed-form parameter counts live torch-free in minarch.sizes (the cost model
+# and the paper comparison use them too); they are re-exported here beside the modules.
+from minarch.sizes import (  # noqa: F401  (re-exported)
+    NUM_CLASSES,
+    VIT_BLOCKS,
+    VIT_GRID,
+    VIT_IMAGE_SIDE,
+    cnn_parameter_count,
+    dnn_parameter_count,
+    vit_parameter_count,
+)
 
 
 def build(arch: str, topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES) -> nn.Module:
@@ -66,11 +73,6 @@ def dnn(input_dim: int, hidden: list[int], num_classes: int = NUM_CLASSES) -> nn
     return nn.Sequential(*layers)
 
 
-def dnn_parameter_count(input_dim: int, hidden: list[int], num_classes: int = NUM_CLASSES) -> int:
-    widths = [input_dim, *hidden, num_classes]
-    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:]))
-
-
 def cnn(image_shape: tuple[int, ...], channels: int, num_classes: int = NUM_CLASSES) -> nn.Sequential:
     """3x3 conv (stride 1, no padding) -> ReLU -> flatten -> linear (paper Sec. III-B, IV-b):
     Kaiming-He normal conv weights (fan_out), N(0, 0.01^2) linear weights, zero biases."""
@@ -82,11 +84,6 @@ def cnn(image_shape: tuple[int, ...], channels: int, num_classes: int = NUM_CLAS
     nn.init.normal_(linear.weight, mean=0.0, std=0.01)
     nn.init.zeros_(linear.bias)
     return nn.Sequential(conv, nn.ReLU(), nn.Flatten(), linear)
-
-
-def cnn_parameter_count(image_shape: tuple[int, ...], channels: int, num_classes: int = NUM_CLASSES) -> int:
-    in_channels, height, width = image_shape
-    return (9 * in_channels + 1) * channels + (channels * (height - 2) * (width - 2) + 1) * num_classes
 
 
 def sinusoidal_positions(n_positions: int, dim: int) -> torch.Tensor:
@@ -163,14 +160,6 @@ class ViT(nn.Module):
         tokens = self.patch_embedding(self.patches(images))
         tokens = torch.cat([self.class_token.expand(len(tokens), -1, -1), tokens], dim=1) + self.positions
         return self.head(self.norm(self.blocks(tokens)[:, 0]))
-
-
-def vit_parameter_count(image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES) -> int:
-    """Patch embedding + class token + 2 x (2 norms, 4 attention and 2 MLP linears) + norm + head."""
-    in_channels, height, width = image_shape
-    patch_dim = in_channels * (height // VIT_GRID) * (width // VIT_GRID)
-    block = 2 * 2 * dim + 6 * (dim * dim + dim)
-    return (patch_dim + 1) * dim + dim + VIT_BLOCKS * block + 2 * dim + (dim + 1) * num_classes
 
 
 def arch_of(model: nn.Module) -> str:

@@ -165,3 +165,41 @@ def test_mismatching_spec_raises_checkpoint_error(tmp_path, trained_like_model):
 def test_missing_file_is_not_reported_as_corrupt(tmp_path):
     with pytest.raises(FileNotFoundError):
         models.load(tmp_path / "absent.pt")
+
+
+# ---------------------------------------------------------------------------------------------
+# minarch.sizes: the torch-free closed forms the cost model and the paper comparison use
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist", "cifar10"])
+def test_size_of_every_family_matches_the_built_model(dataset):
+    from minarch import sizes
+
+    for arch, topology, width in [("dnn", "L1", 1), ("dnn", "L3ud", 7), ("dnn", "L4eee", 100),
+                                  ("cnn", "conv3x3", 1), ("cnn", "conv3x3", 8), ("vit", "enc2", 1), ("vit", "enc2", 16)]:
+        model = models.build(arch, topology, width, sizes.input_shape(dataset, arch))
+        assert sizes.parameter_count(dataset, arch, topology, width) == models.parameter_count(model), (arch, width)
+
+
+def test_vit_input_is_resized_and_its_formula_is_its_count():
+    from minarch import sizes
+
+    assert sizes.input_shape("cifar10", "vit") == (3, models.VIT_IMAGE_SIDE, models.VIT_IMAGE_SIDE)
+    assert sizes.input_shape("cifar10", "cnn") == (3, 32, 32)
+    formula = sizes.vit_parameter_formula()  # "aD²+(bC+c)D+d"
+    a, rest = formula.split("D²+(")
+    b, rest = rest.split("C+")
+    c, d = rest.split(")D+")
+    for channels in (1, 3):
+        for dim in (1, 6, 16):
+            count = sizes.vit_parameter_count((channels, 28, 28), dim)
+            assert int(a) * dim * dim + (int(b) * channels + int(c)) * dim + int(d) == count
+
+
+def test_sizes_cost_and_comparison_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, minarch.sizes, minarch.cost, minarch.comparison; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
