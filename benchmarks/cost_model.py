@@ -7,9 +7,11 @@ stage, and wall time on a number of cores (``minarch.cost``).
     .venv/bin/python benchmarks/cost_model.py --calibrate --points-out benchmarks/reports/points.csv
     .venv/bin/python benchmarks/cost_model.py config/quick.yaml --check-dag  # job count vs snakemake -n
 
-Each config file is merged over ``config/config.yaml`` as ``snakemake --configfile`` does.
-Per-epoch seconds: the built-in table measured on the 2-core development machine, or
-``--points CSV`` (written by ``--calibrate``), or ``--measured RESULTS`` (a run's own
+Each config file is merged over ``config/config.yaml`` and checked as the workflow does
+(``minarch.cost.load_config``): a config naming its families runs only those.
+Per-epoch seconds: the built-in table measured on the 2-core development machine
+(``benchmarks/reports/cost_points.csv``; ``--calibrate --points-out`` that file to replace
+it), or ``--points CSV`` (written by ``--calibrate``), or ``--measured RESULTS`` (a run's own
 ``train.parquet``/``qat.parquet`` seconds and Snakemake benchmarks). Epochs are an upper
 bound (no early stopping) unless ``--epoch-fraction`` is given (``--measured`` prints the
 fraction that run had).
@@ -18,8 +20,6 @@ fraction that run had).
 from __future__ import annotations
 
 import argparse
-import csv
-import dataclasses
 import os
 import re
 import resource
@@ -124,28 +124,16 @@ def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[cost.P
     return points, data_load, start
 
 
-def read_points(path: Path) -> list[cost.Point]:
-    with open(path) as handle:
-        return [cost.Point(r["dataset"], r["arch"], int(r["depth"]), int(r["n_params"]), float(r["epoch"]),
-                           float(r["qat_epoch"]), float(r["test_eval"])) for r in csv.DictReader(handle)]
-
-
-def write_points(points: list[cost.Point], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in dataclasses.fields(cost.Point)])
-        writer.writeheader()
-        writer.writerows(dataclasses.asdict(p) for p in points)
-
-
 def dag_job_count(config_path: Path | None) -> int:
-    """Jobs ``snakemake -n`` plans for the default target in an empty directory (``all`` not counted)."""
+    """Jobs ``snakemake -n`` plans for the default target in an empty directory (``all`` not
+    counted). The Snakefile reads config/config.yaml itself: only the user's file is a
+    ``--configfile`` (naming config.yaml there too would make its sweep the user's)."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="minarch-cost-dag-") as workdir:
         command = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(REPO / "Snakefile"),
-                   "--directory", workdir, "--configfile", str(REPO / "config" / "config.yaml"),
-                   *([str(config_path)] if config_path else []), "--cores", "1", "-n", "--quiet", "rules"]
+                   "--directory", workdir,
+                   *(["--configfile", str(config_path)] if config_path else []), "--cores", "1", "-n", "--quiet", "rules"]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"^total\s+(\d+)", output, re.MULTILINE)
     if not match:
@@ -177,14 +165,15 @@ def main(argv=None) -> int:
         params.points = points
         params.source = "calibrated now on this machine (CPU seconds)"
         if args.points_out:
-            write_points(points, args.points_out)
-        lines += ["Calibration (CPU seconds, one thread):", "", "```python", "DEFAULT_POINTS = ("]
+            cost.write_points(points, args.points_out)
+        lines += ["Calibration (CPU seconds, one thread; the built-in table is "
+                  "benchmarks/reports/cost_points.csv, which --points-out rewrites):", "", "```python", "("]
         lines += [f"    {p!r}," for p in points] + [")", "```", "",
                   f"data load (CPU s): {', '.join(f'{k} {v:.2f}' for k, v in data_load.items())}; "
                   f"process start (preamble imports + torch + minarch + first Adam step): {start:.2f} CPU s; "
                   f"{load_line()}", ""]
     if args.points:
-        params.points = read_points(args.points)
+        params.points = cost.read_points(args.points)
         params.source = f"points from {args.points}"
     if args.measured:
         params = cost.from_measurements(args.measured, params)
@@ -196,7 +185,11 @@ def main(argv=None) -> int:
     if args.process_start is not None:
         params.process_start = args.process_start
     for path in args.configs or [None]:
-        config = cost.load_config(path)
+        try:
+            config = cost.load_config(path)
+        except cost.ConfigError as error:  # one line naming the file or key, as the workflow says it
+            print(error, file=sys.stderr)
+            return 1
         summary = cost.estimate(config, params, args.cores)
         name = str(path) if path else "config/config.yaml"
         epochs = config["train"]["max_epochs"]

@@ -17,10 +17,16 @@ The model, per job (one process, ``train.threads`` torch threads, 1 by default):
 Seconds per epoch come from measured points per (dataset, architecture, DNN depth):
 (parameter count, seconds per float epoch including the per-epoch validation and test
 evaluation, per QAT epoch, per test-set evaluation), interpolated log-log in the parameter
-count (proportional to it beyond the largest measured size) and linearly between depths. ``DEFAULT_POINTS`` were measured on the 2-core
-development machine (``benchmarks/cost_model.py --calibrate``); ``from_measurements`` takes
-them from a finished run instead (per-epoch ``seconds`` of ``train.parquet``, QAT seconds of
-``qat.parquet``, Snakemake's benchmark files for the per-job overhead).
+count (proportional to it beyond the largest measured size) and linearly between depths.
+``DEFAULT_POINTS`` are read from ``benchmarks/reports/cost_points.csv`` (in the repository),
+measured on the 2-core development machine by ``benchmarks/cost_model.py --calibrate
+--points-out`` that file; ``from_measurements`` takes them from a finished run instead
+(per-epoch ``seconds`` of ``train.parquet``, QAT seconds of ``qat.parquet``, Snakemake's
+benchmark files for the per-job overhead).
+
+The jobs are the workflow's: the config is merged and checked as the Snakefile does
+(``minarch.config.merge_layers`` / ``prepare``, the schema's defaults), the sweeps, seed
+counts and seed blocks come from ``minarch.config``, parameter counts from ``minarch.sizes``.
 
 Epochs are an upper bound by default (early stopping only shortens runs); set
 ``epoch_fraction`` from a finished sweep (``measured_epoch_fraction``).
@@ -29,6 +35,8 @@ Epochs are an upper bound by default (early stopping only shortens runs); set
 from __future__ import annotations
 
 import copy
+import csv
+import dataclasses
 import heapq
 import math
 import re
@@ -37,19 +45,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
 from minarch import topology as topo
-from minarch.config import deep_merge, seed_blocks, topologies_of
-from minarch.data import DATASETS
-from minarch.settings import PruneSettings, TrainSettings
+from minarch.config import (
+    TOPOLOGY_SWEEP,
+    ConfigError,
+    load_schema,
+    load_yaml,
+    merge_layers,
+    prepare,
+    seed_blocks,
+    seeds_per_arch,
+    sweeps,
+)
+from minarch.settings import section_defaults
+from minarch.sizes import NUM_CLASSES, parameter_count  # noqa: F401  (NUM_CLASSES: regimes' chance level)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+POINTS_CSV = REPO / "benchmarks" / "reports" / "cost_points.csv"  # the built-in calibration
 STAGES = ("train", "prune", "qat")
-TOPOLOGY_SWEEP = "topology_sweep"
-NUM_CLASSES = 10
-VIT_GRID, VIT_SIDE, VIT_BLOCKS = 7, 28, 2
 COLUMNS = ("epoch", "qat_epoch", "test_eval")
 
 
@@ -69,40 +83,25 @@ class Point:
     test_eval: float
 
 
+def read_points(path: str | Path) -> list[Point]:
+    """Measured points from a CSV with ``Point``'s fields as columns (``write_points``)."""
+    with open(path, newline="") as handle:
+        return [Point(r["dataset"], r["arch"], int(r["depth"]), int(r["n_params"]), float(r["epoch"]),
+                      float(r["qat_epoch"]), float(r["test_eval"])) for r in csv.DictReader(handle)]
+
+
+def write_points(points: Iterable[Point], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in dataclasses.fields(Point)])
+        writer.writeheader()
+        writer.writerows(dataclasses.asdict(p) for p in points)
+
+
 # Measured on the 2-core development machine, one torch thread, CPU seconds (robust to the
 # other jobs sharing it): benchmarks/cost_model.py --calibrate (timed steps scaled to an epoch).
-DEFAULT_POINTS: tuple[Point, ...] = (
-    Point('mnist', 'dnn', 1, 805, 0.183, 0.855, 0.006),
-    Point('mnist', 'dnn', 1, 7960, 0.249, 1.023, 0.0081),
-    Point('mnist', 'dnn', 1, 79510, 0.451, 1.846, 0.0194),
-    Point('mnist', 'dnn', 1, 795010, 2.491, 7.229, 0.1484),
-    Point('mnist', 'dnn', 4, 811, 0.253, 0.882, 0.0045),
-    Point('mnist', 'dnn', 4, 8290, 0.322, 1.011, 0.0077),
-    Point('mnist', 'dnn', 4, 109810, 0.877, 2.409, 0.0361),
-    Point('mnist', 'dnn', 4, 3798010, 13.766, 34.172, 0.6301),
-    Point('cifar10', 'dnn', 1, 3093, 0.285, 1.774, 0.0106),
-    Point('cifar10', 'dnn', 1, 30840, 0.362, 2.111, 0.0188),
-    Point('cifar10', 'dnn', 1, 308310, 1.01, 3.866, 0.0595),
-    Point('cifar10', 'dnn', 1, 3083010, 7.47, 22.105, 0.4321),
-    Point('cifar10', 'dnn', 4, 3099, 0.353, 1.882, 0.0106),
-    Point('cifar10', 'dnn', 4, 31170, 0.515, 2.207, 0.0232),
-    Point('cifar10', 'dnn', 4, 338610, 1.203, 4.317, 0.0663),
-    Point('cifar10', 'dnn', 4, 6086010, 16.591, 44.033, 0.9505),
-    Point('mnist', 'cnn', 1, 6780, 2.16, 2.298, 0.2316),
-    Point('mnist', 'cnn', 1, 27090, 1.999, 3.864, 0.3228),
-    Point('mnist', 'cnn', 1, 108330, 4.594, 12.222, 0.6223),
-    Point('mnist', 'cnn', 1, 216650, 9.932, 24.733, 1.2498),
-    Point('cifar10', 'cnn', 1, 9038, 1.782, 4.252, 0.354),
-    Point('cifar10', 'cnn', 1, 36122, 2.698, 6.45, 0.6825),
-    Point('cifar10', 'cnn', 1, 144458, 5.093, 17.726, 0.8866),
-    Point('cifar10', 'cnn', 1, 288906, 11.961, 32.343, 1.91),
-    Point('mnist', 'vit', 1, 72, 2.969, 4.962, 0.1511),
-    Point('mnist', 'vit', 1, 402, 5.227, 9.449, 0.2915),
-    Point('mnist', 'vit', 1, 3882, 5.928, 19.725, 0.4561),
-    Point('cifar10', 'vit', 1, 104, 2.814, 5.32, 0.228),
-    Point('cifar10', 'vit', 1, 530, 4.998, 9.304, 0.3757),
-    Point('cifar10', 'vit', 1, 4394, 5.708, 20.294, 0.6591),
-)
+DEFAULT_POINTS: tuple[Point, ...] = tuple(read_points(POINTS_CSV))
 # A Snakemake job's process start: measured 2.6 CPU s for the script preamble's imports,
 # ``import torch`` and minarch and the first Adam step, plus Snakemake's own per-job work. Loading a dataset cache, by "dataset/arch" or "dataset"
 # (the ViT's CIFAR-10 is resized to 28x28 as well).
@@ -165,64 +164,25 @@ class CostParameters:
         return {c: low[c] + t * (high[c] - low[c]) for c in COLUMNS}
 
 
-# ---------------------------------------------------------------------------- parameter counts
-# minarch.models' closed forms (tests/unit/test_cost.py checks them against it), repeated so
-# that the cost model does not import torch.
-
-def image_shape(dataset: str, arch: str) -> tuple[int, int, int]:
-    channels, height, width = DATASETS[dataset].image_shape
-    return (channels, VIT_SIDE, VIT_SIDE) if arch == "vit" else (channels, height, width)
-
-
-def parameter_count(dataset: str, arch: str, topology: str, width: int) -> int:
-    c, h, w = image_shape(dataset, arch)
-    if arch == "dnn":
-        sizes = [c * h * w, *topo.hidden_widths(topology, width), NUM_CLASSES]
-        return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-    if arch == "cnn":
-        return (9 * c + 1) * width + (width * (h - 2) * (w - 2) + 1) * NUM_CLASSES
-    if arch == "vit":
-        patch_dim = c * (h // VIT_GRID) * (w // VIT_GRID)
-        block = 2 * 2 * width + 6 * (width * width + width)
-        return (patch_dim + 1) * width + width + VIT_BLOCKS * block + 2 * width + (width + 1) * NUM_CLASSES
-    raise ValueError(f"unknown architecture {arch!r}")
-
-
 def depth_of(arch: str, topology: str) -> int:
     return topo.depth(topology) if arch == "dnn" else 1
 
 
 # ---------------------------------------------------------------------------- config
-def load_config(path: str | Path | None = None, defaults: str | Path | None = DEFAULT_CONFIG) -> dict[str, Any]:
-    """A config file merged over the default config (as ``snakemake --configfile`` merges it over
-    the Snakefile's ``configfile:``), with the settings' defaults for keys neither gives."""
-    config: dict[str, Any] = {}
-    for source in (defaults, path):
-        if source is not None:
-            with open(source) as handle:
-                config = deep_merge(config, yaml.safe_load(handle) or {})
-    train = {"max_epochs": TrainSettings.max_epochs, "seeds_per_job": 0, "threads": 1, **config.get("train", {})}
-    prune = {"ratios": list(PruneSettings().ratios), "finetune_epochs": 0, **config.get("prune", {})}
-    qat = {"mode": "scratch", "finetune_epochs": 3, **config.get("qat", {})}
-    return {**config, "train": train, "prune": prune, "qat": qat}
-
-
-def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The config's sweeps: each family and, when configured, the phase-1 topology sweep (DNN,
-    training only); ``minarch.config.sweeps`` where it exists, else the same layout here."""
-    from minarch import config as config_module
-
-    if hasattr(config_module, "sweeps"):
-        return config_module.sweeps(config)
-    found = {family: {"arch": family, **spec, "topologies": topologies_of(family, spec)}
-             for family, spec in config.get("families", {}).items()}
-    if TOPOLOGY_SWEEP in config:
-        spec = config[TOPOLOGY_SWEEP]
-        found[TOPOLOGY_SWEEP] = {
-            "arch": "dnn", "datasets": spec["datasets"], "widths": spec["widths"], "seeds": spec["seeds"],
-            "topologies": [n for n in topo.all_topologies(max(spec["depths"])) if topo.depth(n) in spec["depths"]],
-        }
-    return found
+def load_config(path: str | Path | None = None, default: str | Path = DEFAULT_CONFIG) -> dict[str, Any]:
+    """The config ``snakemake [--configfile path]`` runs: ``path`` merged over the default
+    config as the workflow merges it (key by key, the sweep whole: ``minarch.config.merge_layers``),
+    checked (``minarch.config.prepare``; a ConfigError names the problem) and with the schema's
+    defaults for the keys of a section neither file gives."""
+    layers = [] if path is None else [load_yaml(path) or {}]
+    if layers and not isinstance(layers[0], dict):
+        raise ConfigError(f"config error in {path}: the file must hold keys at the top level")
+    schema = load_schema()
+    config = prepare(merge_layers(load_yaml(default) or {}, *layers), schema, layers)
+    for section, spec in schema["properties"].items():
+        if spec.get("type") == "object" and "default" in spec:  # the settings sections
+            config[section] = {**section_defaults(section), **config.get(section, {})}
+    return config
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -239,14 +199,13 @@ class Job:
 
 
 def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[Job]:
-    """Every job of the default target ``all`` for ``config``, with its estimated seconds."""
+    """Every job of the default target ``all`` for ``config`` (as ``load_config`` returns it:
+    every setting present), with its estimated seconds."""
     params = params or CostParameters()
     found = sweeps(config)
     train_cfg, prune_cfg, qat_cfg = config["train"], config["prune"], config["qat"]
     max_epochs = int(train_cfg["max_epochs"]) * params.epoch_fraction
-    seeds_per_arch: dict[str, int] = {}
-    for spec in found.values():
-        seeds_per_arch[spec["arch"]] = max(seeds_per_arch.get(spec["arch"], 0), int(spec["seeds"]))
+    per_arch = seeds_per_arch(config)
 
     # every configuration once: the seeds it needs and the sweeps it is in (a square DNN of the
     # phase-1 sweep is the same run as the DNN family's); its family owns it in the table
@@ -263,7 +222,7 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
             for d in sorted({key[0] for key in needed})]
     by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
     ratios = list(prune_cfg["ratios"])
-    finetune = int(prune_cfg.get("finetune_epochs", 0)) * sum(1 for r in ratios if r > 0)
+    finetune = int(prune_cfg["finetune_epochs"]) * sum(1 for r in ratios if r > 0)
     qat_epochs = max_epochs if qat_cfg["mode"] == "scratch" else float(qat_cfg["finetune_epochs"])
     for key in sorted(needed, key=str):
         dataset, arch, topology, width = key
@@ -271,7 +230,7 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
         owner = families[0] if families else members[key][0]
         cost = params.seconds(dataset, arch, depth_of(arch, topology), parameter_count(dataset, arch, topology, width))
         start = params.process_start + params.data_load.get(f"{dataset}/{arch}", params.data_load.get(dataset, 1.0))
-        for block in seed_blocks(seeds_per_arch[arch], int(train_cfg["seeds_per_job"])):
+        for block in seed_blocks(per_arch[arch], int(train_cfg["seeds_per_job"])):
             if block[0] >= needed[key]:
                 continue  # no sweep asks for these seeds of this configuration
             tag = f"{dataset}/{arch}/{topology}/w{width}/seeds{block[0]}-{block[-1]}"
@@ -296,9 +255,11 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
                 by_sweep[(family, "qat")].append(qat.name)
     families = [name for name in found if name != TOPOLOGY_SWEEP]
     aggregate = params.aggregate_seconds
+    jobs.append(Job("save_config", "aggregate", "all", "-", aggregate))  # results/config.yaml, read by collect
     for name in found:
         for stage in STAGES if name in families else ("train",):
-            jobs.append(Job(f"collect/{name}_{stage}", "aggregate", name, "-", aggregate, by_sweep[(name, stage)]))
+            jobs.append(Job(f"collect/{name}_{stage}", "aggregate", name, "-", aggregate,
+                            [*by_sweep[(name, stage)], "save_config"]))
     if TOPOLOGY_SWEEP in found:
         jobs.append(Job(TOPOLOGY_SWEEP, "aggregate", TOPOLOGY_SWEEP, "-", aggregate,
                         [f"collect/{TOPOLOGY_SWEEP}_train"]))
@@ -370,7 +331,7 @@ def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, so
 
 def estimate(config: dict[str, Any], params: CostParameters | None = None, cores: Iterable[int] = (2,)) -> Summary:
     params = params or CostParameters()
-    return summarize(plan(config, params), cores, int(config["train"].get("threads", 1)), params.source)
+    return summarize(plan(config, params), cores, int(config["train"]["threads"]), params.source)
 
 
 def format_hours(hours: float) -> str:

@@ -161,15 +161,30 @@ def test_settings_columns():
 
 
 @pytest.mark.parametrize("section, cls", [("train", TrainSettings), ("prune", PruneSettings), ("qat", QATSettings)])
-def test_schema_defaults_equal_settings_defaults(schema, section, cls):
-    properties = schema["properties"][section]["properties"]
-    defaults = cls()
-    shared = [name for name in properties if hasattr(defaults, name)]
-    assert shared
-    for name in shared:
-        expected = properties[name]["default"]
-        value = getattr(defaults, name)
-        assert (list(value) if isinstance(value, tuple) else value) == expected, name
+def test_settings_defaults_are_read_from_the_schema(monkeypatch, schema, section, cls):
+    # the schema is the one source: change a default there and the settings follow
+    import copy
+
+    from minarch import settings
+
+    changed = copy.deepcopy(schema["properties"])
+    key = {"train": "max_epochs", "prune": "finetune_epochs", "qat": "finetune_epochs"}[section]
+    changed[section]["properties"][key]["default"] = 7
+    changed["data"]["properties"]["validation_fraction"]["default"] = 0.25
+    monkeypatch.setattr(settings, "_schema_sections", lambda: changed)
+    assert getattr(cls(), key) == 7
+    assert getattr(cls(**{key: 2}), key) == 2
+    if cls is TrainSettings:
+        assert cls().validation_fraction == 0.25  # from the data section
+
+
+def test_every_settings_field_has_a_schema_default():
+    from minarch import settings
+
+    for cls in (TrainSettings, PruneSettings, QATSettings):
+        cls()  # a field without a schema default would raise here
+    with pytest.raises(KeyError, match="train.colour"):
+        settings.schema_default("train", "colour")
 
 
 @pytest.mark.parametrize("family, topology", [("cnn", "conv3x3"), ("vit", "enc2")])
@@ -207,10 +222,14 @@ def as_run(full, schema, *layers):
     return cfg.prepare(merged, schema, layers)
 
 
-def test_deep_merge_lives_in_config_and_cost_uses_it():
+def test_cost_merges_a_config_as_the_workflow_does(tmp_path, schema, full):
     from minarch import cost
 
-    assert cost.deep_merge is cfg.deep_merge
+    path = tmp_path / "dnn.yaml"
+    path.write_text(yaml.safe_dump(DNN_ONLY))
+    config = cost.load_config(path)
+    run = as_run(full, schema, DNN_ONLY)
+    assert config["families"] == run["families"] and cfg.TOPOLOGY_SWEEP not in config
     assert cfg.deep_merge({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]}) == {"a": {"x": 1, "y": 3}, "b": [2]}
 
 

@@ -7,9 +7,11 @@ import math
 
 import pandas as pd
 import pytest
+import yaml
 
 from minarch import cost
-from minarch.config import seed_blocks
+from minarch.config import ConfigError, planned_jobs, seed_blocks
+from minarch.settings import schema_default
 
 TINY = {
     "train": {"max_epochs": 4, "seeds_per_job": 2, "threads": 1},
@@ -24,21 +26,6 @@ def by_stage(jobs):
     for job in jobs:
         counts[job.stage] = counts.get(job.stage, 0) + 1
     return counts
-
-
-@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
-def test_parameter_counts_match_the_models(dataset):
-    models = pytest.importorskip("minarch.models")
-    shape = cost.image_shape(dataset, "dnn")
-    for topology, width in [("L1", 1), ("L3ud", 7), ("L4eee", 100)]:
-        model = models.build("dnn", topology, width, shape)
-        assert cost.parameter_count(dataset, "dnn", topology, width) == models.parameter_count(model)
-    for width in (1, 8):
-        assert cost.parameter_count(dataset, "cnn", "conv3x3", width) == models.parameter_count(
-            models.build("cnn", "conv3x3", width, shape))
-        vit_shape = cost.image_shape(dataset, "vit")
-        assert cost.parameter_count(dataset, "vit", "enc2", width) == models.parameter_count(
-            models.build("vit", "enc2", width, vit_shape))
 
 
 def test_interpolation_is_log_log_with_a_floor_and_linear_growth_beyond_the_table():
@@ -70,8 +57,9 @@ def test_plan_has_one_job_per_seed_block_and_stage():
     counts = by_stage(jobs)
     assert counts["train"] == counts["prune"] == counts["qat"] == configurations * blocks
     assert counts["prepare"] == 1
-    # collect x 3 stages, regimes, table1, paper comparison, one figure
-    assert counts["aggregate"] == 3 + 3 + 1
+    # save_config, collect x 3 stages, regimes, table1, paper comparison, one figure
+    assert counts["aggregate"] == 1 + 3 + 3 + 1
+    assert "save_config" in next(job for job in jobs if job.name == "collect/dnn_train").after
     names = [job.name for job in jobs]
     assert len(set(names)) == len(names)
     assert "train/mnist/dnn/L2e/w50/seeds2-2" in names
@@ -88,7 +76,7 @@ def test_topology_sweep_shares_the_square_runs_and_trains_only():
     assert counts["train"] == 4 * 2 * 2
     assert counts["prune"] == counts["qat"] == 2 * 2 * 2
     collect = next(job for job in jobs if job.name == "collect/topology_sweep_train")
-    assert len(collect.after) == 4 * 2 * 2
+    assert len(collect.after) == 4 * 2 * 2 + 1  # the train jobs and save_config
     assert {job.sweep for job in jobs if job.stage == "train"} == {"dnn", "topology_sweep"}
 
 
@@ -173,3 +161,51 @@ def test_default_points_are_sane():
     for point in cost.DEFAULT_POINTS:
         assert point.epoch > 0 and point.qat_epoch >= point.epoch and 0 <= point.test_eval < point.epoch
         assert math.isfinite(point.n_params)
+
+
+def write_config(tmp_path, content) -> str:
+    path = tmp_path / "user.yaml"
+    path.write_text(yaml.safe_dump(content))
+    return str(path)
+
+
+DNN_ONLY = {"train": {"max_epochs": 1},
+            "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [2, 8], "seeds": 2}}}
+
+
+def test_a_config_naming_its_families_plans_only_those(tmp_path):
+    # as the workflow merges it: the sweep comes whole from the user's file, no cnn/vit/phase 1
+    config = cost.load_config(write_config(tmp_path, DNN_ONLY))
+    jobs = cost.plan(config)
+    assert {job.sweep for job in jobs} == {"all", "dnn"}
+    assert not any(job.name.startswith("collect/topology_sweep") for job in jobs)
+    counts = by_stage(jobs)
+    planned = planned_jobs(config)  # the count the workflow's plan line prints
+    assert (counts["train"], counts["prune"], counts["qat"]) == (planned["train"], planned["prune"], planned["qat"])
+    assert sum(job.seeds for job in jobs if job.stage == "train") == planned["runs"]
+
+
+def test_repository_configs_plan_as_many_jobs_as_the_workflow_line():
+    for config in (cost.load_config(None), cost.load_config(cost.REPO / "tests" / "cluster" / "tiny.yaml")):
+        counts, planned = by_stage(cost.plan(config)), planned_jobs(config)
+        assert (counts["train"], counts["prune"], counts["qat"]) == (planned["train"], planned["prune"], planned["qat"])
+
+
+def test_settings_left_out_take_the_schema_defaults(tmp_path):
+    config = cost.load_config(write_config(tmp_path, {**DNN_ONLY, "qat": {"mode": "finetune"}}))
+    assert config["qat"]["finetune_epochs"] == schema_default("qat", "finetune_epochs")
+    assert config["train"]["seeds_per_job"] == schema_default("train", "seeds_per_job")
+    qat = next(job for job in cost.plan(config) if job.stage == "qat")
+    assert qat.epochs == qat.seeds * schema_default("qat", "finetune_epochs")
+
+
+def test_a_bad_config_is_one_line_naming_the_key(tmp_path):
+    bad = {"families": {"dnn": {**DNN_ONLY["families"]["dnn"], "widths": [5.0]}}}
+    with pytest.raises(ConfigError, match=r"families\.dnn\.widths\[0\]"):
+        cost.load_config(write_config(tmp_path, bad))
+
+
+def test_default_points_are_the_calibration_csv(tmp_path):
+    assert cost.DEFAULT_POINTS == tuple(cost.read_points(cost.POINTS_CSV)) and len(cost.DEFAULT_POINTS) > 0
+    cost.write_points(cost.DEFAULT_POINTS[:3], tmp_path / "points.csv")
+    assert cost.read_points(tmp_path / "points.csv") == list(cost.DEFAULT_POINTS[:3])
