@@ -234,3 +234,45 @@ def test_one_failed_width_counts_as_unstable_not_as_not_measured(default_run):
     expected = comparison_table(*default_run).set_index("id")
     assert result.loc["table1-mnist-dnn-min-params", "verdict"] == AGREE
     assert result.loc["table1-mnist-dnn-min-params", "ours"] == expected.loc["table1-mnist-dnn-min-params", "ours"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the claims as data: criterion words from the constants the checks use; QAT reason from the run
+
+
+def test_a_criterion_is_stated_from_the_constant_the_check_uses(monkeypatch, default_run):
+    from minarch import comparison
+
+    claim = next(c for c in CLAIMS if c.id == "dnn-mnist-prune-50-60")
+    assert (claim.arch, claim.dataset, claim.paper) == ("dnn", "mnist", "50-60%")
+    assert claim.measure.endswith("on MNIST; agree within 50-60% ±10 pp.")
+    regimes, table, prune, qat = default_run  # safe pruning 60%: inside the range
+    assert verdicts(regimes, table, prune, qat, claims=(claim,)).iloc[0] == AGREE
+    shifted = comparison.Claim(id="x", section="s", topic="pruning", claim="c", arch="dnn", dataset="mnist",
+                               how="on {dataset}; {criterion}.", check=comparison.PruningSummary("safe_pct", 68, 75))
+    ours = comparison_table(*default_run, claims=(shifted,)).iloc[0]
+    assert shifted.paper == "68-75%" and ours["ours"].startswith("60% ") and ours["verdict"] == AGREE  # 60 >= 68 - 10
+    monkeypatch.setattr(comparison, "PRUNE_SLACK_PP", 5.0)
+    assert shifted.measure == "on MNIST; agree within 68-75% ±5 pp."
+    assert verdicts(*default_run, claims=(shifted,)).iloc[0] == DISAGREE  # 60 < 68 - 5: words and rule move together
+
+
+def test_every_claim_states_its_rule_once_from_the_check():
+    for claim in CLAIMS:
+        rule = claim.check.criterion(claim)
+        assert not rule or claim.measure.count(rule) == 1 or claim.how.startswith("As "), claim.id
+        assert "{" not in claim.measure, claim.id
+
+
+def _gap_reason(qat):
+    regimes, table, prune, _ = make_run(seeds=30, dnn_gap=5.0)
+    return comparison_table(regimes, table, prune, qat).set_index("id").loc["dnn-mnist-gap-small"]
+
+
+def test_the_qat_reason_names_the_mode_the_run_used():
+    qat = make_run(seeds=30, dnn_gap=5.0)[3]
+    scratch = _gap_reason(qat.assign(qat_mode="scratch", qat_finetune_epochs=3, qat_backend="qnnpack"))
+    assert scratch["verdict"] == DISAGREE and "QAT from scratch, qnnpack W8A8" in scratch["reason"]
+    finetune = _gap_reason(qat.assign(qat_mode="finetune", qat_finetune_epochs=4, qat_backend="qnnpack"))
+    assert "QAT fine-tuned from the float weights for 4 epochs, qnnpack W8A8" in finetune["reason"]
+    assert "scratch" not in finetune["reason"]
