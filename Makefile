@@ -26,7 +26,7 @@ help:
 	@echo "make run      run the workflow (CORES=$(CORES), CONFIG=file.yaml, TARGETS=..., SNAKEMAKE_ARGS=...)"
 	@echo "make dry-run  plan it: snakemake -n with the same variables"
 	@echo "make test     snakemake --lint, then pytest (PYTEST_ARGS='tests/unit -q' for a subset)"
-	@echo "make lint     snakemake --lint only"
+	@echo "make lint     snakemake --lint, snakefmt --check, ruff check and ruff format --check"
 	@echo "make install  create $(VENV) with $(PYTHON) and install the package (done by the others on first use)"
 
 install: $(STAMP)
@@ -46,6 +46,9 @@ dry-run: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	$(VENV)/bin/ruff check src workflow/scripts benchmarks tests tools
+	$(VENV)/bin/ruff format --check src workflow/scripts benchmarks tests tools
 
 test: lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

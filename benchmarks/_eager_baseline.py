@@ -15,6 +15,7 @@ from torch import nn
 from minarch import models, prune, quantize
 from minarch.optim import OPTIMIZERS
 
+
 @torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) in large batches."""
@@ -36,8 +37,9 @@ class FitResult:
     stopped_epoch: int = 0
 
 
-def fit(model: nn.Module, splits, settings, seed: int,
-        max_epochs: int | None = None, optimizer: str = "fused") -> FitResult:
+def fit(
+    model: nn.Module, splits, settings, seed: int, max_epochs: int | None = None, optimizer: str = "fused"
+) -> FitResult:
     """Adam + cross-entropy with early stopping on validation loss; the model ends with the
     weights of its best validation epoch. ``seed`` fixes the data order (drawn on the CPU, so
     the same on every device). ``optimizer``: see ``minarch.optim``."""
@@ -68,16 +70,18 @@ def fit(model: nn.Module, splits, settings, seed: int,
             correct += (logits.detach().argmax(1) == target).sum()
         val_loss, val_acc = evaluate(model, splits.x_val, splits.y_val, settings.eval_batch_size)
         test_loss, test_acc = evaluate(model, splits.x_test, splits.y_test, settings.eval_batch_size)
-        result.history.append({
-            "epoch": epoch,
-            "train_loss": loss_sum.item() / n,
-            "train_acc": 100.0 * correct.item() / n,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "test_loss": test_loss,
-            "test_acc": test_acc,
-            "seconds": time.perf_counter() - started,
-        })
+        result.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": loss_sum.item() / n,
+                "train_acc": 100.0 * correct.item() / n,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "seconds": time.perf_counter() - started,
+            }
+        )
         result.stopped_epoch = epoch
         if val_loss < best_loss:
             best_loss, result.best_epoch = val_loss, epoch

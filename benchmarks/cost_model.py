@@ -45,27 +45,39 @@ CALIBRATION = [
 ]
 
 
-def cpu_steps(model, splits, batch: int, budget: float, max_steps: int = 300) -> float:
-    """CPU seconds per training step (train.fit's step: index, forward, loss, backward, Adam)."""
+def cpu_steps(
+    arch, topology, width, splits, batch: int, budget: float, qat: bool = False, max_steps: int = 300
+) -> float:
+    """CPU seconds per training step of one seed as the train (or QAT) job runs it: the
+    engine's step (``train.fit_stack``: index, stacked forward, loss, backward, Adam) on a
+    stack of one. A stack of several DNN seeds costs up to 1.3x less per seed
+    (``benchmarks/reports/stage_speed.md``), so this is an upper bound there."""
+    import copy
+
     import torch
     import torch.nn.functional as F
 
-    from minarch.optim import Adam
+    from minarch import models, quantize, stacked
+    from minarch.optim import FusedAdam
 
-    optimizer = Adam(list(model.parameters()), lr=1e-3, fused=True)
+    model = models.seeded(0, arch, topology, width, splits.image_shape)
+    stack = stacked.Stack(arch, [model])
+    quant = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(model)), 1) if qat else None
+    optimizer = FusedAdam(stack.buffers, lr=1e-3, rows=True)
+    stack.buffers = optimizer.params
     generator = torch.Generator().manual_seed(0)
     order = torch.randperm(len(splits.y_train), generator=generator)
-    model.train()
 
     def step(i):
-        index = order[(i * batch) % (len(order) - batch):][:batch]
-        inputs, target = splits.x_train.index_select(0, index), splits.y_train.index_select(0, index)
-        logits = model(inputs)
-        loss = F.cross_entropy(logits, target)
+        index = order[(i * batch) % (len(order) - batch) :][:batch]
+        inputs = splits.x_train.index_select(0, index).unsqueeze(0)
+        target = splits.y_train.index_select(0, index).unsqueeze(0)
+        logits = stack.forward(inputs, quant)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none").mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        (logits.detach().argmax(1) == target).sum()
+        (logits.detach().argmax(-1) == target).sum()
 
     for i in range(3):
         step(i)
@@ -76,16 +88,25 @@ def cpu_steps(model, splits, batch: int, budget: float, max_steps: int = 300) ->
     return (time.process_time() - started) / steps
 
 
-def cpu_eval(model, x, y, batch: int = 10000) -> float:
-    from minarch import train
+def cpu_eval(arch, topology, width, x, y, qat: bool = False) -> float:
+    """CPU seconds of one evaluation pass of one seed, as the engine evaluates."""
+    import copy
 
+    from minarch import models, quantize, stacked, train
+
+    model = models.seeded(0, arch, topology, width, tuple(x.shape[1:]))
+    stack = stacked.Stack(arch, [model])
+    quant = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(model)), 1) if qat else None
+    if quant is not None:  # observed ranges, as after training
+        quant.observe = True
+        stack.forward(x[:100].unsqueeze(0), quant)
     started = time.process_time()
-    train.evaluate(model, x, y, batch)
+    train.evaluate_stack(stack, x, y, 10000, quant)
     return time.process_time() - started
 
 
 def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[cost.Point], dict[str, float], float]:
-    from minarch import models, quantize, stages
+    from minarch import models, stages
     from minarch.settings import TrainSettings
     from minarch.workflow import setup_torch
 
@@ -101,24 +122,38 @@ def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[cost.P
         steps_per_epoch = -(-len(splits.y_train) // settings.batch_size)
         for width in widths:
             model = models.seeded(0, arch, topology, width, splits.image_shape)
-            step = cpu_steps(model, splits, settings.batch_size, budget)
-            evaluation = cpu_eval(model, splits.x_val, splits.y_val) + cpu_eval(model, splits.x_test, splits.y_test)
-            test_eval = cpu_eval(model, splits.x_test, splits.y_test)
-            qat_model = quantize.prepare(models.seeded(0, arch, topology, width, splits.image_shape), "qnnpack")
-            qat_step = cpu_steps(qat_model, splits, settings.batch_size, budget)
-            qat_eval = cpu_eval(qat_model, splits.x_val, splits.y_val) + cpu_eval(qat_model, splits.x_test,
-                                                                                   splits.y_test)
-            point = cost.Point(dataset, arch, cost.depth_of(arch, topology), models.parameter_count(model),
-                               round(steps_per_epoch * step + evaluation, 3),
-                               round(steps_per_epoch * qat_step + qat_eval, 3), round(test_eval, 4))
+            config = (arch, topology, width)
+            step = cpu_steps(*config, splits, settings.batch_size, budget)
+            evaluation = cpu_eval(*config, splits.x_val, splits.y_val) + cpu_eval(*config, splits.x_test, splits.y_test)
+            test_eval = cpu_eval(*config, splits.x_test, splits.y_test)
+            qat_step = cpu_steps(*config, splits, settings.batch_size, budget, qat=True)
+            qat_eval = cpu_eval(*config, splits.x_val, splits.y_val, qat=True) + cpu_eval(
+                *config, splits.x_test, splits.y_test, qat=True
+            )
+            point = cost.Point(
+                dataset,
+                arch,
+                cost.depth_of(arch, topology),
+                models.parameter_count(model),
+                round(steps_per_epoch * step + evaluation, 3),
+                round(steps_per_epoch * qat_step + qat_eval, 3),
+                round(test_eval, 4),
+            )
             points.append(point)
             print(f"  {point}", file=sys.stderr, flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", "import pickle; from snakemake.logging import logger; "
-                    "from snakemake.iocontainers import Snakemake; import torch; from minarch import stages; "
-                    "from minarch.optim import Adam; m = torch.nn.Linear(2, 2); o = Adam(list(m.parameters())); "
-                    "m(torch.ones(1, 2)).sum().backward(); o.step()"], check=True,
-                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import pickle; from snakemake.logging import logger; "
+            "from snakemake.iocontainers import Snakemake; import torch; from minarch import stages; "
+            "from minarch.optim import Adam; m = torch.nn.Linear(2, 2); o = Adam(list(m.parameters())); "
+            "m(torch.ones(1, 2)).sum().backward(); o.step()",
+        ],
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return points, data_load, start
@@ -131,9 +166,19 @@ def dag_job_count(config_path: Path | None) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="minarch-cost-dag-") as workdir:
-        command = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(REPO / "Snakefile"),
-                   "--directory", workdir,
-                   *(["--configfile", str(config_path)] if config_path else []), "--cores", "1", "-n", "--quiet", "rules"]
+        command = [
+            str(Path(sys.executable).with_name("snakemake")),
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            workdir,
+            *(["--configfile", str(config_path)] if config_path else []),
+            "--cores",
+            "1",
+            "-n",
+            "--quiet",
+            "rules",
+        ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"^total\s+(\d+)", output, re.MULTILINE)
     if not match:
@@ -166,12 +211,22 @@ def main(argv=None) -> int:
         params.source = "calibrated now on this machine (CPU seconds)"
         if args.points_out:
             cost.write_points(points, args.points_out)
-        lines += ["Calibration (CPU seconds, one thread; the built-in table is "
-                  "benchmarks/reports/cost_points.csv, which --points-out rewrites):", "", "```python", "("]
-        lines += [f"    {p!r}," for p in points] + [")", "```", "",
-                  f"data load (CPU s): {', '.join(f'{k} {v:.2f}' for k, v in data_load.items())}; "
-                  f"process start (preamble imports + torch + minarch + first Adam step): {start:.2f} CPU s; "
-                  f"{load_line()}", ""]
+        lines += [
+            "Calibration (CPU seconds, one thread; the built-in table is "
+            "benchmarks/reports/cost_points.csv, which --points-out rewrites):",
+            "",
+            "```python",
+            "(",
+        ]
+        lines += [f"    {p!r}," for p in points] + [
+            ")",
+            "```",
+            "",
+            f"data load (CPU s): {', '.join(f'{k} {v:.2f}' for k, v in data_load.items())}; "
+            f"process start (preamble imports + torch + minarch + first Adam step): {start:.2f} CPU s; "
+            f"{load_line()}",
+            "",
+        ]
     if args.points:
         params.points = cost.read_points(args.points)
         params.source = f"points from {args.points}"
@@ -193,8 +248,11 @@ def main(argv=None) -> int:
         summary = cost.estimate(config, params, args.cores)
         name = str(path) if path else "config/config.yaml"
         epochs = config["train"]["max_epochs"]
-        lines.append(cost.format_summary(summary, f"### {name}: up to {epochs} epochs "
-                                                  f"(x {params.epoch_fraction:g}), one thread per job"))
+        lines.append(
+            cost.format_summary(
+                summary, f"### {name}: up to {epochs} epochs (x {params.epoch_fraction:g}), one thread per job"
+            )
+        )
         if args.check_dag:
             planned = dag_job_count(path)
             verdict = "agrees" if planned == summary.total_jobs else "DIFFERS"

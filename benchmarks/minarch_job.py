@@ -18,8 +18,6 @@ import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import torch  # noqa: E402
-
 IMPORTED_TORCH = time.perf_counter()
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -57,11 +55,23 @@ def main():
         write_parquet(frame, folder / "train.parquet")
         accuracies.append(float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0]))
     done = time.perf_counter()
-    print(json.dumps({
-        "topology": args.topology, "width": args.width, "seeds": args.seeds, "test_acc": accuracies,
-        "seconds": {"import_torch": IMPORTED_TORCH - STARTED, "import_minarch": IMPORTED - IMPORTED_TORCH,
-                    "data": loaded - IMPORTED, "train_and_write": done - loaded, "in_process": done - STARTED},
-    }))
+    print(
+        json.dumps(
+            {
+                "topology": args.topology,
+                "width": args.width,
+                "seeds": args.seeds,
+                "test_acc": accuracies,
+                "seconds": {
+                    "import_torch": IMPORTED_TORCH - STARTED,
+                    "import_minarch": IMPORTED - IMPORTED_TORCH,
+                    "data": loaded - IMPORTED,
+                    "train_and_write": done - loaded,
+                    "in_process": done - STARTED,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -110,8 +110,9 @@ def main():
     full_train = NpzImageDataset(arrays["x_train"], arrays["y_train"], transform)
     test_set = NpzImageDataset(arrays["x_test"], arrays["y_test"], transform)
     n_val = int(round(0.1 * len(full_train)))
-    train_set, val_set = random_split(full_train, [len(full_train) - n_val, n_val],
-                                      generator=torch.Generator().manual_seed(0))
+    train_set, val_set = random_split(
+        full_train, [len(full_train) - n_val, n_val], generator=torch.Generator().manual_seed(0)
+    )
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     val_loader = DataLoader(val_set, batch_size=1000, shuffle=False)
     test_loader = DataLoader(test_set, batch_size=1000, shuffle=False)
@@ -139,9 +140,18 @@ def main():
             count += labels.size(0)
         val_loss, val_acc = evaluate(model, val_loader, criterion)
         test_loss, test_acc = evaluate(model, test_loader, criterion)
-        history.append({"epoch": epoch, "train_loss": running_loss / count, "train_acc": 100.0 * correct / count,
-                        "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
-                        "seconds": time.perf_counter() - epoch_started})
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": running_loss / count,
+                "train_acc": 100.0 * correct / count,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "seconds": time.perf_counter() - epoch_started,
+            }
+        )
         stopped_epoch = epoch
         if val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
@@ -152,12 +162,26 @@ def main():
     test_loss, test_acc = evaluate(model, test_loader, criterion)
     done = time.perf_counter()
     n_params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({
-        "hidden": args.hidden, "seed": args.seed, "n_params": n_params, "test_acc": test_acc, "test_loss": test_loss,
-        "best_epoch": best_epoch, "stopped_epoch": stopped_epoch, "history": history,
-        "seconds": {"import": IMPORTED - STARTED, "data": loaded - IMPORTED, "train": done - loaded,
-                    "in_process": done - STARTED},
-    }))
+    print(
+        json.dumps(
+            {
+                "hidden": args.hidden,
+                "seed": args.seed,
+                "n_params": n_params,
+                "test_acc": test_acc,
+                "test_loss": test_loss,
+                "best_epoch": best_epoch,
+                "stopped_epoch": stopped_epoch,
+                "history": history,
+                "seconds": {
+                    "import": IMPORTED - STARTED,
+                    "data": loaded - IMPORTED,
+                    "train": done - loaded,
+                    "in_process": done - STARTED,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

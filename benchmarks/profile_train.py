@@ -43,17 +43,17 @@ STARTUP = {
     "import torch, torchvision.transforms (baseline)": "import torch, torchvision.transforms",
     "import torch + minarch.stages (train job)": "import torch; from minarch import stages",
     "Snakemake script preamble imports": "import pickle; from snakemake.logging import logger; "
-                                         "from snakemake.iocontainers import Snakemake",
+    "from snakemake.iocontainers import Snakemake",
     "import torch + minarch + load MNIST splits": "import torch; from minarch import stages; "
-                                                  "from minarch.settings import TrainSettings; "
-                                                  "stages.splits_for('dnn', {data!r}, TrainSettings())",
+    "from minarch.settings import TrainSettings; "
+    "stages.splits_for('dnn', {data!r}, TrainSettings())",
     "import torch + first torch.optim.Adam step": "import torch; m = torch.nn.Linear(2, 2); "
-                                                  "o = torch.optim.Adam(m.parameters()); m(torch.ones(1, 2)).sum()"
-                                                  ".backward(); o.step()",
+    "o = torch.optim.Adam(m.parameters()); m(torch.ones(1, 2)).sum()"
+    ".backward(); o.step()",
     "import torch + first lean Adam step (minarch.optim.Adam)": "import torch; from minarch.optim import Adam; "
-                                                                   "m = torch.nn.Linear(2, 2); o = Adam(list("
-                                                                   "m.parameters())); m(torch.ones(1, 2)).sum()"
-                                                                   ".backward(); o.step()",
+    "m = torch.nn.Linear(2, 2); o = Adam(list("
+    "m.parameters())); m(torch.ones(1, 2)).sum()"
+    ".backward(); o.step()",
 }
 
 
@@ -71,8 +71,9 @@ def startup_table(data: Path, repeats: int) -> list[str]:
     lines = ["| process start | wall s (median) | CPU s (median) |", "|---|---:|---:|"]
     for name, code in STARTUP.items():
         runs = [child_seconds(code.format(data=str(data))) for _ in range(repeats)]
-        lines.append(f"| {name} | {statistics.median(r[0] for r in runs):.2f} | "
-                     f"{statistics.median(r[1] for r in runs):.2f} |")
+        lines.append(
+            f"| {name} | {statistics.median(r[0] for r in runs):.2f} | {statistics.median(r[1] for r in runs):.2f} |"
+        )
         print(lines[-1], file=sys.stderr, flush=True)
     return lines
 
@@ -93,11 +94,14 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
         """train.fit's loop, optionally split into timed phases and with the two changes."""
         generator = torch.Generator().manual_seed(seed)
         params = list(model.parameters())
-        optimizer = torch.optim.Adam(params, lr=settings.learning_rate) if adam == "torch" else \
-            optim.Adam(params, lr=settings.learning_rate, fused=adam == "fused")
+        optimizer = (
+            torch.optim.Adam(params, lr=settings.learning_rate)
+            if adam == "torch"
+            else optim.Adam(params, lr=settings.learning_rate, fused=adam == "fused")
+        )
         best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
         clock = time.process_time  # CPU seconds: robust to the other jobs on the machine
-        for epoch in range(1, epochs + 1):
+        for _epoch in range(1, epochs + 1):
             order = torch.randperm(n, generator=generator)
             loss_sum = torch.zeros(())
             correct = torch.zeros((), dtype=torch.int64)
@@ -121,9 +125,13 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
                 correct += (logits.detach().argmax(1) == target).sum()
                 t5 = clock()
                 if timers is not None:
-                    for name, seconds in (("indexing", t1 - t0), ("forward + loss", t2 - t1),
-                                          ("zero_grad + backward", t3 - t2), ("optimizer step", t4 - t3),
-                                          ("metrics (tensor ops)", t5 - t4)):
+                    for name, seconds in (
+                        ("indexing", t1 - t0),
+                        ("forward + loss", t2 - t1),
+                        ("zero_grad + backward", t3 - t2),
+                        ("optimizer step", t4 - t3),
+                        ("metrics (tensor ops)", t5 - t4),
+                    ):
                         timers[name] = timers.get(name, 0.0) + seconds
             t6 = clock()
             val_loss, _ = train.evaluate(model, splits.x_val, splits.y_val, settings.eval_batch_size)
@@ -142,14 +150,20 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
     timers: dict[str, float] = {}
     loop(models.seeded(1, "dnn", topology, width, splits.image_shape), 1, "index", "torch", timers)
     total = sum(timers.values())
-    lines = [f"| phase of one epoch ({topology} w{width}, torch.optim.Adam, x[index]) | CPU s per epoch | share |",
-             "|---|---:|---:|"]
+    lines = [
+        f"| phase of one epoch ({topology} w{width}, torch.optim.Adam, x[index]) | CPU s per epoch | share |",
+        "|---|---:|---:|",
+    ]
     for name, seconds in timers.items():
         lines.append(f"| {name} | {seconds / epochs:.3f} | {100 * seconds / total:.0f}% |")
     lines.append(f"| **total** | {total / epochs:.3f} | |")
     steps = -(-n // batch)
-    lines += ["", f"({steps} steps per epoch; per step: {1e3 * (total - timers['evaluate val + test']) / (epochs * steps):.2f} ms)",
-              ""]
+    lines += [
+        "",
+        f"({steps} steps per epoch; per step: "
+        f"{1e3 * (total - timers['evaluate val + test']) / (epochs * steps):.2f} ms)",
+        "",
+    ]
 
     variants = [
         ("before: torch.optim.Adam, x[index]", lambda m, s: loop(m, s, "index", "torch")),
@@ -162,7 +176,7 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
     ]
     times: dict[str, list[float]] = {name: [] for name, _ in variants}
     weights: dict[str, list] = {}
-    for repeat in range(repeats):  # round-robin, so that load changes hit every variant alike
+    for _repeat in range(repeats):  # round-robin, so that load changes hit every variant alike
         for name, run in variants:
             model = models.seeded(0, "dnn", topology, width, splits.image_shape)
             started = time.process_time()
@@ -170,15 +184,19 @@ def epoch_variants(data: Path, topology: str, width: int, epochs: int, repeats: 
             times[name].append((time.process_time() - started) / epochs)
             weights[name] = [p.detach().clone() for p in model.parameters()]
     before = variants[0][0]
-    lines += [f"| {topology} w{width}, {epochs} epoch(s), median of {repeats} | CPU s per epoch | vs before | "
-              "weights vs before |", "|---|---:|---:|---|"]
+    lines += [
+        f"| {topology} w{width}, {epochs} epoch(s), median of {repeats} | CPU s per epoch | vs before | "
+        "weights vs before |",
+        "|---|---:|---:|---|",
+    ]
     base = statistics.median(times[before])
     reference = weights[before]
     for name, _ in variants:
         diff = max((a - b).abs().max().item() for a, b in zip(weights[name], reference))
         median = statistics.median(times[name])
-        lines.append(f"| {name} | {median:.3f} | {base / median:.2f}x | "
-                     f"{'identical' if diff == 0 else f'max diff {diff:.1e}'} |")
+        lines.append(
+            f"| {name} | {median:.3f} | {base / median:.2f}x | {'identical' if diff == 0 else f'max diff {diff:.1e}'} |"
+        )
         print(lines[-1], file=sys.stderr, flush=True)
     return lines
 
@@ -194,7 +212,12 @@ def main(argv=None) -> int:
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
     data = dataset_path(args.dataset)
-    lines = [f"## Profile of minarch training ({args.dataset}, one torch thread)", "", f"{load_line()} at the start", ""]
+    lines = [
+        f"## Profile of minarch training ({args.dataset}, one torch thread)",
+        "",
+        f"{load_line()} at the start",
+        "",
+    ]
     if not args.skip_startup:
         lines += startup_table(data, args.repeats) + [""]
     for width in args.widths:

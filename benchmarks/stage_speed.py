@@ -17,22 +17,25 @@ measured at the start) and the stacked time's ratio to it.
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import time
 
+import _eager_baseline as eager
+import torch
 from _common import dataset_path, emit, load_line
 
-import torch
-
-from minarch import models, prune, quantize, stacked, stages, train
+from minarch import models, stages
 from minarch.data import Splits
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
-import _eager_baseline as eager
-
-CONFIGS = [("dnn", "L1", 10), ("dnn", "L4eee", 50), ("cnn", "conv3x3", 4), ("cnn", "conv3x3", 16),
-           ("vit", "enc2", 4), ("vit", "enc2", 16)]
+CONFIGS = [
+    ("dnn", "L1", 10),
+    ("dnn", "L4eee", 50),
+    ("cnn", "conv3x3", 4),
+    ("cnn", "conv3x3", 16),
+    ("vit", "enc2", 4),
+    ("vit", "enc2", 16),
+]
 STACK_MAX_WIDTH = {"dnn": 100, "cnn": 0, "vit": 16}  # the workflow's default (config/config.yaml)
 
 
@@ -41,8 +44,9 @@ def subset(splits: Splits, fraction: float) -> Splits:
         n = max(1, int(len(y) * fraction))
         return x[:n], y[:n]
 
-    return Splits(*part(splits.x_train, splits.y_train), *part(splits.x_val, splits.y_val),
-                  *part(splits.x_test, splits.y_test))
+    return Splits(
+        *part(splits.x_train, splits.y_train), *part(splits.x_val, splits.y_val), *part(splits.x_test, splits.y_test)
+    )
 
 
 def cpu(fn):
@@ -69,8 +73,11 @@ def macs_per_image(arch, topology, width, image_shape) -> int:
         positions = (h - 2) * (w - 2)
         return positions * 9 * c * width + positions * width * models.NUM_CLASSES
     tokens, patch = models.VIT_GRID**2 + 1, c * (h // models.VIT_GRID) * (w // models.VIT_GRID)
-    return (tokens * (patch + models.VIT_BLOCKS * 6 * width) * width + models.VIT_BLOCKS * 2 * tokens**2 * width
-            + width * models.NUM_CLASSES)
+    return (
+        tokens * (patch + models.VIT_BLOCKS * 6 * width) * width
+        + models.VIT_BLOCKS * 2 * tokens**2 * width
+        + width * models.NUM_CLASSES
+    )
 
 
 def floor_seconds(arch, topology, width, splits, rate) -> float:
@@ -102,7 +109,8 @@ def main() -> None:
         "(`benchmarks/_eager_baseline.py`); stacked: `stages.train_block` / `qat_block` / `prune_block` at "
         f"`train.stack_max_width` {STACK_MAX_WIDTH}. Accuracy: mean test accuracy of the seeds after the epoch.",
         "",
-        "| config | stage | one-by-one CPU s | stacked CPU s | ratio | acc one-by-one | acc stacked | floor s | stacked / floor |",
+        "| config | stage | one-by-one CPU s | stacked CPU s | ratio | acc one-by-one | acc stacked | floor s "
+        "| stacked / floor |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     data_cache = {}
@@ -124,29 +132,36 @@ def main() -> None:
         acc_stk = statistics.mean(float(f.loc[f["kind"] == "final", "test_acc"].iloc[0]) for _, f in stk)
         nets = [model for model, _ in stk]
         per = lambda t: t * scale / args.seeds  # noqa: E731
-        lines.append(f"| {name} | train | {per(t_one):.2f} | {per(t_stk):.2f} | {t_one / t_stk:.2f}x | "
-                     f"{acc_one:.2f} | {acc_stk:.2f} | {floor:.2f} | {per(t_stk) / floor:.1f} |")
+        lines.append(
+            f"| {name} | train | {per(t_one):.2f} | {per(t_stk):.2f} | {t_one / t_stk:.2f}x | "
+            f"{acc_one:.2f} | {acc_stk:.2f} | {floor:.2f} | {per(t_stk) / floor:.1f} |"
+        )
         print(lines[-1], flush=True)
 
         # QAT from scratch: per seed-epoch (training, fake-quant and int8 evaluation included)
         t_one, one = cpu(lambda: [eager.qat_one(s, splits, settings) for s in specs])
-        t_stk, stk = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), [0.0] * len(specs), None,
-                                                   STACK_MAX_WIDTH))
+        t_stk, stk = cpu(
+            lambda: stages.qat_block(specs, splits, settings, QATSettings(), [0.0] * len(specs), None, STACK_MAX_WIDTH)
+        )
         acc_one = statistics.mean(one)
         acc_stk = statistics.mean(float(f["int8_test_acc"].iloc[0]) for f in stk)
-        lines.append(f"| {name} | QAT | {per(t_one):.2f} | {per(t_stk):.2f} | {t_one / t_stk:.2f}x | "
-                     f"{acc_one:.2f} | {acc_stk:.2f} | {floor:.2f} | {per(t_stk) / floor:.1f} |")
+        lines.append(
+            f"| {name} | QAT | {per(t_one):.2f} | {per(t_stk):.2f} | {t_one / t_stk:.2f}x | "
+            f"{acc_one:.2f} | {acc_stk:.2f} | {floor:.2f} | {per(t_stk) / floor:.1f} |"
+        )
         print(lines[-1], flush=True)
 
         # prune sweep (11 ratios, test set): per seed, of the trained float models
         ratios = PruneSettings().ratios
         t_one, one = cpu(lambda: [eager.prune_one(net, splits, ratios) for net in nets])
-        t_stk, stk = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings()))
+        t_stk, stk = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings(), STACK_MAX_WIDTH))
         acc_one = statistics.mean(statistics.mean(accs) for accs in one)
         acc_stk = statistics.mean(float(f["test_acc"].mean()) for f in stk)
         per_seed = lambda t: t * scale / args.seeds  # noqa: E731
-        lines.append(f"| {name} | prune sweep (per seed) | {per_seed(t_one):.2f} | {per_seed(t_stk):.2f} | "
-                     f"{t_one / t_stk:.2f}x | {acc_one:.2f} | {acc_stk:.2f} | | |")
+        lines.append(
+            f"| {name} | prune sweep (per seed) | {per_seed(t_one):.2f} | {per_seed(t_stk):.2f} | "
+            f"{t_one / t_stk:.2f}x | {acc_one:.2f} | {acc_stk:.2f} | | |"
+        )
         print(lines[-1], flush=True)
     lines += ["", f"Finished with {load_line()}."]
     emit("\n".join(lines), args.output)

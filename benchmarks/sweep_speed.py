@@ -110,13 +110,26 @@ def run_baseline(configs: list[Config], data: Path, epochs: int, cores: int) -> 
     def task(config: Config, seed: int):
         def run():
             hidden = [str(h) for h in topology.hidden_widths(config.topology, config.width)]
-            seconds, cpu, stdout = run_timed([PYTHON, str(REPO / "benchmarks" / "paper_style.py"), "--data",
-                                              str(data), "--hidden", *hidden, "--seed", str(seed), "--epochs",
-                                              str(epochs)], env=one_thread_env())
+            seconds, cpu, stdout = run_timed(
+                [
+                    PYTHON,
+                    str(REPO / "benchmarks" / "paper_style.py"),
+                    "--data",
+                    str(data),
+                    "--hidden",
+                    *hidden,
+                    "--seed",
+                    str(seed),
+                    "--epochs",
+                    str(epochs),
+                ],
+                env=one_thread_env(),
+            )
             report = json.loads(stdout.strip().splitlines()[-1])
             config.seconds["baseline"] = config.seconds.get("baseline", 0.0) + seconds
             config.cpu["baseline"] = config.cpu.get("baseline", 0.0) + cpu
             config.accuracy.setdefault("baseline", []).append(report["test_acc"])
+
         return run
 
     elapsed = in_parallel([task(c, s) for c in longest_first(configs) for s in c.seeds], cores)
@@ -126,15 +139,33 @@ def run_baseline(configs: list[Config], data: Path, epochs: int, cores: int) -> 
 def run_minarch_jobs(configs: list[Config], data: Path, epochs: int, cores: int, mode: str, workdir: Path) -> float:
     def task(config: Config):
         def run():
-            seconds, cpu, stdout = run_timed([PYTHON, str(REPO / "benchmarks" / "minarch_job.py"), "--data",
-                                              str(data), "--topology", config.topology, "--width", str(config.width),
-                                              "--seeds", *map(str, config.seeds), "--epochs", str(epochs),
-                                              "--mode", mode, "--out", str(workdir / mode)], env=one_thread_env())
+            seconds, cpu, stdout = run_timed(
+                [
+                    PYTHON,
+                    str(REPO / "benchmarks" / "minarch_job.py"),
+                    "--data",
+                    str(data),
+                    "--topology",
+                    config.topology,
+                    "--width",
+                    str(config.width),
+                    "--seeds",
+                    *map(str, config.seeds),
+                    "--epochs",
+                    str(epochs),
+                    "--mode",
+                    mode,
+                    "--out",
+                    str(workdir / mode),
+                ],
+                env=one_thread_env(),
+            )
             report = json.loads(stdout.strip().splitlines()[-1])
             name = "inprocess" if mode == "fit" else "ensemble"
             config.seconds[name] = seconds
             config.cpu[name] = cpu
             config.accuracy[name] = report["test_acc"]
+
         return run
 
     elapsed = in_parallel([task(c) for c in longest_first(configs)], cores)
@@ -142,8 +173,7 @@ def run_minarch_jobs(configs: list[Config], data: Path, epochs: int, cores: int,
     return elapsed, sum(c.cpu[name] for c in configs)
 
 
-def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int,
-                  workdir: Path) -> tuple[float, float]:
+def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int, workdir: Path) -> tuple[float, float]:
     """Elapsed wall and CPU seconds of the train jobs through the real workflow."""
     import pandas as pd
 
@@ -152,8 +182,14 @@ def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int,
     widths = sorted({c.width for c in configs})
     sweep = {
         "train": {"max_epochs": epochs, "threads": 1, "seeds_per_job": 0},
-        "families": {"dnn": {"datasets": [dataset], "topologies": sorted({c.topology for c in configs}),
-                             "widths": widths, "seeds": seeds}},
+        "families": {
+            "dnn": {
+                "datasets": [dataset],
+                "topologies": sorted({c.topology for c in configs}),
+                "widths": widths,
+                "seeds": seeds,
+            }
+        },
     }
     with open(REPO / "config" / "config.yaml") as handle:
         defaults = yaml.safe_load(handle)
@@ -168,11 +204,21 @@ def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int,
         mirror.mkdir(exist_ok=True)
         shutil.copy(dataset_path(dataset), mirror / f"{dataset}.npz")
     env["MINARCH_DATA_MIRROR"] = str(mirror)
-    base = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(config_file), "--cores", str(cores)]
+    base = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_file),
+        "--cores",
+        str(cores),
+    ]
     run_timed([*base, f"resources/datasets/{dataset}.npz"], env=env)  # untimed: the dataset cache
-    targets = [f"results/runs/{dataset}/dnn/{c.topology}/w{c.width}/seed{s}/train.parquet"
-               for c in configs for s in c.seeds]
+    targets = [
+        f"results/runs/{dataset}/dnn/{c.topology}/w{c.width}/seed{s}/train.parquet" for c in configs for s in c.seeds
+    ]
     elapsed, cpu, _ = run_timed([*base, *targets], env=env)
     for c in configs:
         job = f"{dataset}/dnn/{c.topology}/w{c.width}/seeds{c.seeds[0]}-{c.seeds[-1]}"
@@ -180,8 +226,10 @@ def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int,
         c.seconds["snakemake"] = float(bench["s"].iloc[0])
         c.accuracy["snakemake"] = [
             float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
-            for frame in (pd.read_parquet(workdir / f"results/runs/{dataset}/dnn/{c.topology}/w{c.width}/seed{s}"
-                                                    "/train.parquet") for s in c.seeds)
+            for frame in (
+                pd.read_parquet(workdir / f"results/runs/{dataset}/dnn/{c.topology}/w{c.width}/seed{s}/train.parquet")
+                for s in c.seeds
+            )
         ]
     return elapsed, cpu
 
@@ -197,8 +245,9 @@ def mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {sd:.2f}"
 
 
-def table(configs: list[Config], contenders: list[str], elapsed: dict[str, tuple[float, float]],
-          small: int) -> list[str]:
+def table(
+    configs: list[Config], contenders: list[str], elapsed: dict[str, tuple[float, float]], small: int
+) -> list[str]:
     minarch = [c for c in contenders if c != "baseline"]
     has_base = "baseline" in contenders
     head = ["configuration", "params", "seeds"] + [f"{LABELS[c]} s" for c in contenders]
@@ -268,8 +317,11 @@ def main(argv=None) -> int:
             else:
                 mode = "fit" if contender == "inprocess" else "ensemble"
                 elapsed[contender] = run_minarch_jobs(configs, data, args.epochs, args.cores, mode, workdir / "jobs")
-            print(f"  {LABELS[contender]}: {elapsed[contender][0]:.1f} s elapsed, {elapsed[contender][1]:.1f} CPU s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {LABELS[contender]}: {elapsed[contender][0]:.1f} s elapsed, {elapsed[contender][1]:.1f} CPU s",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

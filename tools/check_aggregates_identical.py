@@ -72,36 +72,77 @@ def n_params(dataset: str, arch: str, topology: str, width: int) -> int:
 
 def train_rows(dataset, arch, topology, width, seed, test_acc, train_acc, epochs=3, best=None) -> list[dict]:
     """Epoch rows and the final row of one run, as ``stages.train_run`` writes them."""
-    keys = dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed,
-                n_params=n_params(dataset, arch, topology, width), train_max_epochs=epochs)
+    keys = dict(
+        dataset=dataset,
+        arch=arch,
+        topology=topology,
+        width=width,
+        seed=seed,
+        n_params=n_params(dataset, arch, topology, width),
+        train_max_epochs=epochs,
+    )
     best = epochs if best is None else best
-    rows = [dict(keys, kind="epoch", epoch=e, train_loss=2.3 / e, val_loss=2.3 / e, test_loss=2.3 / e,
-                 train_acc=train_acc * e / epochs, val_acc=test_acc * e / epochs, test_acc=test_acc * e / epochs)
-            for e in range(1, epochs + 1)]
-    rows.append(dict(keys, kind="final", epoch=best, train_loss=0.3, val_loss=0.3, test_loss=0.3,
-                     train_acc=train_acc, val_acc=test_acc, test_acc=test_acc))
+    rows = [
+        dict(
+            keys,
+            kind="epoch",
+            epoch=e,
+            train_loss=2.3 / e,
+            val_loss=2.3 / e,
+            test_loss=2.3 / e,
+            train_acc=train_acc * e / epochs,
+            val_acc=test_acc * e / epochs,
+            test_acc=test_acc * e / epochs,
+        )
+        for e in range(1, epochs + 1)
+    ]
+    rows.append(
+        dict(
+            keys,
+            kind="final",
+            epoch=best,
+            train_loss=0.3,
+            val_loss=0.3,
+            test_loss=0.3,
+            train_acc=train_acc,
+            val_acc=test_acc,
+            test_acc=test_acc,
+        )
+    )
     return rows
 
 
 def downstream_rows(config: dict, seed: int, acc: float, safe: float, gap: float, epochs: int = 3):
     """Prune rows (flat to ``safe``, then falling) and one QAT row of one run."""
-    prune = [dict(config, seed=seed, ratio=r, achieved_sparsity=r,
-                  test_acc=acc if r <= safe + 1e-9 else acc - 40 * (r - safe) - 0.5) for r in RATIOS]
+    prune = [
+        dict(
+            config,
+            seed=seed,
+            ratio=r,
+            achieved_sparsity=r,
+            test_acc=acc if r <= safe + 1e-9 else acc - 40 * (r - safe) - 0.5,
+        )
+        for r in RATIOS
+    ]
     qat = dict(config, seed=seed, float_test_acc=acc, int8_test_acc=acc - gap, gap_pp=gap, train_max_epochs=epochs)
     return prune, qat
 
 
 def synthetic() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(17)
-    curves = {"dnn": (["L1", "L2e", "L3ee"], [1, 2, 3, 5, 10, 20, 50, 100]), "cnn": (["conv3x3"], [1, 2, 4, 8, 16]),
-              "vit": (["enc2"], [2, 4, 8, 16])}
+    curves = {
+        "dnn": (["L1", "L2e", "L3ee"], [1, 2, 3, 5, 10, 20, 50, 100]),
+        "cnn": (["conv3x3"], [1, 2, 4, 8, 16]),
+        "vit": (["enc2"], [2, 4, 8, 16]),
+    }
     top = {"mnist": 97.5, "cifar10": 52.0}
     train, prune, qat = [], [], []
     for dataset in ("mnist", "cifar10"):
         for arch, (topologies, widths) in curves.items():
             for topology in topologies:
-                scale = {"dnn": 6.0, "cnn": 2.0, "vit": 4.0}[arch] * (1 + 0.3 * int(topology[1:2] or 1)
-                                                                    if arch == "dnn" else 1)
+                scale = {"dnn": 6.0, "cnn": 2.0, "vit": 4.0}[arch] * (
+                    1 + 0.3 * int(topology[1:2] or 1) if arch == "dnn" else 1
+                )
                 for width in widths:
                     mean = top[dataset] - (top[dataset] - 18.0) * np.exp(-width / scale)
                     spread = 4.0 * np.exp(-width / (1.5 * scale)) + 0.25
@@ -110,10 +151,16 @@ def synthetic() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                     config = dict(dataset=dataset, arch=arch, topology=topology, width=width)
                     for seed in range(5):
                         acc = float(np.round(mean + rng.normal(0, spread), 2))  # test accuracy to 0.01 pp
-                        train += train_rows(dataset, arch, topology, width, seed, acc, acc + gap,
-                                            best=int(rng.integers(1, 4)))
-                        p, q = downstream_rows(config, seed, acc, safe + 0.1 * int(rng.integers(-2, 2)),
-                                               float(np.round(rng.normal(0.2 + 8 / width, 0.3), 3)))
+                        train += train_rows(
+                            dataset, arch, topology, width, seed, acc, acc + gap, best=int(rng.integers(1, 4))
+                        )
+                        p, q = downstream_rows(
+                            config,
+                            seed,
+                            acc,
+                            safe + 0.1 * int(rng.integers(-2, 2)),
+                            float(np.round(rng.normal(0.2 + 8 / width, 0.3), 3)),
+                        )
                         prune += p
                         qat.append(q)
     return pd.DataFrame(train), pd.DataFrame(prune), pd.DataFrame(qat)
@@ -171,17 +218,18 @@ def write(out: Path) -> None:
         regimes = summarize(final_rows, thresholds)
         regimes.to_csv(out / f"{name}_regimes.csv", index=False)
         table = table1(regimes, prune, qat, prune_tolerance=TOLERANCE)
-        intervals = table1_intervals(final_rows, prune, qat, table, thresholds, TOLERANCE, RESAMPLES, CONFIDENCE,
-                                     BOOTSTRAP_SEED)
+        intervals = table1_intervals(
+            final_rows, prune, qat, table, thresholds, TOLERANCE, RESAMPLES, CONFIDENCE, BOOTSTRAP_SEED
+        )
         table = table.merge(intervals, on=["dataset", "arch"], how="left")
         table.to_csv(out / f"{name}_table1.csv", index=False)
         (out / f"{name}_table1.md").write_text(to_markdown(table))
         # the paper comparison reads Table I back from its CSV, as the workflow does
         table_csv = pd.read_csv(out / f"{name}_table1.csv")
         (out / f"{name}_paper_comparison.md").write_text(
-            paper_comparison(regimes, table_csv, prune, qat, None, intervals=table_csv, prune_tolerance=TOLERANCE))
-        bars = curve_intervals(final_rows, prune, regimes, thresholds, TOLERANCE, RESAMPLES, CONFIDENCE,
-                               BOOTSTRAP_SEED)
+            paper_comparison(regimes, table_csv, prune, qat, None, intervals=table_csv, prune_tolerance=TOLERANCE)
+        )
+        bars = curve_intervals(final_rows, prune, regimes, thresholds, TOLERANCE, RESAMPLES, CONFIDENCE, BOOTSTRAP_SEED)
         bars.to_csv(out / f"{name}_curve_intervals.csv", index=False)
         for arch in sorted(regimes["arch"].unique()):
             family_figure(arch, regimes, prune, qat, out / f"{name}_fig_{arch}.png", bars)
@@ -190,8 +238,11 @@ def write(out: Path) -> None:
 
 def compare(before: Path, after: Path) -> int:
     names = sorted({p.name for p in before.iterdir()} | {p.name for p in after.iterdir()})
-    differ = [n for n in names if not ((before / n).is_file() and (after / n).is_file()
-                                       and filecmp.cmp(before / n, after / n, shallow=False))]
+    differ = [
+        n
+        for n in names
+        if not ((before / n).is_file() and (after / n).is_file() and filecmp.cmp(before / n, after / n, shallow=False))
+    ]
     for name in differ:
         print(f"differs: {name}")
     print(f"{len(names) - len(differ)} of {len(names)} files identical")

@@ -139,7 +139,7 @@ def _int(value) -> str:
 def _sci(value: float) -> str:
     """2e4 for 20,000; 3.5e4 for 35,000."""
     exponent = int(math.floor(math.log10(value)))
-    return f"{value / 10 ** exponent:.2g}e{exponent}"
+    return f"{value / 10**exponent:.2g}e{exponent}"
 
 
 def _spearman(x, y) -> float:
@@ -155,9 +155,16 @@ def _spearman(x, y) -> float:
 class Run:
     """A run's outputs and what the claims need from them."""
 
-    def __init__(self, regimes: pd.DataFrame, table1: pd.DataFrame, prune_rows: pd.DataFrame | None,
-                 qat_rows: pd.DataFrame | None, topology_invariance: pd.DataFrame | None = None,
-                 intervals: pd.DataFrame | None = None, prune_tolerance: float = 1.0):
+    def __init__(
+        self,
+        regimes: pd.DataFrame,
+        table1: pd.DataFrame,
+        prune_rows: pd.DataFrame | None,
+        qat_rows: pd.DataFrame | None,
+        topology_invariance: pd.DataFrame | None = None,
+        intervals: pd.DataFrame | None = None,
+        prune_tolerance: float = 1.0,
+    ):
         self.regimes = regimes
         self.table1 = table1
         self.prune_rows = prune_rows if prune_rows is not None else pd.DataFrame(columns=[*CONFIG_KEYS, "seed"])
@@ -255,15 +262,23 @@ class Run:
             safe = safe_pruning_ratio(group, self.prune_tolerance)
             ratios = np.sort(group["ratio"].unique())
             later = ratios[ratios > safe] if not np.isnan(safe) else ratios[:0]
-            rows.append({**dict(zip(CONFIG_KEYS, key)), "safe_pct": 100 * safe,
-                         "fail_pct": 100 * later[0] if len(later) else np.nan})
+            rows.append(
+                {
+                    **dict(zip(CONFIG_KEYS, key)),
+                    "safe_pct": 100 * safe,
+                    "fail_pct": 100 * later[0] if len(later) else np.nan,
+                }
+            )
         table = pd.DataFrame(rows, columns=[*CONFIG_KEYS, "safe_pct", "fail_pct"])
         return table.merge(self.regimes, on=CONFIG_KEYS, how="inner")
 
     @cached_property
     def config_gaps(self) -> pd.DataFrame:
-        gaps = self.qat_rows.groupby(CONFIG_KEYS, as_index=False).agg(gap=("gap_pp", "mean")) \
-            if "gap_pp" in self.qat_rows else pd.DataFrame(columns=[*CONFIG_KEYS, "gap"])
+        gaps = (
+            self.qat_rows.groupby(CONFIG_KEYS, as_index=False).agg(gap=("gap_pp", "mean"))
+            if "gap_pp" in self.qat_rows
+            else pd.DataFrame(columns=[*CONFIG_KEYS, "gap"])
+        )
         return gaps.merge(self.regimes, on=CONFIG_KEYS, how="inner")
 
     def stable(self, frame: pd.DataFrame, dataset: str | None, arch: str) -> pd.DataFrame:
@@ -293,8 +308,11 @@ def _not_judged(rows: pd.DataFrame) -> Outcome | None:
         return None
     first = bad.iloc[0]
     more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-    return Outcome("—", NOT_MEASURED, f"{first['topology']} w{int(first['width'])} is {first['regime']} "
-                                      f"({first.get('note', '')}){more}")
+    return Outcome(
+        "—",
+        NOT_MEASURED,
+        f"{first['topology']} w{int(first['width'])} is {first['regime']} ({first.get('note', '')}){more}",
+    )
 
 
 def _unclaimable(run: Run, dataset: str, arch: str) -> Outcome | None:
@@ -403,8 +421,7 @@ class TopOfSweep:
         return [w for w in grid if w >= self.fraction * self.largest]
 
     def text(self, arch: str) -> str:
-        return (f"in the top {_SHARE[1 - self.fraction]} ({_WIDTH_SYMBOL[arch]} >= "
-                f"{self.fraction * self.largest:g})")
+        return f"in the top {_SHARE[1 - self.fraction]} ({_WIDTH_SYMBOL[arch]} >= {self.fraction * self.largest:g})"
 
     def paper(self, arch: str) -> str:
         return f"stable only near {_width_text(arch, self.largest)}"
@@ -446,16 +463,16 @@ class MinParams(Check):
     value: float
 
     def criterion(self, claim: Claim) -> str:
-        return f"agree within a factor {10 ** MIN_PARAMS_DECADES:g}"
+        return f"agree within a factor {10**MIN_PARAMS_DECADES:g}"
 
     def paper(self, claim: Claim) -> str:
         return _sci(self.value)
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch = claim.dataset, claim.arch
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
-        if (unclaimed := _unclaimable(run, dataset, arch)):
+        if unclaimed := _unclaimable(run, dataset, arch):
             return unclaimed
         row = run.table_row(dataset, arch)
         ours = np.nan if row is None else row["min_params"]
@@ -463,8 +480,11 @@ class MinParams(Check):
             return Outcome("no stable configuration", DISAGREE, "no width of the sweep is stable")
         where = f"{row['topology']} w{int(row['width'])}"
         text = _with_ci(f"{_int(ours)} ({where})", run.interval(dataset, arch, "min_params"), _int)
-        return Outcome(text, _verdict(abs(math.log10(ours / self.value)) <= MIN_PARAMS_DECADES),
-                       "ours " + ("larger" if ours > self.value else "smaller"))
+        return Outcome(
+            text,
+            _verdict(abs(math.log10(ours / self.value)) <= MIN_PARAMS_DECADES),
+            "ours " + ("larger" if ours > self.value else "smaller"),
+        )
 
 
 # Table I's pruning and gap cells: (slack, how ours is shown, the paper's unit, the rows they need)
@@ -490,7 +510,7 @@ class TableCell(Check):
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch = claim.dataset, claim.arch
         slack, fmt, _, what = _CELLS[self.column]
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
         row = run.table_row(dataset, arch)
         if row is None or not isinstance(row["topology"], str):
@@ -500,8 +520,11 @@ class TableCell(Check):
         if pd.isna(ours):
             return Outcome("—", NOT_MEASURED, f"no {what} rows for the representative model")
         interval = run.interval(dataset, arch, self.column)
-        return Outcome(_with_ci(fmt(ours), interval, fmt), _verdict(abs(ours - self.value) <= slack),
-                       "ours " + ("higher" if ours > self.value else "lower"))
+        return Outcome(
+            _with_ci(fmt(ours), interval, fmt),
+            _verdict(abs(ours - self.value) <= slack),
+            "ours " + ("higher" if ours > self.value else "lower"),
+        )
 
 
 @dataclass(frozen=True)
@@ -512,12 +535,14 @@ class MinParamsPerDepth(Check):
 
     @property
     def bounds(self) -> tuple[float, float]:
-        return self.around / 10 ** MIN_PARAMS_DECADES, self.around * 10 ** MIN_PARAMS_DECADES
+        return self.around / 10**MIN_PARAMS_DECADES, self.around * 10**MIN_PARAMS_DECADES
 
     def criterion(self, claim: Claim) -> str:
         low, high = self.bounds
-        return (f"agree when all lie within a factor {10 ** MIN_PARAMS_DECADES:g} of {self.around:,.0f} "
-                f"({low:,.0f}-{high:,.0f})")
+        return (
+            f"agree when all lie within a factor {10**MIN_PARAMS_DECADES:g} of {self.around:,.0f} "
+            f"({low:,.0f}-{high:,.0f})"
+        )
 
     def paper(self, claim: Claim) -> str:
         return f"~{self.around:,.0f} params"
@@ -546,20 +571,23 @@ class MinStableWidth(Check):
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch = claim.dataset, claim.arch
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
         grid = run.widths(arch, dataset)
         ok_widths = self.widths.of(grid)
         if not ok_widths:
             return Outcome("—", NOT_MEASURED, f"the width grid {grid} has no width the claim is about")
-        if (unclaimed := _unclaimable(run, dataset, arch)):
+        if unclaimed := _unclaimable(run, dataset, arch):
             return unclaimed
         best = representative(run.curve(dataset, arch))
         if best is None:
             return Outcome("no stable width", DISAGREE, "no width of the sweep is stable")
         minimum, width = best["n_params"], int(best["width"])
-        return Outcome(f"width {width} ({_int(minimum)} params)", _verdict(width in ok_widths),
-                       "ours " + ("later" if width > max(ok_widths) else "earlier"))
+        return Outcome(
+            f"width {width} ({_int(minimum)} params)",
+            _verdict(width in ok_widths),
+            "ours " + ("later" if width > max(ok_widths) else "earlier"),
+        )
 
 
 @dataclass(frozen=True)
@@ -580,14 +608,14 @@ class AccuracyAt(Check):
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch = claim.dataset, claim.arch
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
         grid = run.widths(arch, dataset)
         chosen = self.widths.of(grid)
         if not chosen:
             return Outcome("—", NOT_MEASURED, f"the width grid {grid} lacks the widths the claim is about")
         curve = run.curve(dataset, arch).set_index("width")
-        if (unjudged := _not_judged(curve.loc[chosen].reset_index())):
+        if unjudged := _not_judged(curve.loc[chosen].reset_index()):
             return unjudged
         acc = curve.loc[chosen, "test_acc_mean"]
         text = ", ".join(f"w{w}: {a:.2f}%" for w, a in acc.items())
@@ -607,12 +635,12 @@ class Rises(Check):
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch = claim.dataset, claim.arch
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
         curve = run.curve(dataset, arch).set_index("width")
         if self.start not in curve.index or self.end not in curve.index:
             return Outcome("—", NOT_MEASURED, f"the width grid lacks {self.start} or {self.end}")
-        if (unjudged := _not_judged(curve.loc[[self.start, self.end]].reset_index())):
+        if unjudged := _not_judged(curve.loc[[self.start, self.end]].reset_index()):
             return unjudged
         a, b = curve.loc[self.start, "test_acc_mean"], curve.loc[self.end, "test_acc_mean"]
         return Outcome(f"{a:.2f}% → {b:.2f}% ({b - a:+.2f} pp)", _verdict(b > a))
@@ -629,14 +657,15 @@ class RisesThroughout(Check):
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch = claim.dataset, claim.arch
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
         curve = run.curve(dataset, arch)
-        if (unjudged := _not_judged(curve)):
+        if unjudged := _not_judged(curve):
             return unjudged
         rho = _spearman(curve["width"], curve["test_acc_mean"])
-        return Outcome(f"Spearman ρ(width, accuracy) = {rho:.2f} over {len(curve)} widths",
-                       _verdict(rho >= self.min_rho))
+        return Outcome(
+            f"Spearman ρ(width, accuracy) = {rho:.2f} over {len(curve)} widths", _verdict(rho >= self.min_rho)
+        )
 
 
 @dataclass(frozen=True)
@@ -661,7 +690,7 @@ class PruningSummary(Check):
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch, column = claim.dataset, claim.arch, self.column
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
         rows = run.stable(run.config_pruning, dataset, arch)
         if self.topologies is not None:
@@ -677,11 +706,17 @@ class PruningSummary(Check):
         values = rows[column].fillna(100.0 + PRUNE_SLACK_PP) if column == "fail_pct" else rows[column]
         value = float(values.median())
         label = "never fails" if value > 100 else f"{value:.0f}%"
-        where = (f"{rows['topology'].iloc[0]} w{int(rows['width'].iloc[0])}" if self.at_representative
-                 else f"median of {len(rows)} stable configurations, range {rows[column].min():.0f}–"
-                      f"{rows[column].max():.0f}%")
-        return Outcome(f"{label} ({where})", _verdict(_within(value, self.low, self.high, PRUNE_SLACK_PP)),
-                       "ours " + ("higher" if value > self.high else "lower"))
+        where = (
+            f"{rows['topology'].iloc[0]} w{int(rows['width'].iloc[0])}"
+            if self.at_representative
+            else f"median of {len(rows)} stable configurations, range {rows[column].min():.0f}–"
+            f"{rows[column].max():.0f}%"
+        )
+        return Outcome(
+            f"{label} ({where})",
+            _verdict(_within(value, self.low, self.high, PRUNE_SLACK_PP)),
+            "ours " + ("higher" if value > self.high else "lower"),
+        )
 
 
 # what a trend reads: (table of Run, name in the outcome)
@@ -727,9 +762,10 @@ class Trend(Check):
             return Outcome("—", NOT_MEASURED, f"no group with {minimum}+ stable {by}s")
         mean = float(np.mean(rhos))
         unit = "width" if by == "depth" else "curve"
-        return Outcome(f"mean Spearman ρ({by}, {name}) = {mean:+.2f} over {len(rhos)} {unit}"
-                       f"{'' if len(rhos) == 1 else 's'}",
-                       _verdict(np.sign(mean) == self.sign))
+        return Outcome(
+            f"mean Spearman ρ({by}, {name}) = {mean:+.2f} over {len(rhos)} {unit}{'' if len(rhos) == 1 else 's'}",
+            _verdict(np.sign(mean) == self.sign),
+        )
 
 
 @dataclass(frozen=True)
@@ -750,7 +786,7 @@ class GapBound(Check):
         return _span(0, 0, " pp") if self.bound is None else f"<= {self.bound:g} pp"
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
-        if (missing := _missing(run, claim.dataset, claim.arch)):
+        if missing := _missing(run, claim.dataset, claim.arch):
             return missing
         gaps = run.config_gaps
         gaps = gaps[(gaps["dataset"] == claim.dataset) & (gaps["arch"] == claim.arch)]
@@ -758,8 +794,11 @@ class GapBound(Check):
         if rows.empty:
             return Outcome("—", NOT_MEASURED, "no stable configuration with QAT rows")
         median = float(rows["gap"].median())
-        return Outcome(f"median {median:+.2f} pp, max {rows['gap'].max():+.2f} pp over {len(rows)} stable "
-                       "configurations", _verdict(median <= self.high), "ours higher")
+        return Outcome(
+            f"median {median:+.2f} pp, max {rows['gap'].max():+.2f} pp over {len(rows)} stable configurations",
+            _verdict(median <= self.high),
+            "ours higher",
+        )
 
 
 @dataclass(frozen=True)
@@ -778,7 +817,7 @@ class GapRange(Check):
 
     def judge(self, run: Run, claim: Claim) -> Outcome:
         dataset, arch = claim.dataset, claim.arch
-        if (missing := _missing(run, dataset, arch)):
+        if missing := _missing(run, dataset, arch):
             return missing
         gaps = run.config_gaps
         gaps = gaps[(gaps["dataset"] == dataset) & (gaps["arch"] == arch)]
@@ -787,12 +826,15 @@ class GapRange(Check):
         rows = gaps[gaps["width"].isin(chosen)]
         if not chosen or rows.empty:
             return Outcome("—", NOT_MEASURED, f"the width grid {grid} or the QAT rows lack the widths")
-        if (unjudged := _not_judged(rows)):
+        if unjudged := _not_judged(rows):
             return unjudged
         value = float(rows["gap"].mean())
         text = f"{value:+.2f} pp (widths {', '.join(map(str, sorted(rows['width'].astype(int))))})"
-        return Outcome(text, _verdict(_within(value, self.low, self.high, GAP_SLACK_PP)),
-                       "ours " + ("higher" if value > self.high else "lower"))
+        return Outcome(
+            text,
+            _verdict(_within(value, self.low, self.high, GAP_SLACK_PP)),
+            "ours " + ("higher" if value > self.high else "lower"),
+        )
 
 
 @dataclass(frozen=True)
@@ -844,8 +886,9 @@ def _vit_gap_negative(run: Run) -> Outcome:
     if gaps.empty:
         return Outcome("—", NOT_MEASURED, "no ViT QAT rows (of configurations neither failed nor undetermined)")
     negative = gaps[gaps["gap"] < 0]
-    return Outcome(f"{len(negative)} of {len(gaps)} ViT configurations have int8 > float on average",
-                   _verdict(len(negative) > 0))
+    return Outcome(
+        f"{len(negative)} of {len(gaps)} ViT configurations have int8 > float on average", _verdict(len(negative) > 0)
+    )
 
 
 def _shape_invariance(run: Run) -> Outcome:
@@ -876,22 +919,35 @@ def _table1_claims() -> list[Claim]:
         d, a, title, arch = row.dataset, row.arch, _title(row.dataset), ARCH_TITLES[row.arch]
         cell = {"section": "Table I", "arch": a, "dataset": d}
         claims += [
-            Claim(id=f"table1-{d}-{a}-min-params", topic="stability", **cell,
-                  claim=f"{arch} on {title}: the smallest stable model has about {_sci(row.paper_min_params)} "
-                        "parameters.",
-                  how="Table I min_params" + (" (minimum over the square depths)" if a == "dnn" else "")
-                      + "; {criterion}.",
-                  check=MinParams(row.paper_min_params)),
-            Claim(id=f"table1-{d}-{a}-safe-pruning", topic="pruning", **cell,
-                  claim=f"{arch} on {title}: the smallest stable model can be pruned to about "
-                        f"{row.paper_safe_pruning_pct:g}% without losing accuracy.",
-                  how="Table I safe_pruning_pct of the representative model; {criterion}.",
-                  check=TableCell("safe_pruning_pct", row.paper_safe_pruning_pct)),
-            Claim(id=f"table1-{d}-{a}-8bit-gap", topic="quantization", **cell,
-                  claim=f"{arch} on {title}: 8-bit QAT of the smallest stable model costs about "
-                        f"{row.paper_8bit_gap_pct:g} pp of accuracy.",
-                  how="Table I gap_8bit_pct (mean float − int8 over seeds); {criterion}.",
-                  check=TableCell("gap_8bit_pct", row.paper_8bit_gap_pct)),
+            Claim(
+                id=f"table1-{d}-{a}-min-params",
+                topic="stability",
+                **cell,
+                claim=f"{arch} on {title}: the smallest stable model has about {_sci(row.paper_min_params)} "
+                "parameters.",
+                how="Table I min_params"
+                + (" (minimum over the square depths)" if a == "dnn" else "")
+                + "; {criterion}.",
+                check=MinParams(row.paper_min_params),
+            ),
+            Claim(
+                id=f"table1-{d}-{a}-safe-pruning",
+                topic="pruning",
+                **cell,
+                claim=f"{arch} on {title}: the smallest stable model can be pruned to about "
+                f"{row.paper_safe_pruning_pct:g}% without losing accuracy.",
+                how="Table I safe_pruning_pct of the representative model; {criterion}.",
+                check=TableCell("safe_pruning_pct", row.paper_safe_pruning_pct),
+            ),
+            Claim(
+                id=f"table1-{d}-{a}-8bit-gap",
+                topic="quantization",
+                **cell,
+                claim=f"{arch} on {title}: 8-bit QAT of the smallest stable model costs about "
+                f"{row.paper_8bit_gap_pct:g} pp of accuracy.",
+                how="Table I gap_8bit_pct (mean float − int8 over seeds); {criterion}.",
+                check=TableCell("gap_8bit_pct", row.paper_8bit_gap_pct),
+            ),
         ]
     return claims
 
@@ -901,161 +957,374 @@ def _table1_claims() -> list[Claim]:
 # does not state the paper's value itself.
 CLAIMS: tuple[Claim, ...] = tuple(_table1_claims()) + (
     # --- IV-a convergence
-    Claim(id="dnn-mnist-stable-1e3", section="IV-a", topic="stability", arch="dnn", dataset="mnist",
-          claim="On MNIST, DNNs of every depth become stable once they have around a thousand parameters.",
-          how="Each square depth's minimum stable parameter count on {dataset}; {criterion}.",
-          check=MinParamsPerDepth(1_000)),
-    Claim(id="cnn-mnist-stable-channels", section="IV-a", topic="stability", arch="cnn", dataset="mnist",
-          claim="On MNIST the one-conv CNN becomes stable at 4 to 8 channels.",
-          how="Minimum stable channel count on {dataset}; {criterion}.",
-          check=MinStableWidth(WidthsIn(4, 8))),
-    Claim(id="cnn-fmnist-stable-channels", section="IV-a", topic="stability", arch="cnn", dataset="fashion_mnist",
-          claim="On Fashion-MNIST the one-conv CNN becomes stable at 4 to 8 channels.",
-          how="Minimum stable channel count on {dataset}; {criterion}.",
-          check=MinStableWidth(WidthsIn(4, 8))),
-    Claim(id="cnn-mnist-acc-4-8", section="IV-a", topic="accuracy", arch="cnn", dataset="mnist",
-          claim="At those 4-8 channels the CNN scores roughly 99.4-99.8% on MNIST.",
-          how="Mean test accuracy at every swept width in 4-8 on {dataset}; {criterion}.",
-          check=AccuracyAt(WidthsIn(4, 8), 99.4, 99.8)),
-    Claim(id="cnn-fmnist-acc-4-8", section="IV-a", topic="accuracy", arch="cnn", dataset="fashion_mnist",
-          claim="At those 4-8 channels the CNN scores roughly 99.0-99.6% on Fashion-MNIST.",
-          how="Mean test accuracy at every swept width in 4-8 on {dataset}; {criterion}.",
-          check=AccuracyAt(WidthsIn(4, 8), 99.0, 99.6)),
-    Claim(id="cnn-cifar-rise-16-32", section="IV-a", topic="accuracy", arch="cnn", dataset="cifar10",
-          claim="On CIFAR-10 the CNN still gains accuracy going from 16 to 32 channels.",
-          how="Mean test accuracy at 32 minus at 16 channels on {dataset}; {criterion}.",
-          check=Rises(16, 32), paper="rising"),
-    Claim(id="cnn-cifar-acc-32", section="IV-a", topic="accuracy", arch="cnn", dataset="cifar10",
-          claim="The CNN reaches roughly 83-88% on CIFAR-10 at 32 channels.",
-          how="Mean test accuracy at 32 channels on {dataset}; {criterion}.",
-          check=AccuracyAt(Largest(32), 83, 88)),
-    Claim(id="vit-mnist-late-plateau", section="IV-a", topic="stability", arch="vit", dataset="mnist",
-          claim="On MNIST the ViT levels off only near its largest hidden dimension.",
-          how="Minimum stable hidden dimension on {dataset} (the sweep must end at 16); {criterion}.",
-          check=MinStableWidth(TopOfSweep(0.75, 16))),
-    Claim(id="vit-mnist-acc-16", section="IV-a", topic="accuracy", arch="vit", dataset="mnist",
-          claim="The widest ViT scores about 96% on MNIST.",
-          how="Mean test accuracy at D=16 on {dataset}; {criterion}.",
-          check=AccuracyAt(Largest(16), 96, 96)),
-    Claim(id="vit-fmnist-acc-16", section="IV-a", topic="accuracy", arch="vit", dataset="fashion_mnist",
-          claim="The widest ViT scores about 80% on Fashion-MNIST.",
-          how="Mean test accuracy at D=16 on {dataset}; {criterion}.",
-          check=AccuracyAt(Largest(16), 80, 80)),
-    Claim(id="vit-cifar-acc-16", section="IV-a", topic="accuracy", arch="vit", dataset="cifar10",
-          claim="The widest ViT scores about 37% on CIFAR-10.",
-          how="Mean test accuracy at D=16 on {dataset}; {criterion}.",
-          check=AccuracyAt(Largest(16), 37, 37)),
-    Claim(id="vit-cifar-still-rising", section="IV-a", topic="accuracy", arch="vit", dataset="cifar10",
-          claim="On CIFAR-10 the ViT's accuracy keeps climbing over the whole width range (it stays "
-                "under-parameterised).",
-          how="Spearman ρ between D and mean test accuracy on {dataset}; {criterion}.",
-          check=RisesThroughout(0.9), paper="monotone rise"),
-    Claim(id="cnn-mnist-4-channels", section="IV (closing)", topic="stability", arch="cnn", dataset="mnist",
-          claim="Four channels are the CNN's minimal stable size on MNIST.",
-          how="Minimum stable channel count on {dataset}; {criterion}.",
-          check=MinStableWidth(Neighbours(4))),
-    Claim(id="vit-mnist-6-dims", section="IV (closing)", topic="stability", arch="vit", dataset="mnist",
-          claim="Six hidden dimensions are the ViT's minimal stable size on MNIST.",
-          how="Minimum stable D on {dataset}; {criterion}.",
-          check=MinStableWidth(Neighbours(6))),
-    Claim(id="min-params-grow-with-complexity", section="IV (closing)", topic="stability",
-          claim="Each family's minimal stable size grows from MNIST to Fashion-MNIST to CIFAR-10.",
-          how="Table I min_params per family in dataset order; {criterion}.",
-          check=Across(_grows_with_complexity, "non-decreasing for every family measured on 2+ datasets"),
-          paper="non-decreasing"),
+    Claim(
+        id="dnn-mnist-stable-1e3",
+        section="IV-a",
+        topic="stability",
+        arch="dnn",
+        dataset="mnist",
+        claim="On MNIST, DNNs of every depth become stable once they have around a thousand parameters.",
+        how="Each square depth's minimum stable parameter count on {dataset}; {criterion}.",
+        check=MinParamsPerDepth(1_000),
+    ),
+    Claim(
+        id="cnn-mnist-stable-channels",
+        section="IV-a",
+        topic="stability",
+        arch="cnn",
+        dataset="mnist",
+        claim="On MNIST the one-conv CNN becomes stable at 4 to 8 channels.",
+        how="Minimum stable channel count on {dataset}; {criterion}.",
+        check=MinStableWidth(WidthsIn(4, 8)),
+    ),
+    Claim(
+        id="cnn-fmnist-stable-channels",
+        section="IV-a",
+        topic="stability",
+        arch="cnn",
+        dataset="fashion_mnist",
+        claim="On Fashion-MNIST the one-conv CNN becomes stable at 4 to 8 channels.",
+        how="Minimum stable channel count on {dataset}; {criterion}.",
+        check=MinStableWidth(WidthsIn(4, 8)),
+    ),
+    Claim(
+        id="cnn-mnist-acc-4-8",
+        section="IV-a",
+        topic="accuracy",
+        arch="cnn",
+        dataset="mnist",
+        claim="At those 4-8 channels the CNN scores roughly 99.4-99.8% on MNIST.",
+        how="Mean test accuracy at every swept width in 4-8 on {dataset}; {criterion}.",
+        check=AccuracyAt(WidthsIn(4, 8), 99.4, 99.8),
+    ),
+    Claim(
+        id="cnn-fmnist-acc-4-8",
+        section="IV-a",
+        topic="accuracy",
+        arch="cnn",
+        dataset="fashion_mnist",
+        claim="At those 4-8 channels the CNN scores roughly 99.0-99.6% on Fashion-MNIST.",
+        how="Mean test accuracy at every swept width in 4-8 on {dataset}; {criterion}.",
+        check=AccuracyAt(WidthsIn(4, 8), 99.0, 99.6),
+    ),
+    Claim(
+        id="cnn-cifar-rise-16-32",
+        section="IV-a",
+        topic="accuracy",
+        arch="cnn",
+        dataset="cifar10",
+        claim="On CIFAR-10 the CNN still gains accuracy going from 16 to 32 channels.",
+        how="Mean test accuracy at 32 minus at 16 channels on {dataset}; {criterion}.",
+        check=Rises(16, 32),
+        paper="rising",
+    ),
+    Claim(
+        id="cnn-cifar-acc-32",
+        section="IV-a",
+        topic="accuracy",
+        arch="cnn",
+        dataset="cifar10",
+        claim="The CNN reaches roughly 83-88% on CIFAR-10 at 32 channels.",
+        how="Mean test accuracy at 32 channels on {dataset}; {criterion}.",
+        check=AccuracyAt(Largest(32), 83, 88),
+    ),
+    Claim(
+        id="vit-mnist-late-plateau",
+        section="IV-a",
+        topic="stability",
+        arch="vit",
+        dataset="mnist",
+        claim="On MNIST the ViT levels off only near its largest hidden dimension.",
+        how="Minimum stable hidden dimension on {dataset} (the sweep must end at 16); {criterion}.",
+        check=MinStableWidth(TopOfSweep(0.75, 16)),
+    ),
+    Claim(
+        id="vit-mnist-acc-16",
+        section="IV-a",
+        topic="accuracy",
+        arch="vit",
+        dataset="mnist",
+        claim="The widest ViT scores about 96% on MNIST.",
+        how="Mean test accuracy at D=16 on {dataset}; {criterion}.",
+        check=AccuracyAt(Largest(16), 96, 96),
+    ),
+    Claim(
+        id="vit-fmnist-acc-16",
+        section="IV-a",
+        topic="accuracy",
+        arch="vit",
+        dataset="fashion_mnist",
+        claim="The widest ViT scores about 80% on Fashion-MNIST.",
+        how="Mean test accuracy at D=16 on {dataset}; {criterion}.",
+        check=AccuracyAt(Largest(16), 80, 80),
+    ),
+    Claim(
+        id="vit-cifar-acc-16",
+        section="IV-a",
+        topic="accuracy",
+        arch="vit",
+        dataset="cifar10",
+        claim="The widest ViT scores about 37% on CIFAR-10.",
+        how="Mean test accuracy at D=16 on {dataset}; {criterion}.",
+        check=AccuracyAt(Largest(16), 37, 37),
+    ),
+    Claim(
+        id="vit-cifar-still-rising",
+        section="IV-a",
+        topic="accuracy",
+        arch="vit",
+        dataset="cifar10",
+        claim="On CIFAR-10 the ViT's accuracy keeps climbing over the whole width range (it stays "
+        "under-parameterised).",
+        how="Spearman ρ between D and mean test accuracy on {dataset}; {criterion}.",
+        check=RisesThroughout(0.9),
+        paper="monotone rise",
+    ),
+    Claim(
+        id="cnn-mnist-4-channels",
+        section="IV (closing)",
+        topic="stability",
+        arch="cnn",
+        dataset="mnist",
+        claim="Four channels are the CNN's minimal stable size on MNIST.",
+        how="Minimum stable channel count on {dataset}; {criterion}.",
+        check=MinStableWidth(Neighbours(4)),
+    ),
+    Claim(
+        id="vit-mnist-6-dims",
+        section="IV (closing)",
+        topic="stability",
+        arch="vit",
+        dataset="mnist",
+        claim="Six hidden dimensions are the ViT's minimal stable size on MNIST.",
+        how="Minimum stable D on {dataset}; {criterion}.",
+        check=MinStableWidth(Neighbours(6)),
+    ),
+    Claim(
+        id="min-params-grow-with-complexity",
+        section="IV (closing)",
+        topic="stability",
+        claim="Each family's minimal stable size grows from MNIST to Fashion-MNIST to CIFAR-10.",
+        how="Table I min_params per family in dataset order; {criterion}.",
+        check=Across(_grows_with_complexity, "non-decreasing for every family measured on 2+ datasets"),
+        paper="non-decreasing",
+    ),
     # --- IV-b pruning
-    Claim(id="dnn-mnist-prune-50-60", section="IV-b", topic="pruning", arch="dnn", dataset="mnist",
-          claim="Stable DNNs on MNIST keep their accuracy up to about half to three-fifths of their weights "
-                "pruned.",
-          how="Median safe pruning % over the stable DNN configurations on {dataset}; {criterion}.",
-          check=PruningSummary("safe_pct", 50, 60)),
-    Claim(id="cnn-mnist-prune-fail-60-70", section="IV-b", topic="pruning", arch="cnn", dataset="mnist",
-          claim="The CNN on MNIST starts failing between 60 and 70% pruning.",
-          how="Median failing % (first swept ratio past the safe one) over the stable CNN configurations on "
-              "{dataset}; {criterion}.",
-          check=PruningSummary("fail_pct", 60, 70)),
-    Claim(id="cnn-fmnist-prune-fail-60-70", section="IV-b", topic="pruning", arch="cnn", dataset="fashion_mnist",
-          claim="The CNN on Fashion-MNIST starts failing between 60 and 70% pruning.",
-          how="As for MNIST, on {dataset}.",
-          check=PruningSummary("fail_pct", 60, 70)),
-    Claim(id="cnn-cifar-prune-fail-50-60", section="IV-b", topic="pruning", arch="cnn", dataset="cifar10",
-          claim="On CIFAR-10 the CNN fails earlier, between 50 and 60% pruning.",
-          how="As for MNIST, on {dataset}; {criterion}.",
-          check=PruningSummary("fail_pct", 50, 60)),
-    Claim(id="vit-mnist-prune-fail-small", section="IV-b", topic="pruning", arch="vit", dataset="mnist",
-          claim="A small ViT on MNIST starts failing at 45-60% pruning.",
-          how="Failing % of the smallest stable ViT (Table I's representative) on {dataset}; {criterion}.",
-          check=PruningSummary("fail_pct", 45, 60, at_representative=True)),
-    Claim(id="vit-cifar-prune-fail-small", section="IV-b", topic="pruning", arch="vit", dataset="cifar10",
-          claim="A small ViT on CIFAR-10 starts failing at 35-45% pruning.",
-          how="Failing % of the smallest stable ViT on {dataset}; {criterion}.",
-          check=PruningSummary("fail_pct", 35, 45, at_representative=True)),
-    Claim(id="dnn-deeper-prunes-more", section="IV-b, V", topic="pruning", arch="dnn",
-          claim="Deeper DNNs withstand more pruning.",
-          how="Per dataset and first-layer width with 2+ stable depths, Spearman ρ(depth, safe pruning %); "
-              "{criterion}.",
-          check=Trend("depth", "safe_pct", +1), paper="positive trend"),
-    Claim(id="dnn-wider-prunes-more", section="IV-b", topic="pruning", arch="dnn",
-          claim="Wider DNNs withstand more pruning.",
-          how="Per DNN curve with 3+ stable widths, Spearman ρ(width, safe pruning %); {criterion}.",
-          check=Trend("width", "safe_pct", +1), paper="positive trend"),
-    Claim(id="cnn-wider-prunes-more", section="IV-b", topic="pruning", arch="cnn",
-          claim="CNNs with more channels withstand more pruning.",
-          how="As above, for the CNN curves.",
-          check=Trend("width", "safe_pct", +1), paper="positive trend"),
-    Claim(id="vit-wider-prunes-more", section="IV-b", topic="pruning", arch="vit",
-          claim="Wider ViTs withstand more pruning.",
-          how="As above, for the ViT curves.",
-          check=Trend("width", "safe_pct", +1), paper="positive trend"),
-    Claim(id="dnn-deep-over-60", section="V", topic="pruning", arch="dnn", dataset="mnist",
-          claim="Deep DNNs (3-4 hidden layers) keep their accuracy beyond 60% sparsity.",
-          how="Median safe pruning % over the stable L3ee/L4eee configurations on {dataset}; {criterion}.",
-          check=PruningSummary("safe_pct", 60, topologies=("L3ee", "L4eee"))),
+    Claim(
+        id="dnn-mnist-prune-50-60",
+        section="IV-b",
+        topic="pruning",
+        arch="dnn",
+        dataset="mnist",
+        claim="Stable DNNs on MNIST keep their accuracy up to about half to three-fifths of their weights pruned.",
+        how="Median safe pruning % over the stable DNN configurations on {dataset}; {criterion}.",
+        check=PruningSummary("safe_pct", 50, 60),
+    ),
+    Claim(
+        id="cnn-mnist-prune-fail-60-70",
+        section="IV-b",
+        topic="pruning",
+        arch="cnn",
+        dataset="mnist",
+        claim="The CNN on MNIST starts failing between 60 and 70% pruning.",
+        how="Median failing % (first swept ratio past the safe one) over the stable CNN configurations on "
+        "{dataset}; {criterion}.",
+        check=PruningSummary("fail_pct", 60, 70),
+    ),
+    Claim(
+        id="cnn-fmnist-prune-fail-60-70",
+        section="IV-b",
+        topic="pruning",
+        arch="cnn",
+        dataset="fashion_mnist",
+        claim="The CNN on Fashion-MNIST starts failing between 60 and 70% pruning.",
+        how="As for MNIST, on {dataset}.",
+        check=PruningSummary("fail_pct", 60, 70),
+    ),
+    Claim(
+        id="cnn-cifar-prune-fail-50-60",
+        section="IV-b",
+        topic="pruning",
+        arch="cnn",
+        dataset="cifar10",
+        claim="On CIFAR-10 the CNN fails earlier, between 50 and 60% pruning.",
+        how="As for MNIST, on {dataset}; {criterion}.",
+        check=PruningSummary("fail_pct", 50, 60),
+    ),
+    Claim(
+        id="vit-mnist-prune-fail-small",
+        section="IV-b",
+        topic="pruning",
+        arch="vit",
+        dataset="mnist",
+        claim="A small ViT on MNIST starts failing at 45-60% pruning.",
+        how="Failing % of the smallest stable ViT (Table I's representative) on {dataset}; {criterion}.",
+        check=PruningSummary("fail_pct", 45, 60, at_representative=True),
+    ),
+    Claim(
+        id="vit-cifar-prune-fail-small",
+        section="IV-b",
+        topic="pruning",
+        arch="vit",
+        dataset="cifar10",
+        claim="A small ViT on CIFAR-10 starts failing at 35-45% pruning.",
+        how="Failing % of the smallest stable ViT on {dataset}; {criterion}.",
+        check=PruningSummary("fail_pct", 35, 45, at_representative=True),
+    ),
+    Claim(
+        id="dnn-deeper-prunes-more",
+        section="IV-b, V",
+        topic="pruning",
+        arch="dnn",
+        claim="Deeper DNNs withstand more pruning.",
+        how="Per dataset and first-layer width with 2+ stable depths, Spearman ρ(depth, safe pruning %); {criterion}.",
+        check=Trend("depth", "safe_pct", +1),
+        paper="positive trend",
+    ),
+    Claim(
+        id="dnn-wider-prunes-more",
+        section="IV-b",
+        topic="pruning",
+        arch="dnn",
+        claim="Wider DNNs withstand more pruning.",
+        how="Per DNN curve with 3+ stable widths, Spearman ρ(width, safe pruning %); {criterion}.",
+        check=Trend("width", "safe_pct", +1),
+        paper="positive trend",
+    ),
+    Claim(
+        id="cnn-wider-prunes-more",
+        section="IV-b",
+        topic="pruning",
+        arch="cnn",
+        claim="CNNs with more channels withstand more pruning.",
+        how="As above, for the CNN curves.",
+        check=Trend("width", "safe_pct", +1),
+        paper="positive trend",
+    ),
+    Claim(
+        id="vit-wider-prunes-more",
+        section="IV-b",
+        topic="pruning",
+        arch="vit",
+        claim="Wider ViTs withstand more pruning.",
+        how="As above, for the ViT curves.",
+        check=Trend("width", "safe_pct", +1),
+        paper="positive trend",
+    ),
+    Claim(
+        id="dnn-deep-over-60",
+        section="V",
+        topic="pruning",
+        arch="dnn",
+        dataset="mnist",
+        claim="Deep DNNs (3-4 hidden layers) keep their accuracy beyond 60% sparsity.",
+        how="Median safe pruning % over the stable L3ee/L4eee configurations on {dataset}; {criterion}.",
+        check=PruningSummary("safe_pct", 60, topologies=("L3ee", "L4eee")),
+    ),
     # --- IV-c quantization
-    Claim(id="dnn-mnist-gap-small", section="IV-c", topic="quantization", arch="dnn", dataset="mnist",
-          claim="Once stable, DNNs on MNIST lose little or nothing to 8-bit QAT.",
-          how="Median over the stable DNN configurations on {dataset} of the mean gap (float − int8); "
-              "{criterion}.",
-          check=GapBound()),
-    Claim(id="cnn-mnist-gap-le-3", section="IV-c", topic="quantization", arch="cnn", dataset="mnist",
-          claim="Stable CNNs on MNIST lose at most about 3 pp to 8-bit QAT.",
-          how="Median over the stable CNN configurations on {dataset} of the mean gap; {criterion}.",
-          check=GapBound(3)),
-    Claim(id="cnn-fmnist-gap-le-3", section="IV-c", topic="quantization", arch="cnn", dataset="fashion_mnist",
-          claim="Stable CNNs on Fashion-MNIST lose at most about 3 pp to 8-bit QAT.",
-          how="As for MNIST, on {dataset}.",
-          check=GapBound(3)),
-    Claim(id="cnn-cifar-gap-large", section="IV-c", topic="quantization", arch="cnn", dataset="cifar10",
-          claim="On CIFAR-10 the larger CNNs lose a modest 1.5-2.5 pp to 8-bit QAT.",
-          how="Mean gap over the CNN configurations with 16+ channels on {dataset}; {criterion}.",
-          check=GapRange(AtLeast(16), 1.5, 2.5)),
-    Claim(id="vit-mnist-gap-shrinks", section="IV-c", topic="quantization", arch="vit", dataset="mnist",
-          claim="The ViT's 8-bit gap on MNIST shrinks as it gets wider.",
-          how="Spearman ρ(D, mean gap) over all swept D on {dataset}; {criterion}.",
-          check=Trend("width", "gap", -1, stable_only=False), paper="shrinking"),
-    Claim(id="vit-fmnist-gap-shrinks", section="IV-c", topic="quantization", arch="vit", dataset="fashion_mnist",
-          claim="The ViT's 8-bit gap on Fashion-MNIST shrinks as it gets wider.",
-          how="Spearman ρ(D, mean gap) over all swept D on {dataset}; {criterion}.",
-          check=Trend("width", "gap", -1, stable_only=False), paper="shrinking"),
-    Claim(id="vit-cifar-gap-16", section="IV-c", topic="quantization", arch="vit", dataset="cifar10",
-          claim="Even the widest ViT on CIFAR-10 loses roughly 4-6 pp to 8-bit QAT.",
-          how="Mean gap at D=16 on {dataset}; {criterion}.",
-          check=GapRange(Largest(16), 4, 6)),
-    Claim(id="gap-larger-on-cifar", section="IV (closing), V", topic="quantization",
-          claim="The 8-bit gap is larger on CIFAR-10 than on MNIST.",
-          how="Table I gap_8bit_pct on CIFAR-10 vs MNIST, per family; {criterion}.",
-          check=Across(_gap_grows_on_cifar, "larger for every family measured on both"),
-          paper="larger on CIFAR-10"),
-    Claim(id="vit-int8-beats-float", section="V", topic="quantization", arch="vit",
-          claim="For some hidden dimensions the quantized ViT beats its float version.",
-          how="Count of ViT configurations whose mean gap is negative; {criterion}.",
-          check=Across(_vit_gap_negative, "there is at least one"), paper="some D"),
+    Claim(
+        id="dnn-mnist-gap-small",
+        section="IV-c",
+        topic="quantization",
+        arch="dnn",
+        dataset="mnist",
+        claim="Once stable, DNNs on MNIST lose little or nothing to 8-bit QAT.",
+        how="Median over the stable DNN configurations on {dataset} of the mean gap (float − int8); {criterion}.",
+        check=GapBound(),
+    ),
+    Claim(
+        id="cnn-mnist-gap-le-3",
+        section="IV-c",
+        topic="quantization",
+        arch="cnn",
+        dataset="mnist",
+        claim="Stable CNNs on MNIST lose at most about 3 pp to 8-bit QAT.",
+        how="Median over the stable CNN configurations on {dataset} of the mean gap; {criterion}.",
+        check=GapBound(3),
+    ),
+    Claim(
+        id="cnn-fmnist-gap-le-3",
+        section="IV-c",
+        topic="quantization",
+        arch="cnn",
+        dataset="fashion_mnist",
+        claim="Stable CNNs on Fashion-MNIST lose at most about 3 pp to 8-bit QAT.",
+        how="As for MNIST, on {dataset}.",
+        check=GapBound(3),
+    ),
+    Claim(
+        id="cnn-cifar-gap-large",
+        section="IV-c",
+        topic="quantization",
+        arch="cnn",
+        dataset="cifar10",
+        claim="On CIFAR-10 the larger CNNs lose a modest 1.5-2.5 pp to 8-bit QAT.",
+        how="Mean gap over the CNN configurations with 16+ channels on {dataset}; {criterion}.",
+        check=GapRange(AtLeast(16), 1.5, 2.5),
+    ),
+    Claim(
+        id="vit-mnist-gap-shrinks",
+        section="IV-c",
+        topic="quantization",
+        arch="vit",
+        dataset="mnist",
+        claim="The ViT's 8-bit gap on MNIST shrinks as it gets wider.",
+        how="Spearman ρ(D, mean gap) over all swept D on {dataset}; {criterion}.",
+        check=Trend("width", "gap", -1, stable_only=False),
+        paper="shrinking",
+    ),
+    Claim(
+        id="vit-fmnist-gap-shrinks",
+        section="IV-c",
+        topic="quantization",
+        arch="vit",
+        dataset="fashion_mnist",
+        claim="The ViT's 8-bit gap on Fashion-MNIST shrinks as it gets wider.",
+        how="Spearman ρ(D, mean gap) over all swept D on {dataset}; {criterion}.",
+        check=Trend("width", "gap", -1, stable_only=False),
+        paper="shrinking",
+    ),
+    Claim(
+        id="vit-cifar-gap-16",
+        section="IV-c",
+        topic="quantization",
+        arch="vit",
+        dataset="cifar10",
+        claim="Even the widest ViT on CIFAR-10 loses roughly 4-6 pp to 8-bit QAT.",
+        how="Mean gap at D=16 on {dataset}; {criterion}.",
+        check=GapRange(Largest(16), 4, 6),
+    ),
+    Claim(
+        id="gap-larger-on-cifar",
+        section="IV (closing), V",
+        topic="quantization",
+        claim="The 8-bit gap is larger on CIFAR-10 than on MNIST.",
+        how="Table I gap_8bit_pct on CIFAR-10 vs MNIST, per family; {criterion}.",
+        check=Across(_gap_grows_on_cifar, "larger for every family measured on both"),
+        paper="larger on CIFAR-10",
+    ),
+    Claim(
+        id="vit-int8-beats-float",
+        section="V",
+        topic="quantization",
+        arch="vit",
+        claim="For some hidden dimensions the quantized ViT beats its float version.",
+        how="Count of ViT configurations whose mean gap is negative; {criterion}.",
+        check=Across(_vit_gap_negative, "there is at least one"),
+        paper="some D",
+    ),
     # --- phase 1
-    Claim(id="phase1-shape-invariance", section="V (phase 1)", topic="phase1", arch="dnn",
-          claim="Beyond some parameter count a DNN's hidden-layer shape no longer matters.",
-          how="topology_invariance.csv: per dataset and depth with 2+ shapes, the decade from which every "
-              "larger decade's spread is within the tolerance; {criterion}.",
-          check=Across(_shape_invariance, "every depth has one"), paper="invariant when large"),
+    Claim(
+        id="phase1-shape-invariance",
+        section="V (phase 1)",
+        topic="phase1",
+        arch="dnn",
+        claim="Beyond some parameter count a DNN's hidden-layer shape no longer matters.",
+        how="topology_invariance.csv: per dataset and depth with 2+ shapes, the decade from which every "
+        "larger decade's spread is within the tolerance; {criterion}.",
+        check=Across(_shape_invariance, "every depth has one"),
+        paper="invariant when large",
+    ),
 )
 
 
@@ -1073,45 +1342,56 @@ def _reasons(run: Run, claim: Claim) -> list[str]:
     for a in [arch] if arch else run.archs:
         seeds = run.seeds(a)
         if seeds and a in PAPER_SEEDS and seeds[0] < PAPER_SEEDS[a]:
-            found.setdefault("seeds", f"{seeds[0]} seeds per {ARCH_TITLES.get(a, a)} configuration "
-                                      f"(paper: {PAPER_SEEDS[a]})")
+            found.setdefault(
+                "seeds", f"{seeds[0]} seeds per {ARCH_TITLES.get(a, a)} configuration (paper: {PAPER_SEEDS[a]})"
+            )
         grid = run.widths(a)
         if grid and a in PAPER_WIDTH_RANGE:
             low, high = PAPER_WIDTH_RANGE[a]
             if a == "dnn" and len(set(grid) & set(PAPER_DNN_WIDTHS)) < len(PAPER_DNN_WIDTHS):
                 found.setdefault("grid", f"coarser width grid ({len(grid)} DNN widths {grid}; paper: 12)")
             elif max(grid) < high or min(grid) > low:
-                found.setdefault("grid", f"{ARCH_TITLES.get(a, a)} widths {min(grid)}-{max(grid)} "
-                                         f"(paper: {low}-{high})")
+                found.setdefault(
+                    "grid", f"{ARCH_TITLES.get(a, a)} widths {min(grid)}-{max(grid)} (paper: {low}-{high})"
+                )
     if claim.topic == "stability" and "min-params" in claim.id and arch and dataset:
         curve = run.curve(dataset, arch)
         paper = PAPER_TABLE1.set_index(["dataset", "arch"])["paper_min_params"].get((dataset, arch))
         if len(curve):
             largest = curve.loc[curve["n_params"].idxmax()]
             if arch == "vit":
-                found["params"] = (f"our ViT has {VIT_PARAMS_TEXT} parameters ({_int(largest['n_params'])} at "
-                                   f"D={int(largest['width'])} on {_title(dataset)}); the paper's 5e3-6e3 at "
-                                   "its stable D imply a larger count")
+                found["params"] = (
+                    f"our ViT has {VIT_PARAMS_TEXT} parameters ({_int(largest['n_params'])} at "
+                    f"D={int(largest['width'])} on {_title(dataset)}); the paper's 5e3-6e3 at "
+                    "its stable D imply a larger count"
+                )
             elif paper is not None and paper > largest["n_params"]:
-                found["params"] = (f"the paper's {_sci(paper)} exceeds our largest {ARCH_TITLES[arch]} on "
-                                   f"{_title(dataset)} ({_int(largest['n_params'])} at width "
-                                   f"{int(largest['width'])}): our family cannot reach it")
+                found["params"] = (
+                    f"the paper's {_sci(paper)} exceeds our largest {ARCH_TITLES[arch]} on "
+                    f"{_title(dataset)} ({_int(largest['n_params'])} at width "
+                    f"{int(largest['width'])}): our family cannot reach it"
+                )
     if claim.id.startswith("table1-") and claim.topic in ("pruning", "quantization"):
         d, a = dataset, arch
         row = run.table_row(d, a)
         paper = PAPER_TABLE1.set_index(["dataset", "arch"])["paper_min_params"].get((d, a))
-        if row is not None and pd.notna(row["min_params"]) and paper and \
-                abs(math.log10(row["min_params"] / paper)) > 0.5:
-            found["representative"] = (f"our representative model ({_int(row['min_params'])} params) is not the "
-                                       f"paper's size ({_sci(paper)})")
+        if (
+            row is not None
+            and pd.notna(row["min_params"])
+            and paper
+            and abs(math.log10(row["min_params"] / paper)) > 0.5
+        ):
+            found["representative"] = (
+                f"our representative model ({_int(row['min_params'])} params) is not the paper's size ({_sci(paper)})"
+            )
     found["definition"] = {
         "stability": "our stability rule (std <= regimes.max_std, within regimes.max_drop of the curve's best) "
-                     "is a decision; the paper states no numeric rule",
+        "is a decision; the paper states no numeric rule",
         "accuracy": "not explained by run size; the paper leaves architecture and preprocessing details open",
         "pruning": f"'safe' means within {run.prune_tolerance:g} pp of the unpruned mean (table1.prune_tolerance); "
-                   "the paper states no tolerance",
+        "the paper states no tolerance",
         "quantization": f"{run.qat_schedule}, evaluated as a real int8 model; the paper's QAT schedule and "
-                        "backend are not stated",
+        "backend are not stated",
         "phase1": "spread tolerance topology_sweep.invariance_tolerance is a decision; the paper judges by eye",
     }[claim.topic]
     order = {
@@ -1128,10 +1408,16 @@ def _reasons(run: Run, claim: Claim) -> list[str]:
 # entry points
 
 
-def comparison_table(regimes: pd.DataFrame, table1: pd.DataFrame, prune_rows: pd.DataFrame | None,
-                     qat_rows: pd.DataFrame | None, topology_invariance: pd.DataFrame | None = None,
-                     intervals: pd.DataFrame | None = None, prune_tolerance: float = 1.0,
-                     claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
+def comparison_table(
+    regimes: pd.DataFrame,
+    table1: pd.DataFrame,
+    prune_rows: pd.DataFrame | None,
+    qat_rows: pd.DataFrame | None,
+    topology_invariance: pd.DataFrame | None = None,
+    intervals: pd.DataFrame | None = None,
+    prune_tolerance: float = 1.0,
+    claims: tuple[Claim, ...] = CLAIMS,
+) -> pd.DataFrame:
     """One row per claim: id, section, claim, paper, ours, verdict, measure, reason (the likely
     reason for a disagreement, what is missing for 'not measured', empty for 'agree')."""
     run = Run(regimes, table1, prune_rows, qat_rows, topology_invariance, intervals, prune_tolerance)
@@ -1145,26 +1431,42 @@ def comparison_table(regimes: pd.DataFrame, table1: pd.DataFrame, prune_rows: pd
             reason = outcome.note
         else:
             reason = ""
-        rows.append({"id": claim.id, "section": claim.section, "claim": claim.claim, "paper": claim.paper,
-                     "ours": outcome.ours, "verdict": outcome.verdict, "measure": claim.measure, "reason": reason})
+        rows.append(
+            {
+                "id": claim.id,
+                "section": claim.section,
+                "claim": claim.claim,
+                "paper": claim.paper,
+                "ours": outcome.ours,
+                "verdict": outcome.verdict,
+                "measure": claim.measure,
+                "reason": reason,
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def run_size(regimes: pd.DataFrame, prune_rows=None, qat_rows=None, table1=None) -> list[str]:
     """Lines describing the run: families, datasets, widths and seeds per family, max epochs."""
     run = Run(regimes, table1 if table1 is not None else pd.DataFrame(), prune_rows, qat_rows)
-    lines = [f"- families: {', '.join(ARCH_TITLES.get(a, a) for a in run.archs) or 'none'}; "
-             f"datasets: {', '.join(_title(d) for d in run.datasets) or 'none'}"]
+    lines = [
+        f"- families: {', '.join(ARCH_TITLES.get(a, a) for a in run.archs) or 'none'}; "
+        f"datasets: {', '.join(_title(d) for d in run.datasets) or 'none'}"
+    ]
     for arch in run.archs:
         seeds = run.seeds(arch)
         seed_text = f"{seeds[0]}" if seeds[0] == seeds[1] else f"{seeds[0]}-{seeds[1]}"
         topologies = sorted(regimes.loc[regimes["arch"] == arch, "topology"].unique())
-        lines.append(f"- {ARCH_TITLES.get(arch, arch)}: {len(run.widths(arch))} widths {run.widths(arch)}, "
-                     f"{len(topologies)} topolog{'y' if len(topologies) == 1 else 'ies'}, {seed_text} seeds "
-                     f"(paper: {PAPER_SEEDS.get(arch, '?')})")
+        lines.append(
+            f"- {ARCH_TITLES.get(arch, arch)}: {len(run.widths(arch))} widths {run.widths(arch)}, "
+            f"{len(topologies)} topolog{'y' if len(topologies) == 1 else 'ies'}, {seed_text} seeds "
+            f"(paper: {PAPER_SEEDS.get(arch, '?')})"
+        )
     epochs = run.max_epochs
-    lines.append(f"- max epochs: {', '.join(map(str, epochs)) if epochs else 'not recorded in the inputs'} "
-                 f"(paper: {PAPER_EPOCHS})")
+    lines.append(
+        f"- max epochs: {', '.join(map(str, epochs)) if epochs else 'not recorded in the inputs'} "
+        f"(paper: {PAPER_EPOCHS})"
+    )
     return lines
 
 
@@ -1172,19 +1474,29 @@ def _cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def paper_comparison(regimes: pd.DataFrame, table1: pd.DataFrame, prune_rows: pd.DataFrame | None,
-                     qat_rows: pd.DataFrame | None, topology_invariance: pd.DataFrame | None = None,
-                     intervals: pd.DataFrame | None = None, prune_tolerance: float = 1.0) -> str:
+def paper_comparison(
+    regimes: pd.DataFrame,
+    table1: pd.DataFrame,
+    prune_rows: pd.DataFrame | None,
+    qat_rows: pd.DataFrame | None,
+    topology_invariance: pd.DataFrame | None = None,
+    intervals: pd.DataFrame | None = None,
+    prune_tolerance: float = 1.0,
+) -> str:
     """Markdown: the run's size, the criteria, and one table row per claim."""
     table = comparison_table(regimes, table1, prune_rows, qat_rows, topology_invariance, intervals, prune_tolerance)
     counts = table["verdict"].value_counts()
     head = [
-        "# Our results against the paper's claims (arXiv 2601.17987)", "",
-        "Run:", *run_size(regimes, prune_rows, qat_rows, table1), "",
-        f"Criteria: minimum stable parameters within a factor {10 ** MIN_PARAMS_DECADES:g}; pruning ratios within "
+        "# Our results against the paper's claims (arXiv 2601.17987)",
+        "",
+        "Run:",
+        *run_size(regimes, prune_rows, qat_rows, table1),
+        "",
+        f"Criteria: minimum stable parameters within a factor {10**MIN_PARAMS_DECADES:g}; pruning ratios within "
         f"±{PRUNE_SLACK_PP:g} pp; 8-bit gaps within ±{GAP_SLACK_PP:g} pp; 'about' accuracies within "
         f"±{ACC_SLACK_PP:g} pp; trends by the sign of Spearman's ρ. 'Safe' pruning: within "
-        f"{prune_tolerance:g} pp of the unpruned mean. See `minarch.comparison`.", "",
+        f"{prune_tolerance:g} pp of the unpruned mean. See `minarch.comparison`.",
+        "",
         f"{len(table)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in (AGREE, DISAGREE, NOT_MEASURED)),
         "",
     ]

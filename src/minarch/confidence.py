@@ -55,13 +55,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from minarch.regimes import (CONFIG_KEYS, CURVE_KEYS, FAILED, Thresholds, minimum_stable, safe_ratio, shown_width,
-                             summarize, unstable_mask)
+from minarch.regimes import (
+    CONFIG_KEYS,
+    CURVE_KEYS,
+    FAILED,
+    Thresholds,
+    minimum_stable,
+    safe_ratio,
+    shown_width,
+    summarize,
+    unstable_mask,
+)
 
 INTERVAL_COLUMNS = [
-    "min_params_ci_low", "min_params_ci_high", "min_params_none_share",
-    "safe_pruning_pct_ci_low", "safe_pruning_pct_ci_high",
-    "gap_8bit_pct_ci_low", "gap_8bit_pct_ci_high",
+    "min_params_ci_low",
+    "min_params_ci_high",
+    "min_params_none_share",
+    "safe_pruning_pct_ci_low",
+    "safe_pruning_pct_ci_high",
+    "gap_8bit_pct_ci_low",
+    "gap_8bit_pct_ci_high",
 ]
 
 
@@ -97,8 +110,15 @@ def _bootstrap_indices(sizes: list[int], n_resamples: int, rng: np.random.Genera
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # the dummy statistic is constant
-        stats.bootstrap(tuple(np.arange(sizes[k]) for k in resampled), statistic, n_resamples=n_resamples,
-                        vectorized=True, paired=False, method="percentile", rng=rng)
+        stats.bootstrap(
+            tuple(np.arange(sizes[k]) for k in resampled),
+            statistic,
+            n_resamples=n_resamples,
+            vectorized=True,
+            paired=False,
+            method="percentile",
+            rng=rng,
+        )
     for position, k in enumerate(resampled):
         full[k] = np.concatenate([batch[position] for batch in drawn], axis=0)
     return full
@@ -111,11 +131,12 @@ def _bootstrap_indices(sizes: list[int], n_resamples: int, rng: np.random.Genera
 @dataclass
 class _Curve:
     """One (dataset, arch, topology): per configuration (sorted by n_params) its seeds' accuracies."""
+
     n_params: np.ndarray
     test: list[np.ndarray]
 
     @classmethod
-    def of(cls, rows: pd.DataFrame) -> "_Curve":
+    def of(cls, rows: pd.DataFrame) -> _Curve:
         # seeds in seed order, so a seed index means the same run whatever the row order
         rows = rows.sort_values(["seed"], kind="stable") if "seed" in rows else rows
         configs = sorted(rows.groupby(CONFIG_KEYS, sort=False), key=lambda item: item[1]["n_params"].iloc[0])
@@ -127,13 +148,15 @@ class _Curve:
         ``indices[k]`` is ``(B, n_k)`` seed indices of configuration k."""
         acc = [values[i] for values, i in zip(self.test, indices)]
         mean = np.stack([a.mean(axis=-1) for a in acc], axis=-1)
-        std = np.stack([a.std(axis=-1, ddof=1) if a.shape[-1] > 1 else np.full(a.shape[0], np.nan) for a in acc],
-                       axis=-1)
+        std = np.stack(
+            [a.std(axis=-1, ddof=1) if a.shape[-1] > 1 else np.full(a.shape[0], np.nan) for a in acc], axis=-1
+        )
         return mean, std
 
 
-def _curve_distribution(curve: _Curve, failed: np.ndarray, thresholds: Thresholds, n_resamples: int,
-                        rng: np.random.Generator) -> np.ndarray:
+def _curve_distribution(
+    curve: _Curve, failed: np.ndarray, thresholds: Thresholds, n_resamples: int, rng: np.random.Generator
+) -> np.ndarray:
     indices = _bootstrap_indices([len(values) for values in curve.test], n_resamples, rng)
     mean, std = curve.stats(indices)
     return minimum_stable(curve.n_params, unstable_mask(mean, std, thresholds, failed))
@@ -152,8 +175,9 @@ def _single_group(rows: pd.DataFrame, what: str) -> tuple[str, str]:
     return tuple(groups.iloc[0])
 
 
-def min_stable_distribution(final_rows: pd.DataFrame, thresholds: Thresholds = Thresholds(),
-                            n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+def min_stable_distribution(
+    final_rows: pd.DataFrame, thresholds: Thresholds = Thresholds(), n_resamples: int = 1000, seed: int = 0
+) -> np.ndarray:
     """Bootstrap distribution (``n_resamples`` values, NaN = no stable configuration) of the
     minimum stable parameter count of one (dataset, arch): seeds resampled within each
     configuration, each curve relabelled, minimum over the group's topologies."""
@@ -165,15 +189,23 @@ def min_stable_distribution(final_rows: pd.DataFrame, thresholds: Thresholds = T
     per_curve = []
     for (_, _, topology), rows in final_rows.groupby(CURVE_KEYS, sort=True):
         failed = labels[labels["topology"] == topology].sort_values("n_params")["regime"].eq(FAILED).to_numpy()
-        per_curve.append(_curve_distribution(_Curve.of(rows), failed, thresholds, n_resamples,
-                                             generator(seed, "min_stable", dataset, arch, topology)))
+        per_curve.append(
+            _curve_distribution(
+                _Curve.of(rows), failed, thresholds, n_resamples, generator(seed, "min_stable", dataset, arch, topology)
+            )
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no curve stable
         return np.fmin.reduce(np.stack(per_curve), axis=0)
 
 
-def bootstrap_min_stable(final_rows: pd.DataFrame, thresholds: Thresholds = Thresholds(), n_resamples: int = 1000,
-                         confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_min_stable(
+    final_rows: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
     """(low, high, share_none): percentile interval of the minimum stable parameter count of
     one (dataset, arch) (one curve, or the minimum over its topologies), and the share of
     resamples with no stable configuration. All NaN when a configuration has fewer seeds than
@@ -190,8 +222,9 @@ def bootstrap_min_stable(final_rows: pd.DataFrame, thresholds: Thresholds = Thre
 # safe pruning ratio
 
 
-def safe_pruning_distribution(prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000,
-                              seed: int = 0) -> np.ndarray:
+def safe_pruning_distribution(
+    prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000, seed: int = 0
+) -> np.ndarray:
     """Bootstrap distribution of ``safe_pruning_ratio`` (a ratio, 0-1) over whole seeds of one
     configuration's prune rows (``seed, ratio, test_acc``)."""
     matrix = prune_rows.pivot_table(index="seed", columns="ratio", values="test_acc", aggfunc="mean", dropna=False)
@@ -208,8 +241,9 @@ def safe_pruning_distribution(prune_rows: pd.DataFrame, tolerance: float = 1.0, 
     return safe_ratio(ratios, means, tolerance)
 
 
-def bootstrap_safe_pruning(prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000,
-                           confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_safe_pruning(
+    prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """(low, high): percentile interval of the safe pruning ratio (0-1) of one configuration,
     resampling whole seeds' prune curves."""
     return percentile_interval(safe_pruning_distribution(prune_rows, tolerance, n_resamples, seed), confidence)
@@ -219,8 +253,9 @@ def bootstrap_safe_pruning(prune_rows: pd.DataFrame, tolerance: float = 1.0, n_r
 # mean (8-bit gap)
 
 
-def bootstrap_mean(values, n_resamples: int = 1000, confidence: float = 0.95,
-                   rng: np.random.Generator | int = 0) -> tuple[float, float]:
+def bootstrap_mean(
+    values, n_resamples: int = 1000, confidence: float = 0.95, rng: np.random.Generator | int = 0
+) -> tuple[float, float]:
     """(low, high): scipy's percentile bootstrap interval of the mean; the value itself for a
     single value, NaN for none."""
     values = np.asarray(values, dtype=float)
@@ -229,9 +264,15 @@ def bootstrap_mean(values, n_resamples: int = 1000, confidence: float = 0.95,
         return float("nan"), float("nan")
     if values.size == 1 or n_resamples == 0 or np.all(values == values[0]):
         return float(values.mean()), float(values.mean())
-    result = stats.bootstrap((values,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
-                             vectorized=True, method="percentile",
-                             rng=rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng))
+    result = stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        vectorized=True,
+        method="percentile",
+        rng=rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng),
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -239,9 +280,17 @@ def bootstrap_mean(values, n_resamples: int = 1000, confidence: float = 0.95,
 # Table I
 
 
-def table1_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame,
-                     table: pd.DataFrame, thresholds: Thresholds = Thresholds(), prune_tolerance: float = 1.0,
-                     n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def table1_intervals(
+    final_rows: pd.DataFrame,
+    prune_rows: pd.DataFrame,
+    qat_rows: pd.DataFrame,
+    table: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    prune_tolerance: float = 1.0,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per Table I row (``table``: ``tables.table1``'s output), bootstrap intervals of its three
     columns, keyed by ``dataset, arch`` to merge into it:
 
@@ -264,9 +313,15 @@ def table1_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, qat_row
             low, high, none = bootstrap_min_stable(group, thresholds, n_resamples, confidence, seed)
             result.update(min_params_ci_low=low, min_params_ci_high=high, min_params_none_share=none)
         if isinstance(row.get("topology"), str) and not pd.isna(row.get("width")):
+
             def of(frame):
-                return frame[(frame["dataset"] == dataset) & (frame["arch"] == arch) &
-                             (frame["topology"] == row["topology"]) & (frame["width"] == row["width"])]
+                return frame[
+                    (frame["dataset"] == dataset)
+                    & (frame["arch"] == arch)
+                    & (frame["topology"] == row["topology"])
+                    & (frame["width"] == row["width"])
+                ]
+
             prune = of(prune_rows)
             if not prune.empty and prune["seed"].nunique() >= thresholds.min_seeds:
                 low, high = bootstrap_safe_pruning(prune, prune_tolerance, n_resamples, confidence, seed)
@@ -278,12 +333,20 @@ def table1_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, qat_row
                 result.update(gap_8bit_pct_ci_low=low, gap_8bit_pct_ci_high=high)
         out.append(result)
     return pd.DataFrame(out, columns=["dataset", "arch", *INTERVAL_COLUMNS]).assign(
-        n_resamples=n_resamples, confidence=confidence)
+        n_resamples=n_resamples, confidence=confidence
+    )
 
 
-def curve_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, regimes: pd.DataFrame,
-                    thresholds: Thresholds = Thresholds(), prune_tolerance: float = 1.0, n_resamples: int = 1000,
-                    confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def curve_intervals(
+    final_rows: pd.DataFrame,
+    prune_rows: pd.DataFrame,
+    regimes: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    prune_tolerance: float = 1.0,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per curve (dataset, arch, topology), for the figures: the interval of its smallest
     stable width (``width_ci_low/high``, NaN high when too many resamples have none) and of the
     safe pruning ratio in % of the configuration the pruning panel shows (its smallest
@@ -293,16 +356,31 @@ def curve_intervals(final_rows: pd.DataFrame, prune_rows: pd.DataFrame, regimes:
     out = []
     for (dataset, arch, topology), curve in regimes.groupby(["dataset", "arch", "topology"], sort=True):
         width_of = dict(zip(curve["n_params"], curve["width"]))
-        runs = final_rows[(final_rows["dataset"] == dataset) & (final_rows["arch"] == arch)
-                          & (final_rows["topology"] == topology)]
+        runs = final_rows[
+            (final_rows["dataset"] == dataset) & (final_rows["arch"] == arch) & (final_rows["topology"] == topology)
+        ]
         low, high, _ = bootstrap_min_stable(runs, thresholds, n_resamples, confidence, seed)
         shown = shown_width(curve)
-        pruned = prune_rows[(prune_rows["dataset"] == dataset) & (prune_rows["arch"] == arch)
-                            & (prune_rows["topology"] == topology) & (prune_rows["width"] == shown)]
-        prune_low, prune_high = (bootstrap_safe_pruning(pruned, prune_tolerance, n_resamples, confidence, seed)
-                                 if len(pruned) and pruned["seed"].nunique() >= thresholds.min_seeds
-                                 else (np.nan, np.nan))
-        out.append({"dataset": dataset, "arch": arch, "topology": topology,
-                    "width_ci_low": width_of.get(low, np.nan), "width_ci_high": width_of.get(high, np.nan),
-                    "safe_pruning_pct_ci_low": 100 * prune_low, "safe_pruning_pct_ci_high": 100 * prune_high})
+        pruned = prune_rows[
+            (prune_rows["dataset"] == dataset)
+            & (prune_rows["arch"] == arch)
+            & (prune_rows["topology"] == topology)
+            & (prune_rows["width"] == shown)
+        ]
+        prune_low, prune_high = (
+            bootstrap_safe_pruning(pruned, prune_tolerance, n_resamples, confidence, seed)
+            if len(pruned) and pruned["seed"].nunique() >= thresholds.min_seeds
+            else (np.nan, np.nan)
+        )
+        out.append(
+            {
+                "dataset": dataset,
+                "arch": arch,
+                "topology": topology,
+                "width_ci_low": width_of.get(low, np.nan),
+                "width_ci_high": width_of.get(high, np.nan),
+                "safe_pruning_pct_ci_low": 100 * prune_low,
+                "safe_pruning_pct_ci_high": 100 * prune_high,
+            }
+        )
     return pd.DataFrame(out)

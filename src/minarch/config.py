@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 from minarch import topology as topo
 from minarch.settings import FIXED_TOPOLOGIES, RunSpec
@@ -135,7 +139,7 @@ def coerce(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = Non
     return value
 
 
-def _location(error: "jsonschema.ValidationError") -> str:
+def _location(error: jsonschema.ValidationError) -> str:
     parts = []
     for part in error.absolute_path:
         parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
@@ -154,19 +158,23 @@ def check(config: dict[str, Any], schema: dict[str, Any]) -> None:
         known = sorted(error.schema.get("properties", {}))
         raise ConfigError(f"config error at {_location(error)}: {error.message}; known keys: {', '.join(known)}")
     if error.validator == "contains":  # "does not contain items matching the given schema" says too little
-        raise ConfigError(f"config error at {_location(error)}: {error.instance!r} {error.schema.get('description', error.message)}")
+        raise ConfigError(
+            f"config error at {_location(error)}: {error.instance!r} {error.schema.get('description', error.message)}"
+        )
     value = error.instance if not isinstance(error.instance, (dict, list)) else None
     detail = error.message if value is None else f"{value!r} is not allowed ({error.message})"
     raise ConfigError(f"config error at {_location(error)}: {detail}")
 
 
-def _validator(schema: dict[str, Any]) -> "jsonschema.protocols.Validator":
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     """Draft 2020-12, but a float is never an integer: JSON Schema counts 5.0 as one, and a
     width of 5.0 would pass and then name its run directory ``w5.0``."""
     import jsonschema
 
     base = jsonschema.Draft202012Validator
-    strict = base.TYPE_CHECKER.redefine("integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    strict = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
     return jsonschema.validators.extend(base, type_checker=strict)(schema)
 
 
@@ -196,12 +204,17 @@ def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
 def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every sweep of the config by name: the families of phase 2, and the phase-1
     ``topology_sweep`` of DNN shapes (its square members are the same runs as the DNN's)."""
-    found = {family: {"arch": family, **spec, "topologies": topologies_of(family, spec)}
-             for family, spec in config["families"].items()}
+    found = {
+        family: {"arch": family, **spec, "topologies": topologies_of(family, spec)}
+        for family, spec in config["families"].items()
+    }
     if config.get(TOPOLOGY_SWEEP) is not None:  # absent or null: no phase 1
         spec = config[TOPOLOGY_SWEEP]
         found[TOPOLOGY_SWEEP] = {
-            "arch": "dnn", "datasets": spec["datasets"], "widths": spec["widths"], "seeds": spec["seeds"],
+            "arch": "dnn",
+            "datasets": spec["datasets"],
+            "widths": spec["widths"],
+            "seeds": spec["seeds"],
             "topologies": [name for depth in spec["depths"] for name in topo.of_depth(depth)],
         }
     return found
@@ -234,7 +247,9 @@ def seed_blocks(n_seeds: int, seeds_per_job: int) -> list[list[int]]:
 def _sweep_text(name: str, spec: dict[str, Any], config: dict[str, Any]) -> str:
     parts = [", ".join(spec["datasets"])]
     if name == TOPOLOGY_SWEEP:
-        parts.append(f"depths {', '.join(map(str, config[TOPOLOGY_SWEEP]['depths']))} ({len(spec['topologies'])} shapes)")
+        parts.append(
+            f"depths {', '.join(map(str, config[TOPOLOGY_SWEEP]['depths']))} ({len(spec['topologies'])} shapes)"
+        )
     elif name == "dnn":
         parts.append(", ".join(spec["topologies"]))
     parts += [f"widths {', '.join(map(str, spec['widths']))}", f"{spec['seeds']} seeds"]
@@ -277,8 +292,10 @@ def plan_summary(config: dict[str, Any]) -> str:
         text.append("no phase 1")
     jobs = planned_jobs(config)
     epochs = config.get("train", {}).get("max_epochs", "?")
-    return (f"minarch plan: {', '.join(text)}; max_epochs {epochs}; {jobs['runs']} training runs in "
-            f"{jobs['train']} train + {jobs['prune']} prune + {jobs['qat']} qat jobs (plus data and aggregate jobs)")
+    return (
+        f"minarch plan: {', '.join(text)}; max_epochs {epochs}; {jobs['runs']} training runs in "
+        f"{jobs['train']} train + {jobs['prune']} prune + {jobs['qat']} qat jobs (plus data and aggregate jobs)"
+    )
 
 
 # ---------------------------------------------------------------------------- command line

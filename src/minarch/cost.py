@@ -41,9 +41,10 @@ import heapq
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from minarch import topology as topo
 from minarch.config import (
@@ -86,8 +87,18 @@ class Point:
 def read_points(path: str | Path) -> list[Point]:
     """Measured points from a CSV with ``Point``'s fields as columns (``write_points``)."""
     with open(path, newline="") as handle:
-        return [Point(r["dataset"], r["arch"], int(r["depth"]), int(r["n_params"]), float(r["epoch"]),
-                      float(r["qat_epoch"]), float(r["test_eval"])) for r in csv.DictReader(handle)]
+        return [
+            Point(
+                r["dataset"],
+                r["arch"],
+                int(r["depth"]),
+                int(r["n_params"]),
+                float(r["epoch"]),
+                float(r["qat_epoch"]),
+                float(r["test_eval"]),
+            )
+            for r in csv.DictReader(handle)
+        ]
 
 
 def write_points(points: Iterable[Point], path: str | Path) -> None:
@@ -103,8 +114,9 @@ def write_points(points: Iterable[Point], path: str | Path) -> None:
 # other jobs sharing it): benchmarks/cost_model.py --calibrate (timed steps scaled to an epoch).
 DEFAULT_POINTS: tuple[Point, ...] = tuple(read_points(POINTS_CSV))
 # A Snakemake job's process start: measured 2.6 CPU s for the script preamble's imports,
-# ``import torch`` and minarch and the first Adam step, plus Snakemake's own per-job work. Loading a dataset cache, by "dataset/arch" or "dataset"
-# (the ViT's CIFAR-10 is resized to 28x28 as well).
+# ``import torch`` and minarch and the first Adam step, plus Snakemake's own per-job work.
+# Loading a dataset cache, by "dataset/arch" or "dataset" (the ViT's CIFAR-10 is resized to
+# 28x28 as well).
 DEFAULT_PROCESS_START = 3.5
 DEFAULT_DATA_LOAD = {"mnist": 0.4, "fashion_mnist": 0.4, "cifar10": 1.3, "cifar10/vit": 3.3}
 SIMILAR_DATASET = {"fashion_mnist": "mnist", "mnist": "fashion_mnist"}
@@ -218,8 +230,10 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
                     key = (dataset, spec["arch"], topology, int(width))
                     needed[key] = max(needed.get(key, 0), int(spec["seeds"]))
                     members[key].append(name)
-    jobs = [Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start)
-            for d in sorted({key[0] for key in needed})]
+    jobs = [
+        Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start)
+        for d in sorted({key[0] for key in needed})
+    ]
     by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
     ratios = list(prune_cfg["ratios"])
     finetune = int(prune_cfg["finetune_epochs"]) * sum(1 for r in ratios if r > 0)
@@ -235,20 +249,41 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
                 continue  # no sweep asks for these seeds of this configuration
             tag = f"{dataset}/{arch}/{topology}/w{width}/seeds{block[0]}-{block[-1]}"
             seeds = len(block)
-            train = Job(f"train/{tag}", "train", owner, dataset,
-                        start + seeds * (max_epochs * cost["epoch"] + params.final_eval_tests * cost["test_eval"]),
-                        [f"prepare_dataset/{dataset}"], seeds, seeds * max_epochs)
+            train = Job(
+                f"train/{tag}",
+                "train",
+                owner,
+                dataset,
+                start + seeds * (max_epochs * cost["epoch"] + params.final_eval_tests * cost["test_eval"]),
+                [f"prepare_dataset/{dataset}"],
+                seeds,
+                seeds * max_epochs,
+            )
             jobs.append(train)
             for member in members[key]:
                 by_sweep[(member, "train")].append(train.name)
             if not families:
                 continue  # phase 1 trains only
-            prune = Job(f"prune/{tag}", "prune", owner, dataset,
-                        start + seeds * (len(ratios) * cost["test_eval"] + finetune * cost["epoch"]),
-                        [train.name], seeds, seeds * finetune)
-            qat = Job(f"qat/{tag}", "qat", owner, dataset,
-                      start + seeds * (qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"]),
-                      [train.name], seeds, seeds * qat_epochs)
+            prune = Job(
+                f"prune/{tag}",
+                "prune",
+                owner,
+                dataset,
+                start + seeds * (len(ratios) * cost["test_eval"] + finetune * cost["epoch"]),
+                [train.name],
+                seeds,
+                seeds * finetune,
+            )
+            qat = Job(
+                f"qat/{tag}",
+                "qat",
+                owner,
+                dataset,
+                start + seeds * (qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"]),
+                [train.name],
+                seeds,
+                seeds * qat_epochs,
+            )
             jobs += [prune, qat]
             for family in families:
                 by_sweep[(family, "prune")].append(prune.name)
@@ -258,20 +293,46 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
     jobs.append(Job("save_config", "aggregate", "all", "-", aggregate))  # results/config.yaml, read by collect
     for name in found:
         for stage in STAGES if name in families else ("train",):
-            jobs.append(Job(f"collect/{name}_{stage}", "aggregate", name, "-", aggregate,
-                            [*by_sweep[(name, stage)], "save_config"]))
+            jobs.append(
+                Job(
+                    f"collect/{name}_{stage}",
+                    "aggregate",
+                    name,
+                    "-",
+                    aggregate,
+                    [*by_sweep[(name, stage)], "save_config"],
+                )
+            )
     if TOPOLOGY_SWEEP in found:
-        jobs.append(Job(TOPOLOGY_SWEEP, "aggregate", TOPOLOGY_SWEEP, "-", aggregate,
-                        [f"collect/{TOPOLOGY_SWEEP}_train"]))
+        jobs.append(
+            Job(TOPOLOGY_SWEEP, "aggregate", TOPOLOGY_SWEEP, "-", aggregate, [f"collect/{TOPOLOGY_SWEEP}_train"])
+        )
         jobs.append(Job(f"figure/{TOPOLOGY_SWEEP}", "aggregate", TOPOLOGY_SWEEP, "-", aggregate, [TOPOLOGY_SWEEP]))
     if families:
         jobs.append(Job("regimes", "aggregate", "all", "-", aggregate, [f"collect/{f}_train" for f in families]))
-        jobs.append(Job("table1", "aggregate", "all", "-", aggregate,
-                        ["regimes", *[f"collect/{f}_{s}" for f in families for s in ("prune", "qat")]]))
-        jobs.append(Job("paper_comparison", "aggregate", "all", "-", aggregate,
-                        ["table1", *([TOPOLOGY_SWEEP] if TOPOLOGY_SWEEP in found else [])]))
-        jobs += [Job(f"figure/{f}", "aggregate", f, "-", aggregate, [f"collect/{f}_{s}" for s in STAGES])
-                 for f in families]
+        jobs.append(
+            Job(
+                "table1",
+                "aggregate",
+                "all",
+                "-",
+                aggregate,
+                ["regimes", *[f"collect/{f}_{s}" for f in families for s in ("prune", "qat")]],
+            )
+        )
+        jobs.append(
+            Job(
+                "paper_comparison",
+                "aggregate",
+                "all",
+                "-",
+                aggregate,
+                ["table1", *([TOPOLOGY_SWEEP] if TOPOLOGY_SWEEP in found else [])],
+            )
+        )
+        jobs += [
+            Job(f"figure/{f}", "aggregate", f, "-", aggregate, [f"collect/{f}_{s}" for s in STAGES]) for f in families
+        ]
     return jobs
 
 
@@ -320,13 +381,25 @@ def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, so
         groups[(job.sweep, job.stage)].append(job)
     order = {"prepare": 0, "train": 1, "prune": 2, "qat": 3, "aggregate": 4}
     rows = []
-    for (sweep, stage), group in sorted(groups.items(), key=lambda kv: (kv[0][0] == "all", kv[0][0],
-                                                                        order[kv[0][1]])):
-        rows.append({"sweep": sweep, "stage": stage, "jobs": len(group), "seeds": sum(j.seeds for j in group),
-                     "epochs": sum(j.epochs for j in group), "cpu_hours": sum(j.seconds for j in group) / 3600,
-                     "longest_job_hours": max(j.seconds for j in group) / 3600})
-    return Summary(rows, len(jobs), sum(job.seconds for job in jobs) / 3600,
-                   {c: simulate_wall(jobs, c, threads) / 3600 for c in cores}, source)
+    for (sweep, stage), group in sorted(groups.items(), key=lambda kv: (kv[0][0] == "all", kv[0][0], order[kv[0][1]])):
+        rows.append(
+            {
+                "sweep": sweep,
+                "stage": stage,
+                "jobs": len(group),
+                "seeds": sum(j.seeds for j in group),
+                "epochs": sum(j.epochs for j in group),
+                "cpu_hours": sum(j.seconds for j in group) / 3600,
+                "longest_job_hours": max(j.seconds for j in group) / 3600,
+            }
+        )
+    return Summary(
+        rows,
+        len(jobs),
+        sum(job.seconds for job in jobs) / 3600,
+        {c: simulate_wall(jobs, c, threads) / 3600 for c in cores},
+        source,
+    )
 
 
 def estimate(config: dict[str, Any], params: CostParameters | None = None, cores: Iterable[int] = (2,)) -> Summary:
@@ -344,11 +417,15 @@ def format_hours(hours: float) -> str:
 
 def format_summary(summary: Summary, title: str = "") -> str:
     lines = [title, ""] if title else []
-    lines += ["| sweep | stage | jobs | seed runs | epochs | CPU-hours | longest job |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| sweep | stage | jobs | seed runs | epochs | CPU-hours | longest job |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for row in summary.rows:
-        lines.append(f"| {row['sweep']} | {row['stage']} | {row['jobs']:,} | {row['seeds']:,} | "
-                     f"{row['epochs']:,.0f} | {row['cpu_hours']:,.2f} | {format_hours(row['longest_job_hours'])} |")
+        lines.append(
+            f"| {row['sweep']} | {row['stage']} | {row['jobs']:,} | {row['seeds']:,} | "
+            f"{row['epochs']:,.0f} | {row['cpu_hours']:,.2f} | {format_hours(row['longest_job_hours'])} |"
+        )
     lines.append(f"| **total** | | **{summary.total_jobs:,}** | | | **{summary.total_cpu_hours:,.2f}** | |")
     lines += ["", "| cores | estimated wall time |", "|---:|---:|"]
     lines += [f"| {cores} | {format_hours(hours)} |" for cores, hours in summary.wall_hours.items()]
@@ -358,8 +435,10 @@ def format_summary(summary: Summary, title: str = "") -> str:
 
 
 # ---------------------------------------------------------------------------- measurements
-_JOB_PATH = re.compile(r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/"
-                       r"seeds(?P<first>\d+)-(?P<last>\d+)\.tsv$")
+_JOB_PATH = re.compile(
+    r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/"
+    r"seeds(?P<first>\d+)-(?P<last>\d+)\.tsv$"
+)
 RUN_KEYS = ["dataset", "arch", "topology", "width", "seed"]
 
 
@@ -395,7 +474,10 @@ def from_measurements(results: str | Path, base: CostParameters | None = None) -
         epoch = float(group["seconds"].median())
         try:
             reference = base.seconds(dataset, arch, depth, n_params)
-            test_ratio, qat_ratio = reference["test_eval"] / reference["epoch"], reference["qat_epoch"] / reference["epoch"]
+            test_ratio, qat_ratio = (
+                reference["test_eval"] / reference["epoch"],
+                reference["qat_epoch"] / reference["epoch"],
+            )
         except KeyError:
             test_ratio, qat_ratio = 0.02, 2.5
         qat_epoch = epoch * qat_ratio
@@ -410,16 +492,20 @@ def from_measurements(results: str | Path, base: CostParameters | None = None) -
         match = _JOB_PATH.search(tsv.as_posix())
         if not match:
             continue
-        keys = [(match["dataset"], match["arch"], match["topology"], int(match["width"]), seed)
-                for seed in range(int(match["first"]), int(match["last"]) + 1)]
+        keys = [
+            (match["dataset"], match["arch"], match["topology"], int(match["width"]), seed)
+            for seed in range(int(match["first"]), int(match["last"]) + 1)
+        ]
         if all(k in finals.index for k in keys):
             job_seconds = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
             overheads.append(job_seconds - float(sum(finals.loc[k] for k in keys)))
     if overheads:
         overheads.sort()
         params.process_start = max(0.0, overheads[len(overheads) // 2] - min(params.data_load.values()))
-    params.source = (f"measured under {results}: {len(measured)} configurations, {len(train_files)} runs, "
-                     f"{len(overheads)} train-job benchmarks (process start {params.process_start:.1f} s)")
+    params.source = (
+        f"measured under {results}: {len(measured)} configurations, {len(train_files)} runs, "
+        f"{len(overheads)} train-job benchmarks (process start {params.process_start:.1f} s)"
+    )
     return params
 
 

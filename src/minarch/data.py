@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from minarch.io import atomic_path
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: the Snakefile imports this module
+    import torch
 
 MIRROR_ENV = "MINARCH_DATA_MIRROR"
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -190,12 +193,12 @@ def prepare(dataset: str, destination: Path, mirror: str | None = None, download
 class Splits:
     """Normalised float32 NCHW tensors, held in memory for the whole run."""
 
-    x_train: "torch.Tensor"
-    y_train: "torch.Tensor"
-    x_val: "torch.Tensor"
-    y_val: "torch.Tensor"
-    x_test: "torch.Tensor"
-    y_test: "torch.Tensor"
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -209,7 +212,7 @@ def validation_indices(n_train: int, fraction: float, split_seed: int) -> tuple[
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def normalise(images: np.ndarray) -> "torch.Tensor":
+def normalise(images: np.ndarray) -> torch.Tensor:
     """uint8 NHW or NHWC -> float32 NCHW with channel-wise mean 0.5, std 0.5 (paper)."""
     import torch
 
@@ -224,24 +227,30 @@ def normalise(images: np.ndarray) -> "torch.Tensor":
 def verify_cache(path: Path, arrays: dict[str, np.ndarray], recorded: list[str] | None) -> None:
     """The cache's arrays against the content checksums recorded when it was made (SHA-256 of
     the bytes: 0.07 s for MNIST's 55 MB, 0.2 s for CIFAR-10's 184 MB on the development
-    machine, against seconds of imports per job). A cache made before checksums were recorded (no ``sha256`` array) is accepted
+    machine, against seconds of imports per job). A cache made before checksums were recorded
+    (no ``sha256`` array) is accepted
     only if it holds a known content of the dataset its file is named after."""
     found = content_checksums(arrays)
     if recorded is None:
         dataset = Path(path).stem
         if any(found == known for known in (DATASETS[dataset].checksums if dataset in DATASETS else ())):
             return
-        raise DataError(f"dataset cache {path} records no content checksums (made by an older minarch) and "
-                        f"is not a known {dataset} content; delete it and rerun to rebuild it")
+        raise DataError(
+            f"dataset cache {path} records no content checksums (made by an older minarch) and "
+            f"is not a known {dataset} content; delete it and rerun to rebuild it"
+        )
     expected = dict(zip(ARRAYS, recorded))
     changed = [name for name in ARRAYS if found[name] != expected.get(name)]
     if changed:
-        raise DataError(f"dataset cache {path} differs from the content recorded when it was made "
-                        f"({', '.join(changed)} changed); delete it and rerun to rebuild it")
+        raise DataError(
+            f"dataset cache {path} differs from the content recorded when it was made "
+            f"({', '.join(changed)} changed); delete it and rerun to rebuild it"
+        )
 
 
-def load_splits(path: Path, validation_fraction: float = 0.1, split_seed: int = 0,
-                transform: Callable | None = None) -> Splits:
+def load_splits(
+    path: Path, validation_fraction: float = 0.1, split_seed: int = 0, transform: Callable | None = None
+) -> Splits:
     import torch
 
     try:
@@ -256,8 +265,11 @@ def load_splits(path: Path, validation_fraction: float = 0.1, split_seed: int = 
     train_idx, val_idx = validation_indices(len(arrays["y_train"]), validation_fraction, split_seed)
     transform = transform or (lambda images: images)
     # split the uint8 images first: normalising after the split copies a quarter of the bytes
-    images = [transform(normalise(x)) for x in (arrays["x_train"][train_idx], arrays["x_train"][val_idx],
-                                                arrays["x_test"])]
-    labels = [torch.from_numpy(y.astype(np.int64)) for y in (arrays["y_train"][train_idx],
-                                                             arrays["y_train"][val_idx], arrays["y_test"])]
+    images = [
+        transform(normalise(x)) for x in (arrays["x_train"][train_idx], arrays["x_train"][val_idx], arrays["x_test"])
+    ]
+    labels = [
+        torch.from_numpy(y.astype(np.int64))
+        for y in (arrays["y_train"][train_idx], arrays["y_train"][val_idx], arrays["y_test"])
+    ]
     return Splits(images[0], labels[0], images[1], labels[1], images[2], labels[2])

@@ -8,8 +8,8 @@ import hashlib
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -60,7 +60,7 @@ SOURCE_HASH = "minarch_source_hash"
 UNRECORDED = "unrecorded"  # rows written before the source hash was recorded
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_hash(package: Path = Path(minarch.__file__).resolve().parent) -> str:
     """A short SHA-256 over the package's ``.py`` files (path and contents, in path order):
     the version number stays the same while the code changes, so rows record this too."""
@@ -112,8 +112,10 @@ def mixed_code_warning(*frames: pd.DataFrame | None) -> str | None:
     if len(counts) <= 1:
         return None
     rows = ", ".join(f"{code}: {n} row{'' if n == 1 else 's'}" for code, n in counts.most_common())
-    return (f"these results combine rows made by {len(counts)} different versions of the minarch code "
-            f"({SOURCE_HASH} {rows}); rerun with --forceall for results of one version")
+    return (
+        f"these results combine rows made by {len(counts)} different versions of the minarch code "
+        f"({SOURCE_HASH} {rows}); rerun with --forceall for results of one version"
+    )
 
 
 HTML_PAGE = """<!DOCTYPE html>

@@ -24,7 +24,9 @@ from minarch.sizes import (  # noqa: F401  (re-exported)
 )
 
 
-def build(arch: str, topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES) -> nn.Module:
+def build(
+    arch: str, topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES
+) -> nn.Module:
     """A freshly initialised model; the caller seeds torch first (see ``seeded``). ``width`` is
     the first hidden layer (DNN), the conv channels (CNN) or the hidden dimension (ViT)."""
     if arch == "dnn":
@@ -49,9 +51,14 @@ def resize_for_vit(images: torch.Tensor, chunk: int = 10000) -> torch.Tensor:
     side = VIT_IMAGE_SIDE
     if tuple(images.shape[-2:]) == (side, side):
         return images
-    return torch.cat([nn.functional.interpolate(images[i : i + chunk], size=(side, side), mode="bilinear",
-                                                antialias=True, align_corners=False)
-                      for i in range(0, len(images), chunk)])
+    return torch.cat(
+        [
+            nn.functional.interpolate(
+                images[i : i + chunk], size=(side, side), mode="bilinear", antialias=True, align_corners=False
+            )
+            for i in range(0, len(images), chunk)
+        ]
+    )
 
 
 def input_transform(arch: str):

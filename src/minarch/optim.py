@@ -16,7 +16,7 @@ directly (``benchmarks/reports/profile_train.md``):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -38,8 +38,15 @@ class Adam:
     then stay allocated between steps (``zero_grad`` zeroes them), so the row views are made
     once."""
 
-    def __init__(self, params: Sequence[torch.Tensor], lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 fused: bool = False, rows: bool = False):
+    def __init__(
+        self,
+        params: Sequence[torch.Tensor],
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        fused: bool = False,
+        rows: bool = False,
+    ):
         self.params = list(params)
         self.lr, (self.beta1, self.beta2), self.eps, self.fused, self.rows = lr, betas, eps, fused, rows
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
@@ -78,17 +85,44 @@ class Adam:
         if self.fused and self.rows and len(live) == len(self.params):
             params, grads, exp_avgs, exp_avg_sqs, steps = self._views()
             torch._foreach_add_(self.state_steps, 1)
-            torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=self.lr,
-                               beta1=self.beta1, beta2=self.beta2, weight_decay=0.0, eps=self.eps, maximize=False,
-                               grad_scale=None, found_inf=None)
+            torch._fused_adam_(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                amsgrad=False,
+                lr=self.lr,
+                beta1=self.beta1,
+                beta2=self.beta2,
+                weight_decay=0.0,
+                eps=self.eps,
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
             return
         if self.fused:
             steps = [self.state_steps[i] for i in live]
             torch._foreach_add_(steps, 1)
-            torch._fused_adam_([self.params[i] for i in live], [self.params[i].grad for i in live],
-                               [self.exp_avg[i] for i in live], [self.exp_avg_sq[i] for i in live], [], steps,
-                               amsgrad=False, lr=self.lr, beta1=self.beta1, beta2=self.beta2, weight_decay=0.0,
-                               eps=self.eps, maximize=False, grad_scale=None, found_inf=None)
+            torch._fused_adam_(
+                [self.params[i] for i in live],
+                [self.params[i].grad for i in live],
+                [self.exp_avg[i] for i in live],
+                [self.exp_avg_sq[i] for i in live],
+                [],
+                steps,
+                amsgrad=False,
+                lr=self.lr,
+                beta1=self.beta1,
+                beta2=self.beta2,
+                weight_decay=0.0,
+                eps=self.eps,
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
             return
         for i in live:
             p, exp_avg, exp_avg_sq, grad = self.params[i], self.exp_avg[i], self.exp_avg_sq[i], self.params[i].grad
@@ -144,8 +178,11 @@ class TorchAdam:
         for p_old, p_new in zip(old, new):
             state = self.optimizer.state.get(p_old)
             if state:
-                optimizer.state[p_new] = {"step": state["step"].clone(), "exp_avg": state["exp_avg"][index].clone(),
-                                          "exp_avg_sq": state["exp_avg_sq"][index].clone()}
+                optimizer.state[p_new] = {
+                    "step": state["step"].clone(),
+                    "exp_avg": state["exp_avg"][index].clone(),
+                    "exp_avg_sq": state["exp_avg_sq"][index].clone(),
+                }
         self.optimizer = optimizer
         return new
 

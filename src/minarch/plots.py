@@ -6,12 +6,12 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+from pathlib import Path  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # noqa: E402
-
-from pathlib import Path  # noqa: E402
 
 from minarch.data import DATASETS  # noqa: E402
 from minarch.io import atomic_path  # noqa: E402
@@ -47,8 +47,14 @@ def _interval_bar(ax, low, high, color, row: int) -> None:
     ax.plot([low, right], [y, y], color=color, linewidth=3, alpha=0.6, marker="|", markersize=9)
 
 
-def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame, path,
-                  intervals: pd.DataFrame | None = None) -> None:
+def family_figure(
+    arch: str,
+    regimes: pd.DataFrame,
+    prune_rows: pd.DataFrame,
+    qat_rows: pd.DataFrame,
+    path,
+    intervals: pd.DataFrame | None = None,
+) -> None:
     """``intervals`` (optional; one row per dataset and topology): bootstrap intervals of the
     curve's smallest stable width (``width_ci_low/high``) and of its safe pruning ratio in %
     (``safe_pruning_pct_ci_low/high``), drawn as bars along the panels' tops."""
@@ -65,24 +71,41 @@ def family_figure(arch: str, regimes: pd.DataFrame, prune_rows: pd.DataFrame, qa
             _band(ax_conv, curve["width"], curve["test_acc_mean"], curve["test_acc_std"], topology, color)
             width = int(shown_width(curve))
             params = int(curve.loc[curve["width"] == width, "n_params"].iloc[0])
-            runs = prune_rows[(prune_rows["dataset"] == dataset) & (prune_rows["topology"] == topology)
-                              & (prune_rows["width"] == width)]
+            runs = prune_rows[
+                (prune_rows["dataset"] == dataset)
+                & (prune_rows["topology"] == topology)
+                & (prune_rows["width"] == width)
+            ]
             if len(runs):
                 stats = _stats(runs, "ratio", "test_acc")
-                _band(ax_prune, 100 * stats.index, stats["mean"], stats["std"],
-                      f"{topology} w{width} (θ={params:,})", color)
+                _band(
+                    ax_prune,
+                    100 * stats.index,
+                    stats["mean"],
+                    stats["std"],
+                    f"{topology} w{width} (θ={params:,})",
+                    color,
+                )
             quant = qat_rows[(qat_rows["dataset"] == dataset) & (qat_rows["topology"] == topology)]
             if len(quant):
-                float_stats, int8_stats = _stats(quant, "width", "float_test_acc"), _stats(quant, "width", "int8_test_acc")
-                _band(ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], f"{topology} float32", color)
-                _band(ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], f"{topology} int8", color, "--")
+                float_stats, int8_stats = (
+                    _stats(quant, "width", "float_test_acc"),
+                    _stats(quant, "width", "int8_test_acc"),
+                )
+                _band(
+                    ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], f"{topology} float32", color
+                )
+                _band(
+                    ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], f"{topology} int8", color, "--"
+                )
         if intervals is not None:
             for i, (topology, _) in enumerate(curves.groupby("topology", sort=True)):
                 found = intervals[(intervals["dataset"] == dataset) & (intervals["topology"] == topology)]
                 for _, bounds in found.iterrows():
                     _interval_bar(ax_conv, bounds["width_ci_low"], bounds["width_ci_high"], colors(i), i)
-                    _interval_bar(ax_prune, bounds["safe_pruning_pct_ci_low"], bounds["safe_pruning_pct_ci_high"],
-                                  colors(i), i)
+                    _interval_bar(
+                        ax_prune, bounds["safe_pruning_pct_ci_low"], bounds["safe_pruning_pct_ci_high"], colors(i), i
+                    )
         title = DATASETS[dataset].title
         for ax, what in ((ax_conv, "convergence"), (ax_prune, "pruning"), (ax_quant, "quantization")):
             ax.set_title(f"{title}: {what}")
@@ -107,8 +130,9 @@ def topology_figure(table: pd.DataFrame, path) -> None:
     seeds) against learnable parameters for every topology; dotted lines mark decades."""
     datasets = [d for d in DATASETS if d in set(table["dataset"])]
     depths = sorted(table["depth"].unique())
-    fig, axes = plt.subplots(len(datasets), len(depths), figsize=(4.2 * len(depths), 3.6 * len(datasets)),
-                             squeeze=False, sharey="row")
+    fig, axes = plt.subplots(
+        len(datasets), len(depths), figsize=(4.2 * len(depths), 3.6 * len(datasets)), squeeze=False, sharey="row"
+    )
     for row, dataset in enumerate(datasets):
         for column, depth in enumerate(depths):
             ax = axes[row][column]

@@ -7,8 +7,8 @@ paper's method, so its deprecation warnings are silenced in this module and nowh
 from __future__ import annotations
 
 import contextlib
-import math
 import io
+import math
 import warnings
 
 import torch
@@ -51,8 +51,12 @@ def _fusable_pairs(model: nn.Module) -> list[list[str]]:
 def _wrap_linear_layers(model: nn.Module) -> list[nn.Module]:
     """Put every Linear between its own Quant/DeQuant stubs, so the float operations around
     it (LayerNorm, softmax, attention matmuls, residual adds) keep float inputs."""
-    linears = [(parent, name, child) for parent in model.modules()
-               for name, child in parent.named_children() if isinstance(child, nn.Linear)]
+    linears = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if isinstance(child, nn.Linear)
+    ]
     wrappers = []
     for parent, name, child in linears:
         wrapper = tq.QuantWrapper(child)
@@ -111,8 +115,9 @@ def serialized_bytes(model: nn.Module) -> int:
     return buffer.getbuffer().nbytes
 
 
-def evaluate_int8(int8_model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000,
-                  backend: str = "qnnpack") -> tuple[float, float]:
+def evaluate_int8(
+    int8_model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000, backend: str = "qnnpack"
+) -> tuple[float, float]:
     """Loss and accuracy (%) of a converted model, run on the CPU by the quantized engine."""
     from minarch.train import evaluate
 
@@ -152,8 +157,12 @@ class StackedFakeQuant:
         self.points = {}
         for name, module in fake_quant_points(template).items():
             observer = module.activation_post_process
-            self.points[name] = (float(observer.averaging_constant), int(observer.quant_min),
-                                 int(observer.quant_max), bool(module.is_symmetric_quant))
+            self.points[name] = (
+                float(observer.averaging_constant),
+                int(observer.quant_min),
+                int(observer.quant_max),
+                bool(module.is_symmetric_quant),
+            )
         self.running_min = {n: torch.full((seeds,), math.inf, device=device) for n in self.points}
         self.running_max = {n: torch.full((seeds,), -math.inf, device=device) for n in self.points}
         self.scale = {n: torch.ones(seeds, device=device) for n in self.points}
@@ -169,8 +178,20 @@ class StackedFakeQuant:
         flat = x.reshape(x.shape[0], -1)
         try:
             out = torch.fused_moving_avg_obs_fake_quant(
-                flat, self._on if self.observe else self._off, self._on, self.running_min[name], self.running_max[name],
-                self.scale[name], self.zero_point[name], averaging, quant_min, quant_max, 0, True, symmetric)
+                flat,
+                self._on if self.observe else self._off,
+                self._on,
+                self.running_min[name],
+                self.running_max[name],
+                self.scale[name],
+                self.zero_point[name],
+                averaging,
+                quant_min,
+                quant_max,
+                0,
+                len(flat) > 1,
+                symmetric,
+            )  # one row: the per-tensor path of the eager modules (cheaper min/max)
         except RuntimeError:
             # a row with non-finite values has no valid scale, and the op stops for all rows:
             # name the rows (checked only now, as a check on every call costs 20% of the op)
@@ -184,8 +205,15 @@ class StackedFakeQuant:
     weight = _apply
 
     def state(self) -> dict[str, list[torch.Tensor]]:
-        return {n: [self.running_min[n].clone(), self.running_max[n].clone(), self.scale[n].clone(),
-                    self.zero_point[n].clone()] for n in self.points}
+        return {
+            n: [
+                self.running_min[n].clone(),
+                self.running_max[n].clone(),
+                self.scale[n].clone(),
+                self.zero_point[n].clone(),
+            ]
+            for n in self.points
+        }
 
     def load_state(self, state: dict[str, list[torch.Tensor]]) -> None:
         for n, (low, high, scale, zero) in state.items():

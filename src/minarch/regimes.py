@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from minarch.cost import NUM_CLASSES
+from minarch.sizes import NUM_CLASSES
 
 CONFIG_KEYS = ["dataset", "arch", "topology", "width"]
 CURVE_KEYS = ["dataset", "arch", "topology"]
@@ -112,11 +112,14 @@ def _failures(table: pd.DataFrame, thresholds: Thresholds) -> list[str]:
         if row.n_diverged:
             why.append(f"diverged: non-finite loss in {row.n_diverged} of {row.n_seeds} seeds")
         if row.n_untrained:
-            why.append(f"best epoch 0 in {row.n_untrained} of {row.n_seeds} seeds: no epoch improved on the "
-                       "initial weights")
+            why.append(
+                f"best epoch 0 in {row.n_untrained} of {row.n_seeds} seeds: no epoch improved on the initial weights"
+            )
         if row.test_acc_mean <= chance + thresholds.chance_margin:
-            why.append(f"at chance: mean test accuracy {row.test_acc_mean:.2f}% is within regimes.chance_margin "
-                       f"({thresholds.chance_margin:g} pp) of {chance:g}%")
+            why.append(
+                f"at chance: mean test accuracy {row.test_acc_mean:.2f}% is within regimes.chance_margin "
+                f"({thresholds.chance_margin:g} pp) of {chance:g}%"
+            )
         out.append("; ".join(why))
     return out
 
@@ -133,14 +136,18 @@ def label_curve(curve: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
     few = ~failed & (curve["n_seeds"] < thresholds.min_seeds).to_numpy() if "n_seeds" in curve else failed & False
     unstable = unstable_mask(mean, std, thresholds, failed)
     overfitting = overfitting_mask(mean, curve["train_test_gap_mean"].to_numpy(), unstable, thresholds)
-    curve["regime"] = np.select([failed, few, unstable, overfitting], [FAILED, UNDETERMINED, UNSTABLE, OVERFITTING],
-                                LEARNING)
+    curve["regime"] = np.select(
+        [failed, few, unstable, overfitting], [FAILED, UNDETERMINED, UNSTABLE, OVERFITTING], LEARNING
+    )
     curve["min_stable_params"] = float(minimum_stable(curve["n_params"].to_numpy(), unstable, few))
     curve["note"] = np.where(failed, failure, "")
     if few.any():
         seeds = curve["n_seeds"]
-        curve.loc[few, "note"] = [f"{n} seed{'s' if n != 1 else ''}, fewer than regimes.min_seeds "
-                                  f"({thresholds.min_seeds}): stability not judged" for n in seeds[few]]
+        curve.loc[few, "note"] = [
+            f"{n} seed{'s' if n != 1 else ''}, fewer than regimes.min_seeds "
+            f"({thresholds.min_seeds}): stability not judged"
+            for n in seeds[few]
+        ]
     return curve
 
 
@@ -260,11 +267,14 @@ def unclaimable(regimes: pd.DataFrame) -> str:
     for _, curve in regimes.groupby(CURVE_KEYS, sort=True):
         curve = curve.sort_values("n_params")
         regime = curve["regime"].to_numpy()
-        if minimum_undetermined(curve["n_params"].to_numpy(), np.isin(regime, (UNSTABLE, FAILED)),
-                                regime == UNDETERMINED):
+        if minimum_undetermined(
+            curve["n_params"].to_numpy(), np.isin(regime, (UNSTABLE, FAILED)), regime == UNDETERMINED
+        ):
             few = regimes[regimes["regime"] == UNDETERMINED]
-            return (f"stability undetermined: {len(few)} of {len(regimes)} configurations have too few seeds "
-                    f"(e.g. {example(few)})")
+            return (
+                f"stability undetermined: {len(few)} of {len(regimes)} configurations have too few seeds "
+                f"(e.g. {example(few)})"
+            )
     if (regimes["regime"] == FAILED).all():
         return f"every configuration failed (e.g. {example(regimes)})"
     return ""

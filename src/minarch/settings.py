@@ -88,7 +88,7 @@ class TrainSettings:
     threads: int = _default("train", "threads")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainSettings":
+    def from_dict(cls, values: dict[str, Any]) -> TrainSettings:
         return _from_dict(cls, values)
 
 
@@ -98,7 +98,7 @@ class PruneSettings:
     finetune_epochs: int = _default("prune", "finetune_epochs")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "PruneSettings":
+    def from_dict(cls, values: dict[str, Any]) -> PruneSettings:
         values = dict(values)
         if "ratios" in values:
             values["ratios"] = tuple(float(r) for r in values["ratios"])
@@ -115,7 +115,7 @@ class QATSettings:
     backend: str = _default("qat", "backend")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "QATSettings":
+    def from_dict(cls, values: dict[str, Any]) -> QATSettings:
         return _from_dict(cls, values)
 
 

@@ -32,18 +32,27 @@ def invariance(table: pd.DataFrame, tolerance: float = 1.0) -> pd.DataFrame:
     ``tolerance`` pp (decades with a single topology cannot show a spread and are skipped)."""
     banded = table.assign(decade=decade(table["n_params"]))
     per_topology = banded.groupby(["dataset", "depth", "decade", "topology"], as_index=False).agg(
-        test_acc_mean=("test_acc_mean", "mean"), n_configs=("width", "size"))
+        test_acc_mean=("test_acc_mean", "mean"), n_configs=("width", "size")
+    )
     rows = []
     for (dataset, depth, band), group in per_topology.groupby(["dataset", "depth", "decade"], sort=True):
         best, worst = group.loc[group["test_acc_mean"].idxmax()], group.loc[group["test_acc_mean"].idxmin()]
-        rows.append({
-            "dataset": dataset, "depth": depth, "decade": band,
-            "params_from": 10**band, "params_to": 10 ** (band + 1),
-            "n_topologies": len(group), "n_configs": int(group["n_configs"].sum()),
-            "spread_pp": best["test_acc_mean"] - worst["test_acc_mean"],
-            "best_topology": best["topology"], "worst_topology": worst["topology"],
-            "best_acc": best["test_acc_mean"], "worst_acc": worst["test_acc_mean"],
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "depth": depth,
+                "decade": band,
+                "params_from": 10**band,
+                "params_to": 10 ** (band + 1),
+                "n_topologies": len(group),
+                "n_configs": int(group["n_configs"].sum()),
+                "spread_pp": best["test_acc_mean"] - worst["test_acc_mean"],
+                "best_topology": best["topology"],
+                "worst_topology": worst["topology"],
+                "best_acc": best["test_acc_mean"],
+                "worst_acc": worst["test_acc_mean"],
+            }
+        )
     result = pd.DataFrame(rows)
     if result.empty:
         return result.assign(shape_invariant=[])

@@ -27,8 +27,8 @@ convolution when seeds leave it (``tests/unit/test_stacked.py`` trains seeds [0,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -78,7 +78,9 @@ class Stack:
         self.family.min_stack = 2 if len(nets) > 1 else 1
         # one leaf tensor (S, *shape) per parameter of the model
         self.buffers: list[torch.Tensor] = [
-            torch.stack([spec.to_stacked(net.get_parameter(spec.name)) for net in nets]).contiguous().requires_grad_(True)
+            torch.stack([spec.to_stacked(net.get_parameter(spec.name)) for net in nets])
+            .contiguous()
+            .requires_grad_(True)
             for spec in self.family.params
         ]
         self.masks: list[torch.Tensor | None] = [None] * len(self.buffers)
@@ -200,12 +202,18 @@ class CNNStack:
         weight = q_weight("module.0.weight_fake_quant", p[0])
         bias = p[1]
         groups = max(s, self.min_stack)
+        if groups == 1:  # one model alone: the plain convolution, without the layout changes
+            h = F.conv2d(x[0], weight[0], bias[0])
+            h = q_act("module.0.activation_post_process", torch.relu(h).reshape(1, b, -1))
+            head = q_weight("module.3.weight_fake_quant", p[2])
+            return q_act("module.3.activation_post_process", torch.baddbmm(p[3], h, head.transpose(1, 2)))
         if groups > s:  # a copy of the last seed as a second group, its output dropped
             x, weight, bias = (torch.cat([t, t[-1:]]) for t in (x, weight, bias))
         # seeds side by side in the channel axis: one grouped convolution, group s = seed s
         grouped = x.transpose(0, 1).reshape(b, groups * c, height, width)
-        h = F.conv2d(grouped, weight.reshape(groups * self.channels, *weight.shape[2:]), bias.reshape(-1),
-                     groups=groups)
+        h = F.conv2d(
+            grouped, weight.reshape(groups * self.channels, *weight.shape[2:]), bias.reshape(-1), groups=groups
+        )
         h = torch.relu(h).view(b, groups, -1)[:, :s].transpose(0, 1).contiguous()
         h = q_act("module.0.activation_post_process", h)
         head = q_weight("module.3.weight_fake_quant", p[2])
@@ -256,8 +264,9 @@ class ViTStack:
             return q_act(f"{name}.module.activation_post_process", out)
 
         def norm(name, h):  # h: (S, rows, D)
-            return torch.addcmul(p[self.index[f"{name}.bias"]], F.layer_norm(h, (self.dim,)),
-                                 p[self.index[f"{name}.weight"]])
+            return torch.addcmul(
+                p[self.index[f"{name}.bias"]], F.layer_norm(h, (self.dim,)), p[self.index[f"{name}.weight"]]
+            )
 
         tokens = linear("patch_embedding", patches).view(s, b, g * g, self.dim)
         cls = p[self.index["class_token"]].view(s, 1, 1, self.dim).expand(s, b, 1, self.dim)
@@ -267,8 +276,9 @@ class ViTStack:
         for i in range(self.blocks):
             block = f"blocks.{i}"
             y = norm(f"{block}.attention_norm", h)
-            query, key, value = (linear(f"{block}.attention.{part}", y).view(s * b, n, self.dim)
-                                 for part in ("query", "key", "value"))
+            query, key, value = (
+                linear(f"{block}.attention.{part}", y).view(s * b, n, self.dim) for part in ("query", "key", "value")
+            )
             attended = F.scaled_dot_product_attention(query, key, value).view(s, b * n, self.dim)
             h = h + linear(f"{block}.attention.out", attended)
             y = norm(f"{block}.mlp_norm", h)

@@ -42,8 +42,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 def splits_for(arch: str, dataset_path, settings: TrainSettings, device: str = "cpu") -> Splits:
     """The dataset's splits as ``arch`` sees them (the ViT's images resized to its patch
     grid), held on ``device`` for the whole job: training and evaluation run where they are."""
-    splits = load_splits(dataset_path, settings.validation_fraction, settings.split_seed,
-                         transform=models.input_transform(arch))
+    splits = load_splits(
+        dataset_path, settings.validation_fraction, settings.split_seed, transform=models.input_transform(arch)
+    )
     target = resolve_device(device)
     if target.type == "cpu":
         return splits
@@ -77,19 +78,27 @@ def _checkpoint(directory, stage: str, block: list[RunSpec], key: object) -> tra
 
 def checkpoint_paths(directory, stage: str, specs: list[RunSpec], stack_max_width: dict[str, int]) -> list[Path]:
     """The checkpoint files a job of ``specs`` may leave (removed once its outputs exist)."""
-    return [Path(directory) / f".{stage}-seeds{b[0].seed}-{b[-1].seed}.ckpt" for b in stack_blocks(specs, stack_max_width)]
+    return [
+        Path(directory) / f".{stage}-seeds{b[0].seed}-{b[-1].seed}.ckpt" for b in stack_blocks(specs, stack_max_width)
+    ]
 
 
 def _seeded_stack(block: list[RunSpec], splits: Splits) -> tuple[stacked.Stack, list[nn.Module]]:
     # initialised on the CPU: the same weights on every device
-    nets = [models.seeded(s.seed, s.arch, s.topology, s.width, splits.image_shape).to(splits.x_train.device)
-            for s in block]
+    nets = [
+        models.seeded(s.seed, s.arch, s.topology, s.width, splits.image_shape).to(splits.x_train.device) for s in block
+    ]
     return stacked.Stack(block[0].arch, nets), nets
 
 
-def train_block(specs: list[RunSpec], splits: Splits, settings: TrainSettings,
-                stack_max_width: dict[str, int] | None = None, checkpoint_dir=None,
-                optimizer: str = "fused") -> list[tuple[nn.Module, pd.DataFrame]]:
+def train_block(
+    specs: list[RunSpec],
+    splits: Splits,
+    settings: TrainSettings,
+    stack_max_width: dict[str, int] | None = None,
+    checkpoint_dir=None,
+    optimizer: str = "fused",
+) -> list[tuple[nn.Module, pd.DataFrame]]:
     """Train a job's seeds of one configuration; per spec the model with its best-epoch
     weights and its rows: one per epoch (``kind='epoch'``) and the restored model's metrics on
     every split (``kind='final'``, ``epoch`` = best epoch). Seeds are stacked as
@@ -101,8 +110,15 @@ def train_block(specs: list[RunSpec], splits: Splits, settings: TrainSettings,
         started = time.perf_counter()
         stack, nets = _seeded_stack(block, splits)
         label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed}: "
-        results = train.fit_stack(stack, splits, settings, [s.seed for s in block], optimizer=optimizer,
-                                  checkpoint=_checkpoint(checkpoint_dir, "train", block, settings), label=label)
+        results = train.fit_stack(
+            stack,
+            splits,
+            settings,
+            [s.seed for s in block],
+            optimizer=optimizer,
+            checkpoint=_checkpoint(checkpoint_dir, "train", block, settings),
+            label=label,
+        )
         finals = train.final_metrics_stack(stack, splits, settings.eval_batch_size)
         seconds = (time.perf_counter() - started) / len(block)
         for row, (spec, net, result, final) in enumerate(zip(block, nets, results, finals)):
@@ -116,8 +132,16 @@ def train_run(spec: RunSpec, splits: Splits, settings: TrainSettings) -> tuple[n
     return train_block([spec], splits, settings)[0]
 
 
-def _train_frame(spec: RunSpec, model: nn.Module, result: FitResult, final: dict, seconds: float, splits: Splits,
-                 settings: TrainSettings, stacked_seeds: int) -> pd.DataFrame:
+def _train_frame(
+    spec: RunSpec,
+    model: nn.Module,
+    result: FitResult,
+    final: dict,
+    seconds: float,
+    splits: Splits,
+    settings: TrainSettings,
+    stacked_seeds: int,
+) -> pd.DataFrame:
     rows = [{"kind": "epoch", **row} for row in result.history]
     rows.append({"kind": "final", "epoch": result.best_epoch, **final, "seconds": seconds})
     frame = _with_run_columns(rows, spec, models.parameter_count(model), settings_columns("train", settings))
@@ -140,8 +164,9 @@ def _pruned_copies(model: nn.Module, ratios) -> list[tuple[nn.Module, float, dic
     return copies
 
 
-def _finetune_pruned(model: nn.Module, ratio: float, spec: RunSpec, splits: Splits, train_settings: TrainSettings,
-                     epochs: int) -> nn.Module:
+def _finetune_pruned(
+    model: nn.Module, ratio: float, spec: RunSpec, splits: Splits, train_settings: TrainSettings, epochs: int
+) -> nn.Module:
     """Fine-tune a pruned model through the training loop, its pruned weights held at zero
     (the masks multiply the weights in every forward, as ``torch.nn.utils.prune`` does)."""
     stack = stacked.Stack(spec.arch, [model])
@@ -153,16 +178,26 @@ def _finetune_pruned(model: nn.Module, ratio: float, spec: RunSpec, splits: Spli
     return stack.write_into(model, 0)
 
 
-# Pruned models evaluated in one stack: at most this many, holding at most about this many
-# parameters in all (the evaluation's activations grow with the stack too).
-PRUNE_STACK_MODELS = 32
-PRUNE_STACK_ELEMENTS = 1 << 24
+# Pruned DNNs evaluated in one stack: at most this many, holding at most about this many
+# parameters in all. Stacked evaluation pays only for small DNNs (1.2x at L1 w10, 10 seeds x 11
+# ratios); for the CNN and ViT, and wide DNNs, one model at a time in cache-sized chunks is
+# faster (benchmarks/reports/stage_speed.md).
+PRUNE_STACK_MODELS = 8
+PRUNE_STACK_ELEMENTS = 1 << 22
 
 
-def prune_block(models_: list[nn.Module], specs: list[RunSpec], splits: Splits, train_settings: TrainSettings,
-                settings: PruneSettings) -> list[pd.DataFrame]:
-    """Per seed: test accuracy of its model under global L1 pruning at each ratio. Every
-    (seed, ratio) pruned model of the job is evaluated in a few stacked passes."""
+def prune_block(
+    models_: list[nn.Module],
+    specs: list[RunSpec],
+    splits: Splits,
+    train_settings: TrainSettings,
+    settings: PruneSettings,
+    stack_max_width: dict[str, int] | None = None,
+) -> list[pd.DataFrame]:
+    """Per seed: test accuracy of its model under global L1 pruning at each ratio. Where DNN
+    seeds train stacked (``stack_blocks``), the job's (seed, ratio) pruned models are
+    evaluated in stacks of up to ``PRUNE_STACK_MODELS``; otherwise one at a time, in
+    cache-sized chunks."""
     device = splits.x_train.device
     entries = []  # (seed index, ratio, pruned model, sparsity, per-layer sparsity)
     for i, (model, spec) in enumerate(zip(models_, specs)):
@@ -173,6 +208,8 @@ def prune_block(models_: list[nn.Module], specs: list[RunSpec], splits: Splits, 
                 achieved, per_layer = prune.sparsity(pruned)
             entries.append((i, ratio, pruned, achieved, per_layer))
     per_stack = max(1, min(PRUNE_STACK_MODELS, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
+    if specs[0].arch != "dnn" or len(stack_blocks(specs, stack_max_width or {})) == len(specs):
+        per_stack = 1
     metrics = []
     for start in range(0, len(entries), per_stack):
         chunk = entries[start : start + per_stack]
@@ -180,22 +217,38 @@ def prune_block(models_: list[nn.Module], specs: list[RunSpec], splits: Splits, 
         metrics += list(zip(*train.evaluate_stack(stack, splits.x_test, splits.y_test, train_settings.eval_batch_size)))
     frames = []
     for i, (model, spec) in enumerate(zip(models_, specs)):
-        rows = [{"ratio": ratio, "achieved_sparsity": achieved, "test_loss": loss, "test_acc": acc,
-                 "layer_sparsity": json.dumps(per_layer, sort_keys=True)}
-                for (seed_index, ratio, _, achieved, per_layer), (loss, acc) in zip(entries, metrics) if seed_index == i]
+        rows = [
+            {
+                "ratio": ratio,
+                "achieved_sparsity": achieved,
+                "test_loss": loss,
+                "test_acc": acc,
+                "layer_sparsity": json.dumps(per_layer, sort_keys=True),
+            }
+            for (seed_index, ratio, _, achieved, per_layer), (loss, acc) in zip(entries, metrics)
+            if seed_index == i
+        ]
         frames.append(_with_run_columns(rows, spec, models.parameter_count(model), settings_columns("prune", settings)))
     return frames
 
 
-def prune_run(model: nn.Module, spec: RunSpec, splits: Splits, train_settings: TrainSettings,
-              settings: PruneSettings) -> pd.DataFrame:
+def prune_run(
+    model: nn.Module, spec: RunSpec, splits: Splits, train_settings: TrainSettings, settings: PruneSettings
+) -> pd.DataFrame:
     """The prune sweep of one model (``prune_block`` of one seed); ``model`` is left as it was."""
     return prune_block([model], [spec], splits, train_settings, settings)[0]
 
 
-def qat_block(specs: list[RunSpec], splits: Splits, train_settings: TrainSettings, settings: QATSettings,
-              float_test_accs: list[float], float_models: list[nn.Module] | None = None,
-              stack_max_width: dict[str, int] | None = None, checkpoint_dir=None) -> list[pd.DataFrame]:
+def qat_block(
+    specs: list[RunSpec],
+    splits: Splits,
+    train_settings: TrainSettings,
+    settings: QATSettings,
+    float_test_accs: list[float],
+    float_models: list[nn.Module] | None = None,
+    stack_max_width: dict[str, int] | None = None,
+    checkpoint_dir=None,
+) -> list[pd.DataFrame]:
     """8-bit QAT of a job's seeds, stacked as in ``train_block``: from scratch (the float run's
     initial weights, recipe and data order) or fine-tuned from the trained float weights.
     After training, each seed becomes its own eager QAT model with its own observer state,
@@ -219,10 +272,19 @@ def qat_block(specs: list[RunSpec], splits: Splits, train_settings: TrainSetting
         quant = quantize.StackedFakeQuant(template, len(block), device)
         label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed} (QAT): "
         key = (train_settings, settings, max_epochs)
-        results = train.fit_stack(stack, splits, train_settings, [s.seed for s in block], max_epochs, quant=quant,
-                                  checkpoint=_checkpoint(checkpoint_dir, "qat", block, key), label=label)
-        _, fake_quant_accs = train.evaluate_stack(stack, splits.x_test, splits.y_test, train_settings.eval_batch_size,
-                                                  quant)
+        results = train.fit_stack(
+            stack,
+            splits,
+            train_settings,
+            [s.seed for s in block],
+            max_epochs,
+            quant=quant,
+            checkpoint=_checkpoint(checkpoint_dir, "qat", block, key),
+            label=label,
+        )
+        _, fake_quant_accs = train.evaluate_stack(
+            stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, quant
+        )
         seconds = (time.perf_counter() - started) / len(block)
         for row, (spec, result, fake_quant_acc) in enumerate(zip(block, results, fake_quant_accs)):
             model = stack.write_into(models.build(spec.arch, spec.topology, spec.width, splits.image_shape), row)
@@ -230,8 +292,9 @@ def qat_block(specs: list[RunSpec], splits: Splits, train_settings: TrainSetting
             qat_model = quant.write_into(quantize.prepare(model, settings.backend), row)
             quantize.freeze_observers(qat_model)
             int8_model = quantize.convert(qat_model, settings.backend)
-            int8_loss, int8_acc = quantize.evaluate_int8(int8_model, splits.x_test, splits.y_test,
-                                                         train_settings.eval_batch_size, settings.backend)
+            int8_loss, int8_acc = quantize.evaluate_int8(
+                int8_model, splits.x_test, splits.y_test, train_settings.eval_batch_size, settings.backend
+            )
             float_acc = float_test_accs[position[spec]]
             row_values = {
                 "float_test_acc": float_acc,
@@ -253,7 +316,13 @@ def qat_block(specs: list[RunSpec], splits: Splits, train_settings: TrainSetting
     return frames
 
 
-def qat_run(spec: RunSpec, splits: Splits, train_settings: TrainSettings, settings: QATSettings,
-            float_test_acc: float, float_model: nn.Module | None = None) -> pd.DataFrame:
+def qat_run(
+    spec: RunSpec,
+    splits: Splits,
+    train_settings: TrainSettings,
+    settings: QATSettings,
+    float_test_acc: float,
+    float_model: nn.Module | None = None,
+) -> pd.DataFrame:
     """QAT of one seed (``qat_block`` of one)."""
     return qat_block([spec], splits, train_settings, settings, [float_test_acc], [float_model])[0]

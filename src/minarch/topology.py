@@ -18,9 +18,7 @@ _NAME = re.compile(r"^L([1-9])([ude]*)$")
 def parse(topology: str) -> tuple[int, str]:
     match = _NAME.fullmatch(topology)
     if not match or len(match.group(2)) != int(match.group(1)) - 1:
-        raise ValueError(
-            f"bad DNN topology {topology!r}: expected L<depth> and depth-1 letters of u/d/e, e.g. L3ud"
-        )
+        raise ValueError(f"bad DNN topology {topology!r}: expected L<depth> and depth-1 letters of u/d/e, e.g. L3ud")
     return int(match.group(1)), match.group(2)
 
 

@@ -29,9 +29,9 @@ import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +62,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 
 @torch.no_grad()
-def evaluate_stack(stack: stacked.Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000,
-                   quant=None) -> tuple[list[float], list[float]]:
+def evaluate_stack(
+    stack: stacked.Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000, quant=None
+) -> tuple[list[float], list[float]]:
     """Per seed: mean cross-entropy and accuracy (%) of the stack on one split. Chunks have a
     length set by the model alone, so a seed's sums do not depend on its stack-mates."""
     s = stack.size
@@ -88,13 +89,15 @@ def evaluate_stack(stack: stacked.Stack, x: torch.Tensor, y: torch.Tensor, batch
     return (loss_sum / n).tolist(), (100.0 * correct.double() / n).tolist()
 
 
-def final_metrics_stack(stack: stacked.Stack, splits: Splits, batch_size: int = 10000,
-                        quant=None) -> list[dict[str, float]]:
+def final_metrics_stack(
+    stack: stacked.Stack, splits: Splits, batch_size: int = 10000, quant=None
+) -> list[dict[str, float]]:
     """Per seed: loss and accuracy of the stack's current weights on every split."""
     metrics = [{} for _ in range(stack.size)]
     for part in ("train", "val", "test"):
-        losses, accs = evaluate_stack(stack, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size,
-                                      quant)
+        losses, accs = evaluate_stack(
+            stack, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size, quant
+        )
         for m, loss, acc in zip(metrics, losses, accs):
             m[f"{part}_loss"], m[f"{part}_acc"] = loss, acc
     return metrics
@@ -130,8 +133,9 @@ class Checkpoint:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=False)
         except Exception as error:  # a damaged checkpoint costs the epochs since the start, nothing more
-            log.warning("ignoring unreadable checkpoint %s (%s); training from the start", self.path,
-                        type(error).__name__)
+            log.warning(
+                "ignoring unreadable checkpoint %s (%s); training from the start", self.path, type(error).__name__
+            )
             return None
         if state.get("key") != self.key:
             log.info("checkpoint %s is for another run; training from the start", self.path)
@@ -154,9 +158,17 @@ def _to(tensors, device):
     return [t.to(device) for t in tensors]
 
 
-def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, seeds: Sequence[int],
-              max_epochs: int | None = None, quant=None, optimizer: str = "fused",
-              checkpoint: Checkpoint | None = None, label: str = "") -> list[FitResult]:
+def fit_stack(
+    stack: stacked.Stack,
+    splits: Splits,
+    settings: TrainSettings,
+    seeds: Sequence[int],
+    max_epochs: int | None = None,
+    quant=None,
+    optimizer: str = "fused",
+    checkpoint: Checkpoint | None = None,
+    label: str = "",
+) -> list[FitResult]:
     """Train every seed of ``stack`` (row i has data-order seed ``seeds[i]``) with Adam and
     per-seed early stopping on validation loss; the stack (and ``quant``) end with each
     seed's best-validation-epoch state. Returns one ``FitResult`` per row; a history row's
@@ -183,8 +195,9 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
         best = _to(state["best"], device)
         rows = torch.tensor(active, device=device)
         stack.set_masks([None if m is None else m[rows] for m in all_masks])
-        opt = OPTIMIZERS[optimizer]([b.requires_grad_(True) for b in _to(state["buffers"], device)],
-                                      lr=settings.learning_rate, rows=True)
+        opt = OPTIMIZERS[optimizer](
+            [b.requires_grad_(True) for b in _to(state["buffers"], device)], lr=settings.learning_rate, rows=True
+        )
         opt.exp_avg, opt.exp_avg_sq = _to(state["exp_avg"], device), _to(state["exp_avg_sq"], device)
         opt.state_steps = _to(state["steps"], device)
         stack.buffers = opt.params
@@ -193,8 +206,13 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
         if quant is not None:
             quant.load_state({n: _to(v, device) for n, v in state["quant"].items()})
             best_quant = {n: _to(v, device) for n, v in state["best_quant"].items()}
-        log.info("%sresuming from the checkpoint after epoch %d (%d of %d seeds still training)", label,
-                 state["epoch"], len(active), len(seeds))
+        log.info(
+            "%sresuming from the checkpoint after epoch %d (%d of %d seeds still training)",
+            label,
+            state["epoch"],
+            len(active),
+            len(seeds),
+        )
 
     x_train, y_train = splits.x_train, splits.y_train
     n, batch = len(y_train), settings.batch_size
@@ -226,8 +244,12 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
                     result = results[active[row]]
                     result.history.append({"epoch": epoch, **{k: math.nan for k in _METRICS}, "seconds": 0.0})
                     result.stopped_epoch = epoch
-                    log.warning("%sseed %s diverged in epoch %d (non-finite activations): stopped", label,
-                                seeds[active[row]], epoch)
+                    log.warning(
+                        "%sseed %s diverged in epoch %d (non-finite activations): stopped",
+                        label,
+                        seeds[active[row]],
+                        epoch,
+                    )
                 active = [active[row] for row in rows.tolist()]
                 if not active:
                     break
@@ -256,16 +278,18 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
         still, improved = [], []
         for row, i in enumerate(active):
             result = results[i]
-            result.history.append({
-                "epoch": epoch,
-                "train_loss": train_loss[row],
-                "train_acc": train_acc[row],
-                "val_loss": val_loss[row],
-                "val_acc": val_acc[row],
-                "test_loss": test_loss[row],
-                "test_acc": test_acc[row],
-                "seconds": seconds,
-            })
+            result.history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss[row],
+                    "train_acc": train_acc[row],
+                    "val_loss": val_loss[row],
+                    "val_acc": val_acc[row],
+                    "test_loss": test_loss[row],
+                    "test_acc": test_acc[row],
+                    "seconds": seconds,
+                }
+            )
             result.stopped_epoch = epoch
             if val_loss[row] < best_loss[i]:
                 best_loss[i], result.best_epoch = val_loss[row], epoch
@@ -291,18 +315,33 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
             if quant is not None:
                 quant.keep(keep)
             active = [active[row] for row in still]
-        log.info("%sepoch %d/%d: %d seeds, val loss %s, %.1f s (elapsed %.0f s)", label, epoch, max_epochs, s,
-                 " ".join(f"{v:.4f}" for v in val_loss[:8]) + (" ..." if s > 8 else ""),
-                 time.perf_counter() - started, time.perf_counter() - started_all)
+        log.info(
+            "%sepoch %d/%d: %d seeds, val loss %s, %.1f s (elapsed %.0f s)",
+            label,
+            epoch,
+            max_epochs,
+            s,
+            " ".join(f"{v:.4f}" for v in val_loss[:8]) + (" ..." if s > 8 else ""),
+            time.perf_counter() - started,
+            time.perf_counter() - started_all,
+        )
         if checkpoint is not None and active and epoch < max_epochs:
-            checkpoint.save({
-                "epoch": epoch, "active": active, "best_loss": best_loss, "results": results,
-                "best": _to(best, "cpu"), "buffers": _to(stack.buffers, "cpu"),
-                "exp_avg": _to(opt.exp_avg, "cpu"), "exp_avg_sq": _to(opt.exp_avg_sq, "cpu"),
-                "steps": _to(opt.state_steps, "cpu"), "generators": [g.get_state() for g in generators],
-                "quant": {k: _to(v, "cpu") for k, v in quant.state().items()} if quant is not None else None,
-                "best_quant": {k: _to(v, "cpu") for k, v in best_quant.items()} if quant is not None else None,
-            })
+            checkpoint.save(
+                {
+                    "epoch": epoch,
+                    "active": active,
+                    "best_loss": best_loss,
+                    "results": results,
+                    "best": _to(best, "cpu"),
+                    "buffers": _to(stack.buffers, "cpu"),
+                    "exp_avg": _to(opt.exp_avg, "cpu"),
+                    "exp_avg_sq": _to(opt.exp_avg_sq, "cpu"),
+                    "steps": _to(opt.state_steps, "cpu"),
+                    "generators": [g.get_state() for g in generators],
+                    "quant": {k: _to(v, "cpu") for k, v in quant.state().items()} if quant is not None else None,
+                    "best_quant": {k: _to(v, "cpu") for k, v in best_quant.items()} if quant is not None else None,
+                }
+            )
         if not active:
             break
     stack.load_state(best)
@@ -312,8 +351,14 @@ def fit_stack(stack: stacked.Stack, splits: Splits, settings: TrainSettings, see
     return results
 
 
-def fit(model: nn.Module, splits: Splits, settings: TrainSettings, seed: int, max_epochs: int | None = None,
-        optimizer: str = "fused") -> FitResult:
+def fit(
+    model: nn.Module,
+    splits: Splits,
+    settings: TrainSettings,
+    seed: int,
+    max_epochs: int | None = None,
+    optimizer: str = "fused",
+) -> FitResult:
     """Train one eager float model through ``fit_stack`` (a stack of one); it ends with the
     weights of its best validation epoch. ``seed`` fixes the data order."""
     from minarch import models

@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import minarch
 from minarch.config import ConfigError
@@ -45,8 +45,9 @@ def run_job(snakemake, main: Callable) -> None:
     handlers = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
-                        force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True
+    )
     started = time.perf_counter()
     try:
         if getattr(snakemake, "scriptdir", None):  # always set by Snakemake's script directive

@@ -17,8 +17,14 @@ def _no_mirror_env(monkeypatch):
     monkeypatch.delenv(MIRROR_ENV, raising=False)
 
 
-def make_splits(n_train: int = 300, n_val: int = 100, n_test: int = 200, seed: int = 0,
-                random_labels: bool = False, noise: float = 1.0) -> Splits:
+def make_splits(
+    n_train: int = 300,
+    n_val: int = 100,
+    n_test: int = 200,
+    seed: int = 0,
+    random_labels: bool = False,
+    noise: float = 1.0,
+) -> Splits:
     """Normalised-looking 1x28x28 images: one random prototype per class plus noise (learnable),
     or, with ``random_labels``, the same images with labels unrelated to them (only memorisable)."""
     generator = torch.Generator().manual_seed(seed)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from minarch.comparison import (AGREE, CLAIMS, DISAGREE, NOT_MEASURED, comparison_table, paper_comparison,
-                                run_size)
+from minarch.comparison import AGREE, CLAIMS, DISAGREE, NOT_MEASURED, comparison_table, paper_comparison, run_size
 from minarch.regimes import summarize
 from minarch.tables import table1
 
@@ -24,8 +23,19 @@ def vit_params(width: int) -> int:
     return 12 * width * width + 50 * width + 10
 
 
-def make_run(*, dnn_stable_from=20, dnn_safe=0.6, dnn_gap=0.15, vit_widths=VIT_WIDTHS, vit_acc_top=96.0,
-             seeds=3, epochs=20, datasets=("mnist",), accuracy=None, diverged=False):
+def make_run(
+    *,
+    dnn_stable_from=20,
+    dnn_safe=0.6,
+    dnn_gap=0.15,
+    vit_widths=VIT_WIDTHS,
+    vit_acc_top=96.0,
+    seeds=3,
+    epochs=20,
+    datasets=("mnist",),
+    accuracy=None,
+    diverged=False,
+):
     """Final, prune and QAT rows: square DNNs unstable below ``dnn_stable_from`` (seeds 30 pp
     apart) and stable from there; a ViT on MNIST whose accuracy climbs to ``vit_acc_top``.
     ``accuracy(width, seed)`` replaces every test accuracy; ``diverged`` marks every run as
@@ -35,20 +45,59 @@ def make_run(*, dnn_stable_from=20, dnn_safe=0.6, dnn_gap=0.15, vit_widths=VIT_W
     def add(dataset, arch, topology, width, n_params, accs, safe, gap):
         for seed, acc in enumerate(accs):
             acc = acc if accuracy is None else accuracy(width, seed)
-            finals.append(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed,
-                               n_params=n_params, test_acc=acc, train_acc=acc + 0.5))
-            prune.extend(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed, ratio=r,
-                              test_acc=acc if r <= safe + 1e-9 else acc - 30) for r in RATIOS)
-            qat.append(dict(dataset=dataset, arch=arch, topology=topology, width=width, seed=seed,
-                            float_test_acc=acc, int8_test_acc=acc - gap, gap_pp=gap, train_max_epochs=epochs))
+            finals.append(
+                dict(
+                    dataset=dataset,
+                    arch=arch,
+                    topology=topology,
+                    width=width,
+                    seed=seed,
+                    n_params=n_params,
+                    test_acc=acc,
+                    train_acc=acc + 0.5,
+                )
+            )
+            prune.extend(
+                dict(
+                    dataset=dataset,
+                    arch=arch,
+                    topology=topology,
+                    width=width,
+                    seed=seed,
+                    ratio=r,
+                    test_acc=acc if r <= safe + 1e-9 else acc - 30,
+                )
+                for r in RATIOS
+            )
+            qat.append(
+                dict(
+                    dataset=dataset,
+                    arch=arch,
+                    topology=topology,
+                    width=width,
+                    seed=seed,
+                    float_test_acc=acc,
+                    int8_test_acc=acc - gap,
+                    gap_pp=gap,
+                    train_max_epochs=epochs,
+                )
+            )
 
     for dataset in datasets:
         for topology in ("L1", "L2e"):
             for width in DNN_WIDTHS:
                 stable = width >= dnn_stable_from
                 accs = [95.0 + 0.001 * width] * seeds if stable else [50.0 + 30 * (s % 2) for s in range(seeds)]
-                add(dataset, "dnn", topology, width, dnn_params(topology, width), accs, dnn_safe,
-                    dnn_gap if stable else 5.0)
+                add(
+                    dataset,
+                    "dnn",
+                    topology,
+                    width,
+                    dnn_params(topology, width),
+                    accs,
+                    dnn_safe,
+                    dnn_gap if stable else 5.0,
+                )
     for width in vit_widths:
         acc = vit_acc_top - 3 * (max(vit_widths) - width)  # within 2 pp only at the largest width
         add("mnist", "vit", "enc2", width, vit_params(width), [acc] * seeds, 0.3, 8.0 - 0.3 * width)
@@ -92,8 +141,14 @@ def test_constructed_agreements_and_disagreements(default_run):
     assert v["dnn-deeper-prunes-more"] == DISAGREE  # both depths prune alike: no positive trend
     assert v["dnn-mnist-gap-small"] == AGREE
     # families and datasets the run does not have
-    for claim_id in ("table1-cifar10-cnn-min-params", "table1-fashion_mnist-dnn-8bit-gap", "cnn-mnist-acc-4-8",
-                     "cnn-cifar-rise-16-32", "vit-cifar-acc-16", "cnn-mnist-gap-le-3"):
+    for claim_id in (
+        "table1-cifar10-cnn-min-params",
+        "table1-fashion_mnist-dnn-8bit-gap",
+        "cnn-mnist-acc-4-8",
+        "cnn-cifar-rise-16-32",
+        "vit-cifar-acc-16",
+        "cnn-mnist-gap-le-3",
+    ):
         assert v[claim_id] == NOT_MEASURED, claim_id
     assert "no CNN on MNIST" in result.loc["cnn-mnist-acc-4-8", "reason"]
     assert v["phase1-shape-invariance"] == NOT_MEASURED
@@ -126,8 +181,10 @@ def test_likely_reasons_come_from_the_run():
     result = comparison_table(regimes, table, prune, qat).set_index("id")
     reason = result.loc["table1-mnist-dnn-safe-pruning", "reason"]
     assert reason.startswith("ours lower; our representative model (805 params)")  # its size is not the paper's
-    assert result.loc["table1-mnist-vit-8bit-gap", "reason"] == \
-        "ours lower; at most 5 epochs (paper: 20); 2 seeds per ViT configuration (paper: 10)"
+    assert (
+        result.loc["table1-mnist-vit-8bit-gap", "reason"]
+        == "ours lower; at most 5 epochs (paper: 20); 2 seeds per ViT configuration (paper: 10)"
+    )
     assert result.loc["table1-mnist-dnn-min-params", "reason"].startswith("ours smaller; at most 5 epochs")
     # a full-size run has no run-size reason left: the definitions come first
     full = comparison_table(*make_run(dnn_stable_from=1, seeds=30)).set_index("id")
@@ -143,22 +200,31 @@ def test_likely_reasons_come_from_the_run():
 
 def test_phase1_shape_invariance(default_run):
     regimes, table, prune, qat = default_run
-    invariance = pd.DataFrame({"dataset": "mnist", "depth": [2, 2, 2, 3, 3], "decade": [2, 3, 4, 3, 4],
-                               "n_topologies": 3, "spread_pp": [6.0, 0.4, 0.2, 0.8, 0.3],
-                               "shape_invariant": [False, True, True, True, True]})
+    invariance = pd.DataFrame(
+        {
+            "dataset": "mnist",
+            "depth": [2, 2, 2, 3, 3],
+            "decade": [2, 3, 4, 3, 4],
+            "n_topologies": 3,
+            "spread_pp": [6.0, 0.4, 0.2, 0.8, 0.3],
+            "shape_invariant": [False, True, True, True, True],
+        }
+    )
     phase1 = tuple(c for c in CLAIMS if c.id == "phase1-shape-invariance")
     result = comparison_table(regimes, table, prune, qat, invariance, claims=phase1).iloc[0]
     assert result["verdict"] == AGREE
-    assert result["ours"] == ("MNIST depth 2: from 1e3 (top-decade spread 0.20 pp); "
-                              "MNIST depth 3: from 1e3 (top-decade spread 0.30 pp)")
+    assert result["ours"] == (
+        "MNIST depth 2: from 1e3 (top-decade spread 0.20 pp); MNIST depth 3: from 1e3 (top-decade spread 0.30 pp)"
+    )
     never = invariance.assign(shape_invariant=[False, False, False, True, True])
     assert comparison_table(regimes, table, prune, qat, never, claims=phase1)["verdict"].iloc[0] == DISAGREE
 
 
 def test_markdown_has_the_run_size_and_one_row_per_claim():
     regimes, table, prune, qat = make_run(seeds=2, epochs=5)
-    intervals = pd.DataFrame({"dataset": ["mnist"], "arch": ["dnn"], "min_params_ci_low": [15910.0],
-                              "min_params_ci_high": [float("nan")]})
+    intervals = pd.DataFrame(
+        {"dataset": ["mnist"], "arch": ["dnn"], "min_params_ci_low": [15910.0], "min_params_ci_high": [float("nan")]}
+    )
     text = paper_comparison(regimes, table, prune, qat, intervals=intervals)
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| id ")]
     assert len(rows) == len(CLAIMS)
@@ -228,8 +294,11 @@ def test_single_seed_run_is_not_measured_with_the_reason():
 
 def test_one_failed_width_counts_as_unstable_not_as_not_measured(default_run):
     # a single width at chance (DNN width 1 here) must not stop the minimum stable size being judged
-    run = make_run(accuracy=lambda width, seed: 10.0 + 0.1 * seed if width == 1 else
-                   (95.0 + 0.001 * width if width >= 20 else 50.0 + 30 * (seed % 2)))
+    run = make_run(
+        accuracy=lambda width, seed: (
+            10.0 + 0.1 * seed if width == 1 else (95.0 + 0.001 * width if width >= 20 else 50.0 + 30 * (seed % 2))
+        )
+    )
     result = comparison_table(*run).set_index("id")
     expected = comparison_table(*default_run).set_index("id")
     assert result.loc["table1-mnist-dnn-min-params", "verdict"] == AGREE
@@ -248,8 +317,16 @@ def test_a_criterion_is_stated_from_the_constant_the_check_uses(monkeypatch, def
     assert claim.measure.endswith("on MNIST; agree within 50-60% ±10 pp.")
     regimes, table, prune, qat = default_run  # safe pruning 60%: inside the range
     assert verdicts(regimes, table, prune, qat, claims=(claim,)).iloc[0] == AGREE
-    shifted = comparison.Claim(id="x", section="s", topic="pruning", claim="c", arch="dnn", dataset="mnist",
-                               how="on {dataset}; {criterion}.", check=comparison.PruningSummary("safe_pct", 68, 75))
+    shifted = comparison.Claim(
+        id="x",
+        section="s",
+        topic="pruning",
+        claim="c",
+        arch="dnn",
+        dataset="mnist",
+        how="on {dataset}; {criterion}.",
+        check=comparison.PruningSummary("safe_pct", 68, 75),
+    )
     ours = comparison_table(*default_run, claims=(shifted,)).iloc[0]
     assert shifted.paper == "68-75%" and ours["ours"].startswith("60% ") and ours["verdict"] == AGREE  # 60 >= 68 - 10
     monkeypatch.setattr(comparison, "PRUNE_SLACK_PP", 5.0)

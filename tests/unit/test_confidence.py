@@ -10,8 +10,15 @@ import pandas as pd
 import pytest
 
 from minarch import confidence
-from minarch.confidence import (bootstrap_mean, bootstrap_min_stable, bootstrap_safe_pruning, min_stable_distribution,
-                                percentile_interval, safe_pruning_distribution, table1_intervals)
+from minarch.confidence import (
+    bootstrap_mean,
+    bootstrap_min_stable,
+    bootstrap_safe_pruning,
+    min_stable_distribution,
+    percentile_interval,
+    safe_pruning_distribution,
+    table1_intervals,
+)
 from minarch.regimes import Thresholds, summarize
 from minarch.tables import safe_pruning_ratio, table1
 
@@ -28,11 +35,23 @@ def _warnings_are_errors():
 
 def curve_rows(per_width: dict[int, list[float]], dataset="mnist", arch="dnn", topology="L1", params_per_width=10):
     """Final rows of one curve: ``per_width`` maps a width to its seeds' test accuracies."""
-    return pd.DataFrame([
-        {"dataset": dataset, "arch": arch, "topology": topology, "width": w, "seed": s,
-         "n_params": params_per_width * w, "test_acc": acc, "train_acc": acc + 0.5, "kind": "final"}
-        for w, accs in per_width.items() for s, acc in enumerate(accs)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "dataset": dataset,
+                "arch": arch,
+                "topology": topology,
+                "width": w,
+                "seed": s,
+                "n_params": params_per_width * w,
+                "test_acc": acc,
+                "train_acc": acc + 0.5,
+                "kind": "final",
+            }
+            for w, accs in per_width.items()
+            for s, acc in enumerate(accs)
+        ]
+    )
 
 
 SETTLED = {1: [20.0, 60, 30, 70, 40, 80], 2: [90.0] * 6, 3: [91.0] * 6, 4: [91.5] * 6}
@@ -89,11 +108,15 @@ def test_determinism_seed_and_row_order():
 
 def test_group_minimum_over_topologies():
     a = curve_rows(BORDERLINE, topology="L1")
-    b = curve_rows({1: [20.0, 60, 30, 70, 40, 80], 2: [89.5, 90.5] * 3, 3: [91.0] * 6, 4: [91.2] * 6},
-                   topology="L2e", params_per_width=11)
+    b = curve_rows(
+        {1: [20.0, 60, 30, 70, 40, 80], 2: [89.5, 90.5] * 3, 3: [91.0] * 6, 4: [91.2] * 6},
+        topology="L2e",
+        params_per_width=11,
+    )
     both = min_stable_distribution(pd.concat([a, b]), n_resamples=N, seed=1)
-    expected = np.fmin(min_stable_distribution(a, n_resamples=N, seed=1),
-                       min_stable_distribution(b, n_resamples=N, seed=1))
+    expected = np.fmin(
+        min_stable_distribution(a, n_resamples=N, seed=1), min_stable_distribution(b, n_resamples=N, seed=1)
+    )
     np.testing.assert_array_equal(both, expected)
     assert min_stable_distribution(b, n_resamples=N, seed=1).min() == 22  # L2e's width 2 is stable
     assert both.min() == 20
@@ -159,9 +182,22 @@ def test_percentile_interval_orders_none_above_every_value():
 
 
 def prune_rows(per_seed: list[list[float]], **keys):
-    return pd.DataFrame([{"dataset": "mnist", "arch": "dnn", "topology": "L1", "width": 10, **keys,
-                          "seed": s, "ratio": r, "test_acc": acc}
-                         for s, curve in enumerate(per_seed) for r, acc in zip(RATIOS, curve)])
+    return pd.DataFrame(
+        [
+            {
+                "dataset": "mnist",
+                "arch": "dnn",
+                "topology": "L1",
+                "width": 10,
+                **keys,
+                "seed": s,
+                "ratio": r,
+                "test_acc": acc,
+            }
+            for s, curve in enumerate(per_seed)
+            for r, acc in zip(RATIOS, curve)
+        ]
+    )
 
 
 STEADY = [90, 90, 90, 90, 90, 90, 80, 60, 40, 20, 10]  # safe up to 0.5
@@ -181,8 +217,9 @@ def test_safe_pruning_disagreeing_seeds_widen_around_the_point():
     assert low <= estimate <= high and low < high
     assert low == 0.2 and high >= 0.5
     first = safe_pruning_distribution(rows, 1.0, N, seed=2)
-    np.testing.assert_array_equal(first, safe_pruning_distribution(rows.sample(frac=1.0, random_state=1), 1.0, N,
-                                                                   seed=2))
+    np.testing.assert_array_equal(
+        first, safe_pruning_distribution(rows.sample(frac=1.0, random_state=1), 1.0, N, seed=2)
+    )
     assert not np.array_equal(first, safe_pruning_distribution(rows, 1.0, N, seed=3))
 
 
@@ -190,8 +227,9 @@ def test_safe_pruning_resamples_are_the_table_rule_on_resampled_seeds():
     rng = np.random.default_rng(1)
     curves = [list(90 - np.cumsum(rng.uniform(0, 1.2, size=11))) for _ in range(3)]
     distribution = safe_pruning_distribution(prune_rows(curves), 1.0, 80)
-    possible = {safe_pruning_ratio(prune_rows([curves[i] for i in draw]), 1.0)
-                for draw in np.ndindex(3, 3, 3)}  # every multiset of three of the seeds
+    possible = {
+        safe_pruning_ratio(prune_rows([curves[i] for i in draw]), 1.0) for draw in np.ndindex(3, 3, 3)
+    }  # every multiset of three of the seeds
     assert len(np.unique(distribution)) > 1 and set(distribution) <= possible
 
 
@@ -212,12 +250,14 @@ def test_bootstrap_mean():
 
 
 def test_table1_intervals_contain_table1_and_merge_by_dataset_arch():
-    finals = pd.concat([
-        curve_rows(BORDERLINE, topology="L1"),
-        curve_rows(SETTLED, topology="L2e", params_per_width=11),
-        # the largest width is always more than 2 pp below the smaller one: never stable
-        curve_rows({1: [95.0] * 6, 2: [50.0, 60, 70, 80, 85, 90]}, arch="cnn", topology="conv3x3"),
-    ])
+    finals = pd.concat(
+        [
+            curve_rows(BORDERLINE, topology="L1"),
+            curve_rows(SETTLED, topology="L2e", params_per_width=11),
+            # the largest width is always more than 2 pp below the smaller one: never stable
+            curve_rows({1: [95.0] * 6, 2: [50.0, 60, 70, 80, 85, 90]}, arch="cnn", topology="conv3x3"),
+        ]
+    )
     regimes = summarize(finals)
     configs = regimes[["dataset", "arch", "topology", "width"]].to_dict("records")
     prune = pd.concat([prune_rows([STEADY, STEADY, [90] * 11], **c) for c in configs])
@@ -244,14 +284,37 @@ def test_curve_intervals_map_parameters_to_widths_and_contain_the_estimates():
     from minarch.regimes import summarize
 
     rows, prune = [], []
-    for width, n_params, accs in ((2, 100, [50.0, 70.0, 60.0]), (8, 400, [95.0, 95.2, 95.1]),
-                                  (32, 1600, [96.0, 96.1, 96.2])):
+    for width, n_params, accs in (
+        (2, 100, [50.0, 70.0, 60.0]),
+        (8, 400, [95.0, 95.2, 95.1]),
+        (32, 1600, [96.0, 96.1, 96.2]),
+    ):
         for seed, acc in enumerate(accs):
-            rows.append({"dataset": "mnist", "arch": "cnn", "topology": "conv3x3", "width": width, "seed": seed,
-                         "n_params": n_params, "test_acc": acc, "train_acc": acc})
+            rows.append(
+                {
+                    "dataset": "mnist",
+                    "arch": "cnn",
+                    "topology": "conv3x3",
+                    "width": width,
+                    "seed": seed,
+                    "n_params": n_params,
+                    "test_acc": acc,
+                    "train_acc": acc,
+                }
+            )
             if width == 8:
-                prune += [{"dataset": "mnist", "arch": "cnn", "topology": "conv3x3", "width": 8, "seed": seed,
-                           "ratio": r, "test_acc": acc - 100 * max(0.0, r - 0.4) - 0.1 * seed} for r in (0.0, 0.2, 0.4, 0.6)]
+                prune += [
+                    {
+                        "dataset": "mnist",
+                        "arch": "cnn",
+                        "topology": "conv3x3",
+                        "width": 8,
+                        "seed": seed,
+                        "ratio": r,
+                        "test_acc": acc - 100 * max(0.0, r - 0.4) - 0.1 * seed,
+                    }
+                    for r in (0.0, 0.2, 0.4, 0.6)
+                ]
     finals_ = pd.DataFrame(rows)
     regimes = summarize(finals_)
     found = curve_intervals(finals_, pd.DataFrame(prune), regimes, n_resamples=200).iloc[0]

@@ -46,8 +46,7 @@ def test_quick_config_accepted(schema, full):
 
 
 def test_minimal_config_accepted(schema):
-    cfg.check({"families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [2], "seeds": 1}}},
-              schema)
+    cfg.check({"families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [2], "seeds": 1}}}, schema)
 
 
 def _set(config, dotted, value):
@@ -230,7 +229,10 @@ def test_cost_merges_a_config_as_the_workflow_does(tmp_path, schema, full):
     config = cost.load_config(path)
     run = as_run(full, schema, DNN_ONLY)
     assert config["families"] == run["families"] and cfg.TOPOLOGY_SWEEP not in config
-    assert cfg.deep_merge({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]}) == {"a": {"x": 1, "y": 3}, "b": [2]}
+    assert cfg.deep_merge({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]}) == {
+        "a": {"x": 1, "y": 3},
+        "b": [2],
+    }
 
 
 def test_a_config_naming_one_family_runs_only_it_without_phase_1(schema, full):
@@ -272,8 +274,11 @@ def test_merge_layers_matches_snakemake_merge_then_prepare(schema, full):
 def test_numbers_written_as_strings_are_numbers(schema, full):
     # PyYAML (YAML 1.1) reads 1e-3 as a string; --config reads every nested value as one
     assert yaml.safe_load("learning_rate: 1e-3")["learning_rate"] == "1e-3"
-    layer = {"train": {"learning_rate": "1e-3", "max_epochs": "2"}, "prune": {"ratios": ["0", "5e-1", "1"]},
-             "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": ["4"], "seeds": "2"}}}
+    layer = {
+        "train": {"learning_rate": "1e-3", "max_epochs": "2"},
+        "prune": {"ratios": ["0", "5e-1", "1"]},
+        "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": ["4"], "seeds": "2"}},
+    }
     run = as_run(full, schema, layer)
     assert run["train"]["learning_rate"] == 0.001 and run["train"]["max_epochs"] == 2
     assert run["prune"]["ratios"] == [0.0, 0.5, 1.0]
@@ -289,13 +294,16 @@ def test_coerce_leaves_strings_the_schema_wants_and_non_numbers(schema, full):
         as_run(full, schema, {"families": {"dnn": {**DNN_ONLY["families"]["dnn"], "widths": ["5.0"]}}})
 
 
-@pytest.mark.parametrize("dotted, value, name", [
-    ("families.dnn.widths", [5.0], "families.dnn.widths[0]"),
-    ("families.cnn.widths", [2, 4.0], "families.cnn.widths[1]"),
-    ("topology_sweep.widths", [1.0], "topology_sweep.widths[0]"),
-    ("families.vit.seeds", 2.0, "families.vit.seeds"),
-    ("train.max_epochs", 1.0, "train.max_epochs"),
-])
+@pytest.mark.parametrize(
+    "dotted, value, name",
+    [
+        ("families.dnn.widths", [5.0], "families.dnn.widths[0]"),
+        ("families.cnn.widths", [2, 4.0], "families.cnn.widths[1]"),
+        ("topology_sweep.widths", [1.0], "topology_sweep.widths[0]"),
+        ("families.vit.seeds", 2.0, "families.vit.seeds"),
+        ("train.max_epochs", 1.0, "train.max_epochs"),
+    ],
+)
 def test_floats_are_not_integers(schema, full, dotted, value, name):
     _set(full, dotted, value)
     with pytest.raises(cfg.ConfigError, match="is not of type 'integer'") as info:
@@ -313,11 +321,14 @@ def test_prune_ratios_must_include_zero(schema, full):
     cfg.check(full, schema)
 
 
-@pytest.mark.parametrize("text, line", [
-    ("train:\n  max_epochs: 1\nfamilies:\n  dnn: {datasets: [mnist\n", 5),  # unclosed flow sequence
-    ("train:\n  max_epochs: 1\n   batch_size: 10\n", 3),  # bad indentation
-    ("train: {max_epochs: 1}\n\tfamilies: {}\n", 2),  # a tab
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("train:\n  max_epochs: 1\nfamilies:\n  dnn: {datasets: [mnist\n", 5),  # unclosed flow sequence
+        ("train:\n  max_epochs: 1\n   batch_size: 10\n", 3),  # bad indentation
+        ("train: {max_epochs: 1}\n\tfamilies: {}\n", 2),  # a tab
+    ],
+)
 def test_yaml_syntax_error_names_file_and_line(tmp_path, text, line):
     path = tmp_path / "my.yaml"
     path.write_text(text)
@@ -351,9 +362,11 @@ def test_plan_summary_counts_phase_1_and_shared_runs(schema, full):
 
 
 def test_planned_jobs_follow_the_seed_blocks(schema, full):
-    layer = {"train": {"seeds_per_job": 2},
-             "families": {"dnn": {"datasets": ["mnist", "cifar10"], "topologies": ["L1"], "widths": [4], "seeds": 2}},
-             "topology_sweep": {"datasets": ["mnist"], "depths": [1], "widths": [4], "seeds": 5}}
+    layer = {
+        "train": {"seeds_per_job": 2},
+        "families": {"dnn": {"datasets": ["mnist", "cifar10"], "topologies": ["L1"], "widths": [4], "seeds": 2}},
+        "topology_sweep": {"datasets": ["mnist"], "depths": [1], "widths": [4], "seeds": 5},
+    }
     run = as_run(full, schema, layer)
     # mnist/L1/w4 needs 5 seeds (blocks 0-1, 2-3, 4), cifar10/L1/w4 needs 2 (block 0-1);
     # prune and QAT only for the families' 2 seeds: one block each

@@ -31,7 +31,7 @@ def by_stage(jobs):
 def test_interpolation_is_log_log_with_a_floor_and_linear_growth_beyond_the_table():
     points = [(10, 1.0), (1000, 10.0)]
     assert cost.interpolate(points, 10) == pytest.approx(1.0)
-    assert cost.interpolate(points, 100) == pytest.approx(10 ** 0.5)  # straight line in log-log
+    assert cost.interpolate(points, 100) == pytest.approx(10**0.5)  # straight line in log-log
     assert cost.interpolate(points, 10000) == pytest.approx(100.0)  # beyond: proportional to size
     assert cost.interpolate(points, 1) == pytest.approx(1.0)  # floor below the table
     assert cost.interpolate([(5, 2.0)], 1) == 2.0
@@ -39,10 +39,12 @@ def test_interpolation_is_log_log_with_a_floor_and_linear_growth_beyond_the_tabl
 
 
 def test_depths_interpolate_linearly_and_fashion_mnist_uses_mnist():
-    params = cost.CostParameters(points=[
-        cost.Point("mnist", "dnn", 1, 100, 1.0, 2.0, 0.1),
-        cost.Point("mnist", "dnn", 4, 100, 4.0, 8.0, 0.4),
-    ])
+    params = cost.CostParameters(
+        points=[
+            cost.Point("mnist", "dnn", 1, 100, 1.0, 2.0, 0.1),
+            cost.Point("mnist", "dnn", 4, 100, 4.0, 8.0, 0.4),
+        ]
+    )
     assert params.seconds("mnist", "dnn", 2, 100)["epoch"] == pytest.approx(2.0)
     assert params.seconds("fashion_mnist", "dnn", 4, 100)["qat_epoch"] == pytest.approx(8.0)
     assert params.seconds("mnist", "dnn", 9, 100)["epoch"] == pytest.approx(4.0)  # nearest depth outside
@@ -82,9 +84,15 @@ def test_topology_sweep_shares_the_square_runs_and_trains_only():
 
 def test_costs_scale_with_epochs_seeds_and_process_start():
     # one point per depth, larger than every model here: every configuration costs its floor
-    params = cost.CostParameters(points=[cost.Point("mnist", "dnn", 1, 10**9, 1.0, 3.0, 0.0),
-                                         cost.Point("mnist", "dnn", 2, 10**9, 1.0, 3.0, 0.0)],
-                                 process_start=0.0, data_load={"mnist": 0.0}, aggregate_seconds=0.0)
+    params = cost.CostParameters(
+        points=[
+            cost.Point("mnist", "dnn", 1, 10**9, 1.0, 3.0, 0.0),
+            cost.Point("mnist", "dnn", 2, 10**9, 1.0, 3.0, 0.0),
+        ],
+        process_start=0.0,
+        data_load={"mnist": 0.0},
+        aggregate_seconds=0.0,
+    )
     base = {**TINY, "train": {**TINY["train"], "seeds_per_job": 0}}
     jobs = {job.name: job for job in cost.plan(base, params)}
     train = jobs["train/mnist/dnn/L1/w5/seeds0-2"]
@@ -130,8 +138,16 @@ def test_repository_configs_plan_every_family_and_the_summary_prints():
 def write_run(root, dataset, topology, width, seed, epoch_seconds, qat_seconds=None, n_params=100):
     folder = root / "runs" / dataset / "dnn" / topology / f"w{width}" / f"seed{seed}"
     folder.mkdir(parents=True)
-    common = {"dataset": dataset, "arch": "dnn", "topology": topology, "width": width, "seed": seed,
-              "n_params": n_params, "train_max_epochs": 4, "stopped_epoch": 2}
+    common = {
+        "dataset": dataset,
+        "arch": "dnn",
+        "topology": topology,
+        "width": width,
+        "seed": seed,
+        "n_params": n_params,
+        "train_max_epochs": 4,
+        "stopped_epoch": 2,
+    }
     rows = [{**common, "kind": "epoch", "epoch": e, "seconds": epoch_seconds} for e in (1, 2)]
     rows.append({**common, "kind": "final", "epoch": 2, "seconds": 2 * epoch_seconds + 0.5})
     pd.DataFrame(rows).to_parquet(folder / "train.parquet")
@@ -169,8 +185,10 @@ def write_config(tmp_path, content) -> str:
     return str(path)
 
 
-DNN_ONLY = {"train": {"max_epochs": 1},
-            "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [2, 8], "seeds": 2}}}
+DNN_ONLY = {
+    "train": {"max_epochs": 1},
+    "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [2, 8], "seeds": 2}},
+}
 
 
 def test_a_config_naming_its_families_plans_only_those(tmp_path):

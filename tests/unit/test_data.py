@@ -68,8 +68,9 @@ def test_verify_accepts_matching_arrays(tiny):
 def test_verify_accepts_any_listed_checksum_set(tiny, monkeypatch):
     other = sha256s(tiny_arrays(seed=1))
     meta = data.DATASETS["tiny"]
-    monkeypatch.setitem(data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), (other, meta.checksums[0]),
-                                                             "MNIST"))
+    monkeypatch.setitem(
+        data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), (other, meta.checksums[0]), "MNIST")
+    )
     data.verify("tiny", tiny, "test")
     data.verify("tiny", tiny_arrays(seed=1), "test")
 

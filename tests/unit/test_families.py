@@ -25,12 +25,16 @@ def vit(shape, dim, seed=0):
 
 # ---- CNN ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape, channels, expected", [
-    # conv: 3x3xC_in weights + bias per channel; linear: C x 26 x 26 (or 30 x 30) inputs -> 10
-    (MNIST, 1, 9 + 1 + 676 * 10 + 10),
-    (MNIST, 4, 4 * 10 + 4 * 676 * 10 + 10),  # 27,090: the paper's "3e4" at 4 channels
-    (CIFAR, 32, 32 * 28 + 32 * 900 * 10 + 10),
-])
+
+@pytest.mark.parametrize(
+    "shape, channels, expected",
+    [
+        # conv: 3x3xC_in weights + bias per channel; linear: C x 26 x 26 (or 30 x 30) inputs -> 10
+        (MNIST, 1, 9 + 1 + 676 * 10 + 10),
+        (MNIST, 4, 4 * 10 + 4 * 676 * 10 + 10),  # 27,090: the paper's "3e4" at 4 channels
+        (CIFAR, 32, 32 * 28 + 32 * 900 * 10 + 10),
+    ],
+)
 def test_cnn_parameter_count(shape, channels, expected):
     assert models.cnn_parameter_count(shape, channels) == expected
     assert models.parameter_count(cnn(shape, channels)) == expected
@@ -56,6 +60,7 @@ def test_cnn_initialisation():
 
 
 # ---- ViT ------------------------------------------------------------------------------------
+
 
 def hand_vit_count(channels, side, dim, classes=10):
     """Written out piece by piece, independently of the library's formula."""
@@ -167,6 +172,7 @@ def test_seeded_is_reproducible_and_save_load_round_trips(tmp_path, arch, width)
 
 # ---- pruning --------------------------------------------------------------------------------
 
+
 def test_vit_prunes_every_linear_and_nothing_else():
     model = vit(MNIST, 6)
     names = {name for name, _ in prune.prunable_weights(model)}
@@ -199,10 +205,14 @@ def test_cnn_prunes_conv_and_linear_with_one_threshold():
 
 # ---- QAT ------------------------------------------------------------------------------------
 
+
 def quantized_types(model):
     """Names of the int8 kernels' modules (plain and fused) in a converted model."""
-    return {type(m).__name__ for m in model.modules()
-            if type(m).__module__.startswith(("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized"))}
+    return {
+        type(m).__name__
+        for m in model.modules()
+        if type(m).__module__.startswith(("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized"))
+    }
 
 
 def train_a_little(model, shape, steps=3):
@@ -233,8 +243,11 @@ def test_vit_qat_quantizes_linears_and_keeps_norms_float():
     train_a_little(qat, MNIST)
     quantize.freeze_observers(qat)
     int8 = quantize.convert(qat)
-    linears = [m for m in int8.modules() if type(m).__name__ == "Linear"
-               and type(m).__module__.startswith("torch.ao.nn.quantized")]
+    linears = [
+        m
+        for m in int8.modules()
+        if type(m).__name__ == "Linear" and type(m).__module__.startswith("torch.ao.nn.quantized")
+    ]
     assert len(linears) == 14  # patch embedding, 2 x (q, k, v, out, 2 MLP), head
     assert not any(isinstance(m, nn.Linear) for m in int8.modules())  # no float linear left
     assert sum(isinstance(m, nn.LayerNorm) for m in int8.modules()) == 5  # float, between stubs

@@ -62,8 +62,11 @@ def test_write_and_read_parquets(tmp_path):
 def test_versions():
     import torch
 
-    assert io.versions() == {"minarch_version": minarch.__version__, "minarch_source_hash": io.source_hash(),
-                             "torch_version": torch.__version__}
+    assert io.versions() == {
+        "minarch_version": minarch.__version__,
+        "minarch_source_hash": io.source_hash(),
+        "torch_version": torch.__version__,
+    }
 
 
 def _copy_package(destination):

@@ -57,8 +57,12 @@ def _run_job(tmp_path, fail: bool, scriptdir: Path | None = None):
     script.write_text(JOB)
     log, output = tmp_path / "job.log", tmp_path / "out.txt"
     extra = [str(scriptdir)] if scriptdir else []
-    done = subprocess.run([sys.executable, str(script), str(log), str(output), "1" if fail else "0", *extra],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(script), str(log), str(output), "1" if fail else "0", *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return done, log.read_text(), output
 
 

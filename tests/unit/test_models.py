@@ -175,8 +175,15 @@ def test_missing_file_is_not_reported_as_corrupt(tmp_path):
 def test_size_of_every_family_matches_the_built_model(dataset):
     from minarch import sizes
 
-    for arch, topology, width in [("dnn", "L1", 1), ("dnn", "L3ud", 7), ("dnn", "L4eee", 100),
-                                  ("cnn", "conv3x3", 1), ("cnn", "conv3x3", 8), ("vit", "enc2", 1), ("vit", "enc2", 16)]:
+    for arch, topology, width in [
+        ("dnn", "L1", 1),
+        ("dnn", "L3ud", 7),
+        ("dnn", "L4eee", 100),
+        ("cnn", "conv3x3", 1),
+        ("cnn", "conv3x3", 8),
+        ("vit", "enc2", 1),
+        ("vit", "enc2", 16),
+    ]:
         model = models.build(arch, topology, width, sizes.input_shape(dataset, arch))
         assert sizes.parameter_count(dataset, arch, topology, width) == models.parameter_count(model), (arch, width)
 

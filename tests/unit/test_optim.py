@@ -34,9 +34,11 @@ def test_fused_lean_adam_is_torch_fused_adam_without_torch_optim():
     ours = [p.clone().requires_grad_(True) for p in start]
     theirs = [p.clone().requires_grad_(True) for p in start]
     single = [p.clone().requires_grad_(True) for p in start]
-    optimizers = [(ours, optim.Adam(ours, lr=0.01, fused=True)),
-                  (theirs, torch.optim.Adam(theirs, lr=0.01, fused=True)),
-                  (single, optim.Adam(single, lr=0.01))]
+    optimizers = [
+        (ours, optim.Adam(ours, lr=0.01, fused=True)),
+        (theirs, torch.optim.Adam(theirs, lr=0.01, fused=True)),
+        (single, optim.Adam(single, lr=0.01)),
+    ]
     x = torch.randn(10, 6)
     for _ in range(20):
         for params, opt in optimizers:
@@ -55,10 +57,10 @@ def test_fit_with_lean_adam_trains_exactly_as_torch_optim_adam(splits):
         model = models.seeded(3, "dnn", "L2e", 6, (1, 28, 28))
         runs[name] = (model, train.fit(model, splits, settings, seed=3, optimizer=name))
     initial = models.seeded(3, "dnn", "L2e", 6, (1, 28, 28))
-    for a, b, c, start in zip(*(runs[name][0].parameters() for name in ("lean", "torch", "fused")),
-                              initial.parameters()):
+    for a, b, c, start in zip(
+        *(runs[name][0].parameters() for name in ("lean", "torch", "fused")), initial.parameters()
+    ):
         assert not torch.equal(a, start)  # it trained
         assert torch.equal(a, b)
         torch.testing.assert_close(c, a, atol=1e-5, rtol=1e-4)  # fused: rounding only
     assert [r["val_loss"] for r in runs["lean"][1].history] == [r["val_loss"] for r in runs["torch"][1].history]
-

@@ -42,8 +42,14 @@ def pipeline():
         quantize.freeze_observers(qat_model)
         int8_model = quantize.convert(qat_model, "qnnpack")
         int8_bytes = quantize.serialized_bytes(int8_model)
-    return {"float": float_model, "qat": qat_model, "int8": int8_model, "warnings": list(caught),
-            "float_bytes": float_bytes, "int8_bytes": int8_bytes}
+    return {
+        "float": float_model,
+        "qat": qat_model,
+        "int8": int8_model,
+        "warnings": list(caught),
+        "float_bytes": float_bytes,
+        "int8_bytes": int8_bytes,
+    }
 
 
 def test_no_deprecation_warning_escapes(pipeline):

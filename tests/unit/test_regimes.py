@@ -9,8 +9,20 @@ import pandas as pd
 import pytest
 
 from minarch import models
-from minarch.regimes import (FAILED, LEARNING, OVERFITTING, UNDETERMINED, UNSTABLE, Thresholds, finals, label_curve,
-                             minimum_stable_params, representatives, summarize, unclaimable)
+from minarch.regimes import (
+    FAILED,
+    LEARNING,
+    OVERFITTING,
+    UNDETERMINED,
+    UNSTABLE,
+    Thresholds,
+    finals,
+    label_curve,
+    minimum_stable_params,
+    representatives,
+    summarize,
+    unclaimable,
+)
 
 
 def final_rows(curve: dict, dataset="mnist", arch="dnn", topology="L1"):
@@ -18,9 +30,19 @@ def final_rows(curve: dict, dataset="mnist", arch="dnn", topology="L1"):
     rows = []
     for width, (tests, trains) in curve.items():
         for seed, (test_acc, train_acc) in enumerate(zip(tests, trains)):
-            rows.append({"kind": "final", "dataset": dataset, "arch": arch, "topology": topology, "width": width,
-                         "seed": seed, "n_params": models.dnn_parameter_count(784, [width] * int(topology[1])),
-                         "test_acc": test_acc, "train_acc": train_acc})
+            rows.append(
+                {
+                    "kind": "final",
+                    "dataset": dataset,
+                    "arch": arch,
+                    "topology": topology,
+                    "width": width,
+                    "seed": seed,
+                    "n_params": models.dnn_parameter_count(784, [width] * int(topology[1])),
+                    "test_acc": test_acc,
+                    "train_acc": train_acc,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -43,7 +65,12 @@ def labelled():
 
 def test_labels(labelled):
     assert labelled["regime"].to_dict() == {
-        1: UNSTABLE, 2: UNSTABLE, 3: LEARNING, 5: LEARNING, 10: OVERFITTING, 20: LEARNING,
+        1: UNSTABLE,
+        2: UNSTABLE,
+        3: LEARNING,
+        5: LEARNING,
+        10: OVERFITTING,
+        20: LEARNING,
     }
 
 
@@ -95,15 +122,20 @@ def test_fewer_seeds_than_min_seeds_is_undetermined_with_no_minimum():
     assert representatives(table.reset_index()).empty
     assert unclaimable(table.reset_index()).startswith("stability undetermined")
     # three seeds demanded, two given: undetermined too
-    two = summarize(final_rows({5: ([90.0, 90.1], [90.0, 90.0]), 10: ([90.2, 90.1], [90.0, 90.0])}),
-                    Thresholds(min_seeds=3))
+    two = summarize(
+        final_rows({5: ([90.0, 90.1], [90.0, 90.0]), 10: ([90.2, 90.1], [90.0, 90.0])}), Thresholds(min_seeds=3)
+    )
     assert set(two["regime"]) == {UNDETERMINED} and two["min_stable_params"].isna().all()
 
 
 def test_an_undetermined_configuration_that_cannot_change_the_minimum_keeps_it():
     # width 1 has one seed, but width 2 is unstable whatever width 1 is: the minimum is width 3's
-    curve = {1: ([50.0], [50.0]), 2: ([80.0, 90.0], [90.0, 90.0]), 3: ([90.0, 90.1], [90.0, 90.0]),
-             5: ([90.2, 90.1], [90.0, 90.0])}
+    curve = {
+        1: ([50.0], [50.0]),
+        2: ([80.0, 90.0], [90.0, 90.0]),
+        3: ([90.0, 90.1], [90.0, 90.0]),
+        5: ([90.2, 90.1], [90.0, 90.0]),
+    }
     table = summarize(final_rows(curve)).set_index("width")
     assert table.loc[1, "regime"] == UNDETERMINED and table.loc[2, "regime"] == UNSTABLE
     assert (table["min_stable_params"] == models.dnn_parameter_count(784, [3])).all()
@@ -121,10 +153,18 @@ def train_history(curve: dict, losses=None, best_epoch=None, **keys) -> pd.DataF
     for final in final_rows(curve, **keys).to_dict("records"):
         loss = losses(final["width"], final["seed"]) if losses else 0.5
         for epoch in (1, 2):
-            rows.append({**final, "kind": "epoch", "epoch": epoch, "train_loss": loss, "val_loss": loss,
-                         "test_loss": loss})
-        rows.append({**final, "epoch": 2 if best_epoch is None else best_epoch, "train_loss": loss,
-                     "val_loss": loss, "test_loss": loss})
+            rows.append(
+                {**final, "kind": "epoch", "epoch": epoch, "train_loss": loss, "val_loss": loss, "test_loss": loss}
+            )
+        rows.append(
+            {
+                **final,
+                "epoch": 2 if best_epoch is None else best_epoch,
+                "train_loss": loss,
+                "val_loss": loss,
+                "test_loss": loss,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -173,8 +213,9 @@ def test_a_failed_configuration_does_not_set_the_curves_best():
 
 def test_curves_are_labelled_separately():
     other = {1: ([95.0, 95.0], [95.0, 95.0]), 2: ([95.1, 95.1], [95.1, 95.1])}
-    rows = pd.concat([final_rows(CURVE), final_rows(other, topology="L2e"),
-                      final_rows(other, dataset="cifar10")], ignore_index=True)
+    rows = pd.concat(
+        [final_rows(CURVE), final_rows(other, topology="L2e"), final_rows(other, dataset="cifar10")], ignore_index=True
+    )
     table = summarize(rows)
     mnist_l1 = table[(table["dataset"] == "mnist") & (table["topology"] == "L1")].set_index("width")
     assert mnist_l1.loc[3, "regime"] == LEARNING  # the other curves' 95% is not this curve's best
@@ -261,13 +302,15 @@ def test_array_rules_on_many_resamples_equal_the_single_curve_case():
     overfitting = overfitting_mask(mean, gap, unstable, Thresholds())
     minima = minimum_stable(n_params, unstable)
     for b in range(50):
-        curve = pd.DataFrame({"n_params": n_params, "test_acc_mean": mean[b], "test_acc_std": std[b],
-                              "train_test_gap_mean": gap[b]})
+        curve = pd.DataFrame(
+            {"n_params": n_params, "test_acc_mean": mean[b], "test_acc_std": std[b], "train_test_gap_mean": gap[b]}
+        )
         labelled = label_curve(curve, Thresholds())
         expected = np.where(unstable[b], UNSTABLE, np.where(overfitting[b], OVERFITTING, LEARNING))
         assert list(labelled["regime"]) == list(expected)
-        assert labelled["min_stable_params"].iloc[0] == minima[b] or (np.isnan(minima[b])
-                                                                       and labelled["min_stable_params"].isna().all())
+        assert labelled["min_stable_params"].iloc[0] == minima[b] or (
+            np.isnan(minima[b]) and labelled["min_stable_params"].isna().all()
+        )
     assert np.isnan(minima).any() and not np.isnan(minima).all()  # both outcomes occur
 
 

@@ -30,8 +30,10 @@ def test_forty_topologies_with_the_papers_width_rules():
 
 def sweep_config(dnn_seeds=2, sweep_seeds=3):
     return {
-        "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1", "L2e"], "widths": [5], "seeds": dnn_seeds},
-                     "cnn": {"datasets": ["mnist"], "widths": [2], "seeds": 4}},
+        "families": {
+            "dnn": {"datasets": ["mnist"], "topologies": ["L1", "L2e"], "widths": [5], "seeds": dnn_seeds},
+            "cnn": {"datasets": ["mnist"], "widths": [2], "seeds": 4},
+        },
         "topology_sweep": {"datasets": ["mnist"], "depths": [1, 2], "widths": [5, 50], "seeds": sweep_seeds},
     }
 
@@ -64,21 +66,40 @@ def finals_frame(means: dict[tuple[str, int], list[float]], n_params: dict[tuple
     rows = []
     for (topology, width), accs in means.items():
         for seed, acc in enumerate(accs):
-            rows.append({"kind": "final", "dataset": "mnist", "arch": "dnn", "topology": topology, "width": width,
-                         "seed": seed, "n_params": n_params[(topology, width)], "test_acc": acc,
-                         "train_acc": acc + 0.5})
+            rows.append(
+                {
+                    "kind": "final",
+                    "dataset": "mnist",
+                    "arch": "dnn",
+                    "topology": topology,
+                    "width": width,
+                    "seed": seed,
+                    "n_params": n_params[(topology, width)],
+                    "test_acc": acc,
+                    "train_acc": acc + 0.5,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 @pytest.fixture
 def table():
     accs = {
-        ("L1", 2): [60.0, 70.0], ("L1", 50): [95.0, 95.2],
-        ("L2u", 2): [40.0, 45.0], ("L2u", 50): [95.5, 95.7],
-        ("L2d", 2): [30.0, 50.0], ("L2d", 50): [94.9, 95.3],
+        ("L1", 2): [60.0, 70.0],
+        ("L1", 50): [95.0, 95.2],
+        ("L2u", 2): [40.0, 45.0],
+        ("L2u", 50): [95.5, 95.7],
+        ("L2d", 2): [30.0, 50.0],
+        ("L2d", 50): [94.9, 95.3],
     }
-    params = {("L1", 2): 1600, ("L1", 50): 39760, ("L2u", 2): 1610, ("L2u", 50): 44860,
-              ("L2d", 2): 1597, ("L2d", 50): 41285}
+    params = {
+        ("L1", 2): 1600,
+        ("L1", 50): 39760,
+        ("L2u", 2): 1610,
+        ("L2u", 50): 44860,
+        ("L2d", 2): 1597,
+        ("L2d", 50): 41285,
+    }
     return topology_table(finals_frame(accs, params))
 
 

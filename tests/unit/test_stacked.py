@@ -77,7 +77,9 @@ def test_stacked_fake_quant_matches_eager_qat_models(arch):
     assert quant.used == set(quant.points) == set(quantize.fake_quant_points(eager[0]))
     topology, width = CONFIGS[arch]
     for row, reference in enumerate(eager):
-        copied = quant.write_into(quantize.prepare(stack.write_into(models.build(arch, topology, width, IMAGE), row)), row)
+        copied = quant.write_into(
+            quantize.prepare(stack.write_into(models.build(arch, topology, width, IMAGE), row)), row
+        )
         theirs = reference.state_dict()
         for name, value in copied.state_dict().items():
             if value.dtype == torch.int32:  # zero points: integers from the same ranges
@@ -98,7 +100,9 @@ def test_per_row_fake_quant_equals_separate_modules():
         expected = torch.stack([m(x[i]) for i, m in enumerate(modules)])
         torch.testing.assert_close(quant.act("quant.activation_post_process", x), expected, rtol=1e-6, atol=1e-6)
     name = "quant.activation_post_process"
-    torch.testing.assert_close(quant.running_min[name], torch.stack([m.activation_post_process.min_val for m in modules]))
+    torch.testing.assert_close(
+        quant.running_min[name], torch.stack([m.activation_post_process.min_val for m in modules])
+    )
     torch.testing.assert_close(quant.scale[name], torch.cat([m.scale for m in modules]))
 
 
@@ -139,8 +143,9 @@ def test_a_seeds_results_do_not_depend_on_its_stack_mates(arch, quant, small):
     three, q3 = _train(arch, [0, 1, 2], small, settings, quant)
     for row in (0, 1):
         (model_a, result_a), (model_b, result_b) = two[row], three[row]
-        assert [{k: r[k] for k in METRICS} for r in result_a.history] == \
-            [{k: r[k] for k in METRICS} for r in result_b.history]
+        assert [{k: r[k] for k in METRICS} for r in result_a.history] == [
+            {k: r[k] for k in METRICS} for r in result_b.history
+        ]
         for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
             assert torch.equal(p_a, p_b)
         if quant:
@@ -171,7 +176,7 @@ def test_prune_block_matches_eager_pruning(arch, small):
     nets = nets_for(arch, [0, 1])
     specs = specs_for(arch, [0, 1])
     ratios = (0.0, 0.3, 0.7, 1.0)
-    frames = stages.prune_block(nets, specs, small, TrainSettings(), PruneSettings(ratios=ratios))
+    frames = stages.prune_block(nets, specs, small, TrainSettings(), PruneSettings(ratios=ratios), {arch: 100})
     for net, frame in zip(nets, frames):
         assert list(frame["ratio"]) == list(ratios)
         for ratio, row in zip(ratios, frame.itertuples()):
@@ -220,8 +225,9 @@ def test_killed_loop_resumes_from_its_checkpoint_with_the_same_results(arch, qua
     resumed, q_res = run(train.Checkpoint(path, "key"))
     for (model_a, result_a), (model_b, result_b) in zip(reference, resumed):
         assert (result_a.best_epoch, result_a.stopped_epoch) == (result_b.best_epoch, result_b.stopped_epoch)
-        assert [{k: r[k] for k in METRICS} for r in result_a.history] == \
-            [{k: r[k] for k in METRICS} for r in result_b.history]
+        assert [{k: r[k] for k in METRICS} for r in result_a.history] == [
+            {k: r[k] for k in METRICS} for r in result_b.history
+        ]
         for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
             assert torch.equal(p_a, p_b)
     if quant:
@@ -249,8 +255,13 @@ def test_pruned_finetuning_keeps_pruned_weights_at_zero(small):
     from minarch import prune
 
     model = nets_for("dnn", [0])[0]
-    frame = stages.prune_block([model], specs_for("dnn", [0]), small, TrainSettings(batch_size=50),
-                               PruneSettings(ratios=(0.0, 0.5), finetune_epochs=1))[0]
+    frame = stages.prune_block(
+        [model],
+        specs_for("dnn", [0]),
+        small,
+        TrainSettings(batch_size=50),
+        PruneSettings(ratios=(0.0, 0.5), finetune_epochs=1),
+    )[0]
     assert frame["achieved_sparsity"].iloc[1] >= 0.5
     pruned = copy.deepcopy(model)
     prune.prune_globally(pruned, 0.5)
@@ -264,8 +275,9 @@ def test_a_diverging_qat_seed_leaves_its_stack_instead_of_stopping_it(small):
     exists then. The seed stops with a non-finite epoch row and its best state so far (here
     its initial weights: best epoch 0), which the regime labels call failed; the job goes on."""
     settings = TrainSettings(batch_size=32, max_epochs=2, learning_rate=1e30)
-    frames = stages.qat_block(specs_for("dnn", [0, 1]), small, settings, QATSettings(), [50.0, 50.0], None,
-                              {"dnn": 100})
+    frames = stages.qat_block(
+        specs_for("dnn", [0, 1]), small, settings, QATSettings(), [50.0, 50.0], None, {"dnn": 100}
+    )
     for frame in frames:
         row = frame.iloc[0]
         assert row.best_epoch == 0 and row.stopped_epoch >= 1

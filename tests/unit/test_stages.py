@@ -17,8 +17,9 @@ SPEC = RunSpec("mnist", "dnn", "L2e", 8, 0)
 
 @pytest.fixture(scope="module")
 def small_splits():
-    from minarch.data import Splits
     import torch
+
+    from minarch.data import Splits
 
     generator = torch.Generator().manual_seed(0)
     prototypes = torch.randn(10, 1, 28, 28, generator=generator)
@@ -89,7 +90,9 @@ def test_train_block_stacks_small_dnn_seeds_with_one_by_one_results(small_splits
 
 def test_train_block_stacks_only_within_the_family_width_limit(small_splits):
     wide = [RunSpec("mnist", "dnn", "L1", 9, seed) for seed in (0, 1)]
-    assert {int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(wide, small_splits, SETTINGS, {"dnn": 8})} == {1}
+    assert {
+        int(f["stacked_seeds"].iloc[0]) for _, f in stages.train_block(wide, small_splits, SETTINGS, {"dnn": 8})
+    } == {1}
     cnn = [RunSpec("mnist", "cnn", "conv3x3", 1, seed) for seed in (0, 1)]
     one_epoch = TrainSettings(batch_size=100, max_epochs=1)
     limits = {"dnn": 100, "cnn": 0}
@@ -128,8 +131,7 @@ def test_prune_run_each_ratio_starts_from_trained_weights(trained, small_splits)
 def test_qat_run(small_splits, trained):
     _, frame = trained
     float_acc = float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
-    rows = stages.qat_run(SPEC, small_splits, TrainSettings(batch_size=50, max_epochs=2), QATSettings(),
-                          float_acc)
+    rows = stages.qat_run(SPEC, small_splits, TrainSettings(batch_size=50, max_epochs=2), QATSettings(), float_acc)
     assert len(rows) == 1
     row = rows.iloc[0]
     assert bool(row["int8_is_quantized"]) is True

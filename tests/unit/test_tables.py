@@ -64,9 +64,19 @@ def final_rows(dataset, topology, curve):
     depth = int(topology[1])
     for width, accs in curve.items():
         for seed, acc in enumerate(accs):
-            rows.append({"kind": "final", "dataset": dataset, "arch": "dnn", "topology": topology, "width": width,
-                         "seed": seed, "n_params": models.dnn_parameter_count(784, [width] * depth),
-                         "test_acc": acc, "train_acc": acc + 1.0})
+            rows.append(
+                {
+                    "kind": "final",
+                    "dataset": dataset,
+                    "arch": "dnn",
+                    "topology": topology,
+                    "width": width,
+                    "seed": seed,
+                    "n_params": models.dnn_parameter_count(784, [width] * depth),
+                    "test_acc": acc,
+                    "train_acc": acc + 1.0,
+                }
+            )
     return rows
 
 
@@ -132,8 +142,17 @@ def test_to_markdown(inputs):
     assert len(lines) == 2 + len(table)
     assert all(line.startswith("|") and line.endswith("|") for line in lines)
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    for column in ("dataset", "arch", "representative", "min params", "paper min params", "safe pruning %",
-                   "paper safe pruning %", "8-bit gap %", "paper 8-bit gap %"):
+    for column in (
+        "dataset",
+        "arch",
+        "representative",
+        "min params",
+        "paper min params",
+        "safe pruning %",
+        "paper safe pruning %",
+        "8-bit gap %",
+        "paper 8-bit gap %",
+    ):
         assert column in header
     assert set(lines[1].replace("|", "").replace(":", "").strip()) <= {"-", " "}
     mnist = dict(zip(header, (cell.strip() for cell in lines[2].strip("|").split("|"))))

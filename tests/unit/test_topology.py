@@ -47,7 +47,9 @@ def test_names_are_path_safe_readable_and_parse_back():
 
 
 def test_names_match_the_config_schema_pattern():
-    pattern = load_schema()["properties"]["families"]["properties"]["dnn"]["properties"]["topologies"]["items"]["pattern"]
+    pattern = load_schema()["properties"]["families"]["properties"]["dnn"]["properties"]["topologies"]["items"][
+        "pattern"
+    ]
     for name in topo.all_topologies():
         assert re.search(pattern, name), name
 

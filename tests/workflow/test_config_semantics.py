@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from snakemake_support import REPO, planned_jobs
 
 pytestmark = pytest.mark.workflow
@@ -51,8 +50,18 @@ def dry_run(workdir: Path, *configs: str, extra: tuple[str, ...] = ()) -> subpro
         path = workdir / f"user{index}.yaml"
         path.write_text(text)
         paths.append(str(path))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "-n", *extra, *(["--configfile", *paths] if paths else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "-n",
+        *extra,
+        *(["--configfile", *paths] if paths else []),
+    ]
     return subprocess.run(command, capture_output=True, text=True)
 
 
@@ -105,8 +114,10 @@ def test_topology_sweep_null_turns_phase_1_off(clone):
     with_phase_1 = rules_of(dry_run(clone, WITH_PHASE_1))
     assert with_phase_1["topology_sweep"] == 1 and with_phase_1["train_dnn_seeds0_1"] == 4  # L1 (shared), L2u, L2d, L2e
     # a second file turns it off; so does --config
-    for result in (dry_run(clone, WITH_PHASE_1, "topology_sweep: null\n"),
-                   dry_run(clone, WITH_PHASE_1, extra=("--config", "topology_sweep=null"))):
+    for result in (
+        dry_run(clone, WITH_PHASE_1, "topology_sweep: null\n"),
+        dry_run(clone, WITH_PHASE_1, extra=("--config", "topology_sweep=null")),
+    ):
         jobs = rules_of(result)
         assert "topology_sweep" not in jobs and "topology_figure" not in jobs
         assert jobs["train_dnn_seeds0_1"] == 1
@@ -114,7 +125,9 @@ def test_topology_sweep_null_turns_phase_1_off(clone):
 
 
 def test_config_override_replaces_the_families_whole(clone):
-    result = dry_run(clone, DNN_ONLY, extra=("--config", "families={vit: {datasets: [mnist], widths: [4, 8], seeds: 2}}"))
+    result = dry_run(
+        clone, DNN_ONLY, extra=("--config", "families={vit: {datasets: [mnist], widths: [4, 8], seeds: 2}}")
+    )
     jobs = rules_of(result)
     assert {rule for rule in jobs if rule.startswith("train_")} == {"train_vit_seeds0_1"}
     assert jobs["train_vit_seeds0_1"] == 2
@@ -138,12 +151,20 @@ def test_quick_config_still_runs_its_whole_sweep(clone):
     assert (by_stage(jobs, "train"), by_stage(jobs, "prune"), by_stage(jobs, "qat")) == (28, 24, 24)
 
 
-@pytest.mark.parametrize("bad, fragments", [
-    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [5.0], seeds: 2}}",
-     ("config error at families.dnn.widths[0]", "5.0", "integer")),
-    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [5], seeds: 2}}\nprune: {ratios: [0.5, 1.0]}",
-     ("config error at prune.ratios", "0.0")),
-])
+@pytest.mark.parametrize(
+    "bad, fragments",
+    [
+        (
+            "families: {dnn: {datasets: [mnist], topologies: [L1], widths: [5.0], seeds: 2}}",
+            ("config error at families.dnn.widths[0]", "5.0", "integer"),
+        ),
+        (
+            "families: {dnn: {datasets: [mnist], topologies: [L1], widths: [5], seeds: 2}}\n"
+            "prune: {ratios: [0.5, 1.0]}",
+            ("config error at prune.ratios", "0.0"),
+        ),
+    ],
+)
 def test_bad_values_stop_with_one_line(clone, bad, fragments):
     one_line_error(dry_run(clone, bad), *fragments)
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from snakemake_support import MIRROR, REPO
 
 from minarch import io
-from snakemake_support import MIRROR, REPO
 
 # every family and phase 1 named, one configuration each: valid whether or not a user's sweep
 # sections are merged with the default config's
@@ -39,12 +39,26 @@ pytestmark = [
 ]
 
 
-def snakemake(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile",
-              configfile: Path | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
-               "--configfile", str(configfile or workdir / "tiny.yaml"), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True,
-                          env={**os.environ, "MINARCH_DATA_MIRROR": str(MIRROR)})
+def snakemake(
+    workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile", configfile: Path | None = None
+) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile or workdir / "tiny.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "MINARCH_DATA_MIRROR": str(MIRROR)}
+    )
 
 
 def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -148,7 +162,10 @@ def test_a_corrupt_per_seed_parquet_stops_its_readers_in_one_line(finished, tmp_
     path = workdir / RUN / "train.parquet"
     content = path.read_bytes()
     path.write_bytes(content[: len(content) // 2] if damage == "truncated" else b"not parquet at all" * 50)
-    for reader, target in [("qat_dnn_seeds0_0", f"{RUN}/qat.parquet"), ("collect", "results/collected/dnn/train.parquet")]:
+    for reader, target in [
+        ("qat_dnn_seeds0_0", f"{RUN}/qat.parquet"),
+        ("collect", "results/collected/dnn/train.parquet"),
+    ]:
         result = snakemake(workdir, target, "--allowed-rules", reader)
         line = one_line_error(result, f"{RUN}/train.parquet", "corrupt")
         assert "delete it and rerun" in line, line

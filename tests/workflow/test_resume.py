@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from snakemake_support import MIRROR
 from test_robustness import assert_same_runs, command, environment, files_under, snakemake
 
@@ -43,8 +42,9 @@ def run_until(workdir: Path, checkpoint: str) -> None:
     """Start the workflow and SIGKILL it once ``checkpoint`` exists (an epoch has finished)."""
     log_path = workdir / f"killed_at{checkpoint}.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command(workdir, cores=1), stdout=log, stderr=subprocess.STDOUT, env=environment(),
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command(workdir, cores=1), stdout=log, stderr=subprocess.STDOUT, env=environment(), start_new_session=True
+        )
     deadline = time.monotonic() + TIMEOUT_S
     try:
         while not (workdir / RUN / checkpoint).exists():
@@ -74,7 +74,7 @@ def runs(tmp_path_factory):
     snakemake(reference, cores=1)
     killed = workdir_for(tmp_path_factory, "killed")
     run_until(killed, ".train-seeds0-1.ckpt")  # killed in training, after an epoch
-    train_log = (killed / "results/logs/train/mnist/dnn/L2e/w30/seeds0-1.log")
+    train_log = killed / "results/logs/train/mnist/dnn/L2e/w30/seeds0-1.log"
     unlock_and_rerun_until(killed, ".qat-seeds0-1.ckpt")  # training resumes; killed again in QAT
     resumed_train_log = train_log.read_text()
     unlock_and_rerun_until(killed, None)  # QAT resumes; the run completes

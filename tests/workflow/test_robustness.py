@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from snakemake_support import MIRROR, REPO, planned_jobs
 
 # two configurations x 2 seeds: two train jobs (one block of 2 seeds each), so that one can
@@ -51,8 +50,20 @@ pytestmark = [
 
 
 def command(workdir: Path, *args: str, cores: int = 2) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "cfg.yaml"), "--cores", str(cores), *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "cfg.yaml"),
+        "--cores",
+        str(cores),
+        *args,
+    ]
 
 
 def environment(**changes: str | None) -> dict[str, str]:
@@ -65,10 +76,12 @@ def environment(**changes: str | None) -> dict[str, str]:
     return env
 
 
-def snakemake(workdir: Path, *args: str, cores: int = 2, env: dict | None = None,
-              check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(command(workdir, *args, cores=cores), capture_output=True, text=True,
-                            env=env or environment())
+def snakemake(
+    workdir: Path, *args: str, cores: int = 2, env: dict | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        command(workdir, *args, cores=cores), capture_output=True, text=True, env=env or environment()
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     return result
@@ -81,8 +94,13 @@ def new_workdir(factory, name: str) -> Path:
 
 
 def files_under(root: Path, *parts: str) -> list[str]:
-    return sorted(str(p.relative_to(root)) for part in parts if (root / part).exists()
-                  for p in (root / part).rglob("*") if p.is_file())
+    return sorted(
+        str(p.relative_to(root))
+        for part in parts
+        if (root / part).exists()
+        for p in (root / part).rglob("*")
+        if p.is_file()
+    )
 
 
 def fingerprint(root: Path, paths) -> dict[str, tuple[int, str]]:
@@ -136,7 +154,7 @@ def job_intervals(workdir: Path, stage: str) -> list[tuple[float, float]]:
 
 
 def overlapping(intervals: list[tuple[float, float]]) -> bool:
-    return any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(intervals) for b in intervals[i + 1:])
+    return any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(intervals) for b in intervals[i + 1 :])
 
 
 def jobs_in_log(text: str) -> tuple[dict[str, list[str]], set[str]]:
@@ -181,8 +199,9 @@ def interrupted(tmp_path_factory) -> dict:
     workdir = new_workdir(tmp_path_factory, "interrupted")
     log_path = workdir / "first_run.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command(workdir, cores=2), stdout=log, stderr=subprocess.STDOUT,
-                                   env=environment(), start_new_session=True)
+        process = subprocess.Popen(
+            command(workdir, cores=2), stdout=log, stderr=subprocess.STDOUT, env=environment(), start_new_session=True
+        )
     deadline = time.monotonic() + KILL_TIMEOUT_S
     try:
         while True:
@@ -191,8 +210,9 @@ def interrupted(tmp_path_factory) -> dict:
             done = {f for jobid in finished for f in started.get(jobid, [])}
             trains_done = [j for j in finished if any(f.endswith("train.parquet") for f in started.get(j, []))]
             # a seed's file whose job (block of seeds) has not finished yet: a half-done job
-            half_done = [p for p in files_under(workdir, "results/runs") if p not in done
-                         and not TEMP_NAME.match(Path(p).name)]
+            half_done = [
+                p for p in files_under(workdir, "results/runs") if p not in done and not TEMP_NAME.match(Path(p).name)
+            ]
             if trains_done and half_done:
                 break
             if process.poll() is not None:
@@ -215,8 +235,11 @@ def interrupted(tmp_path_factory) -> dict:
         "files_at_kill": files_under(workdir, "results", "resources"),
         # outputs of the jobs the kill interrupted (a temporary file, if the kill hit a write,
         # is no output: it stays behind, hidden, and is never mistaken for one)
-        "half_done": sorted(p for p in set(files_under(workdir, "results/runs")) - set(finished_outputs)
-                            if not TEMP_NAME.match(Path(p).name)),
+        "half_done": sorted(
+            p
+            for p in set(files_under(workdir, "results/runs")) - set(finished_outputs)
+            if not TEMP_NAME.match(Path(p).name)
+        ),
         "table1_at_kill": (workdir / "results/table1.csv").exists(),
     }
     state["half_done_before"] = fingerprint(workdir, state["half_done"])
@@ -310,8 +333,12 @@ def test_jobs_really_ran_in_parallel_with_two_cores(interrupted):
     """The --cores 2 run overlapped jobs (both halves can), so the comparison below covers
     parallel execution."""
     workdir = interrupted["workdir"]
-    assert overlapping(job_intervals(workdir, "train") + job_intervals(workdir, "prune")
-                       + job_intervals(workdir, "qat") + job_intervals(workdir, "collect"))
+    assert overlapping(
+        job_intervals(workdir, "train")
+        + job_intervals(workdir, "prune")
+        + job_intervals(workdir, "qat")
+        + job_intervals(workdir, "collect")
+    )
 
 
 def test_same_config_twice_gives_bit_identical_metrics(serial, interrupted):
@@ -350,19 +377,32 @@ def damaged_mirror(tmp_path: Path, damage: str) -> Path:
 def offline(proxy: str = "http://127.0.0.1:9") -> dict[str, str | None]:
     """No mirror, and every download through a proxy that refuses (port 9: nothing listens),
     so that the test is offline even on a machine with internet."""
-    return {"MINARCH_DATA_MIRROR": None, "http_proxy": proxy, "https_proxy": proxy, "HTTP_PROXY": proxy,
-            "HTTPS_PROXY": proxy, "no_proxy": "", "NO_PROXY": ""}
+    return {
+        "MINARCH_DATA_MIRROR": None,
+        "http_proxy": proxy,
+        "https_proxy": proxy,
+        "HTTP_PROXY": proxy,
+        "HTTPS_PROXY": proxy,
+        "no_proxy": "",
+        "NO_PROXY": "",
+    }
 
 
 # (environment changes, fragments of the one error line)
 DATA_CASES = {
     "mirror folder missing": (lambda tmp: {"MINARCH_DATA_MIRROR": str(tmp / "nowhere")}, ["nowhere", "does not exist"]),
-    "mirror folder empty": (lambda tmp: {"MINARCH_DATA_MIRROR": str(damaged_mirror(tmp, "none"))},
-                            ["has no mnist.npz", "MINARCH_DATA_MIRROR"]),
-    "wrong checksum": (lambda tmp: {"MINARCH_DATA_MIRROR": str(damaged_mirror(tmp, "checksum"))},
-                       ["mnist.npz", "checksum mismatch", "y_test"]),
-    "truncated file": (lambda tmp: {"MINARCH_DATA_MIRROR": str(damaged_mirror(tmp, "truncated"))},
-                       ["mnist.npz", "corrupt"]),
+    "mirror folder empty": (
+        lambda tmp: {"MINARCH_DATA_MIRROR": str(damaged_mirror(tmp, "none"))},
+        ["has no mnist.npz", "MINARCH_DATA_MIRROR"],
+    ),
+    "wrong checksum": (
+        lambda tmp: {"MINARCH_DATA_MIRROR": str(damaged_mirror(tmp, "checksum"))},
+        ["mnist.npz", "checksum mismatch", "y_test"],
+    ),
+    "truncated file": (
+        lambda tmp: {"MINARCH_DATA_MIRROR": str(damaged_mirror(tmp, "truncated"))},
+        ["mnist.npz", "corrupt"],
+    ),
     # no mirror at all and no network: torchvision's download must fail fast, in one line
     "offline without mirror": (lambda tmp: offline(), ["could not download mnist", "MINARCH_DATA_MIRROR"]),
 }
@@ -380,8 +420,9 @@ def test_bad_data_source_fails_fast_in_one_line_and_loses_nothing(serial, tmp_pa
     started = time.monotonic()
     # naming the cache as a target remakes it (a missing intermediate alone is not remade while
     # everything downstream is up to date), and with it every job downstream: none may start
-    result = snakemake(workdir, "resources/datasets/mnist.npz", "all", env=environment(**changes(tmp_path)),
-                       check=False)
+    result = snakemake(
+        workdir, "resources/datasets/mnist.npz", "all", env=environment(**changes(tmp_path)), check=False
+    )
     seconds = time.monotonic() - started
     one_line_error(result, *fragments)
     assert "Error in rule prepare_dataset" in result.stdout + result.stderr
@@ -395,17 +436,24 @@ def test_download_from_a_network_that_never_answers_times_out(tmp_path):
     """A network that accepts connections but never answers (a dead proxy, a captive portal):
     the download gives up after minarch.data.DOWNLOAD_TIMEOUT_S (set to 1 s here) with the
     one-line offline hint, rather than hanging the job forever (urllib waits without limit)."""
-    code = ("import sys, pathlib, minarch.data as data\n"
-            "data.DOWNLOAD_TIMEOUT_S = 1\n"
-            "try:\n    data.prepare('mnist', pathlib.Path(sys.argv[1]))\n"
-            "except data.DataError as error:\n    print(error)\n    sys.exit(3)\n")
+    code = (
+        "import sys, pathlib, minarch.data as data\n"
+        "data.DOWNLOAD_TIMEOUT_S = 1\n"
+        "try:\n    data.prepare('mnist', pathlib.Path(sys.argv[1]))\n"
+        "except data.DataError as error:\n    print(error)\n    sys.exit(3)\n"
+    )
     with socket.socket() as black_hole:  # listens, so connections succeed, but never reads or answers
         black_hole.bind(("127.0.0.1", 0))
         black_hole.listen(16)
         env = environment(**offline(f"http://127.0.0.1:{black_hole.getsockname()[1]}"))
         try:
-            result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "mnist.npz")], env=env,
-                                    capture_output=True, text=True, timeout=90)
+            result = subprocess.run(
+                [sys.executable, "-c", code, str(tmp_path / "mnist.npz")],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
         except subprocess.TimeoutExpired:
             pytest.fail("the download hung on a network that never answers")
     assert result.returncode == 3, result.stdout + result.stderr
@@ -419,8 +467,11 @@ def test_corrupt_model_fails_clearly_and_recovers_by_retraining_its_block(serial
     copy_run(serial, workdir)
     corrupt = "results/runs/mnist/dnn/L1/w4/seed0/model.pt"
     block_prunes = [f"{BLOCKS[0]}/seed{s}/prune.parquet" for s in (0, 1)]
-    others = [p for p in files_under(workdir, "results/runs", "results/collected", "resources")
-              if p != corrupt and p not in block_prunes]
+    others = [
+        p
+        for p in files_under(workdir, "results/runs", "results/collected", "resources")
+        if p != corrupt and p not in block_prunes
+    ]
     before = fingerprint(workdir, others)
     data = (workdir / corrupt).read_bytes()
     (workdir / corrupt).write_bytes(data[: len(data) // 2])  # e.g. a disk filled up while copying results
@@ -441,7 +492,8 @@ def test_corrupt_model_fails_clearly_and_recovers_by_retraining_its_block(serial
     assert per_seed_jobs == {"train_dnn_seeds0_1": 1, "prune_dnn_seeds0_1": 1, "qat_dnn_seeds0_1": 1}, plan
     planned_outputs = [f for outputs in jobs_in_log(dry_run.stdout + dry_run.stderr)[0].values() for f in outputs]
     assert {f for f in planned_outputs if f.startswith("results/runs/")} == {
-        f"{BLOCKS[0]}/seed{seed}/{name}" for seed in (0, 1) for name in STAGE_FILES}
+        f"{BLOCKS[0]}/seed{seed}/{name}" for seed in (0, 1) for name in STAGE_FILES
+    }
     assert plan.get("collect") == 3 and plan.get("table1") == 1  # and the aggregates, whatever they are
     snakemake(workdir)
     untouched = [p for p in others if not p.startswith(BLOCKS[0]) and not p.startswith("results/collected")]

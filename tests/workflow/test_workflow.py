@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from snakemake_support import MIRROR, REPO, planned_jobs
 
 TINY = """
@@ -31,8 +30,20 @@ pytestmark = [
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(workdir / "tiny.yaml"), "--cores", "2", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "tiny.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     env = {**os.environ, "MINARCH_DATA_MIRROR": str(MIRROR)}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
@@ -49,9 +60,21 @@ def workdir(tmp_path_factory) -> Path:
 
 
 def test_builds_every_output(workdir):
-    for name in ["regimes.parquet", "regimes.csv", "table1.csv", "table1.md", "figures/fig3_dnn.png",
-                 "figures/fig4_cnn.png", "figures/fig5_vit.png", "topologies.parquet", "topology_invariance.csv",
-                 "figures/fig2b_topologies.png", "paper_comparison.md", "paper_comparison.html", "table1.html"]:
+    for name in [
+        "regimes.parquet",
+        "regimes.csv",
+        "table1.csv",
+        "table1.md",
+        "figures/fig3_dnn.png",
+        "figures/fig4_cnn.png",
+        "figures/fig5_vit.png",
+        "topologies.parquet",
+        "topology_invariance.csv",
+        "figures/fig2b_topologies.png",
+        "paper_comparison.md",
+        "paper_comparison.html",
+        "table1.html",
+    ]:
         assert (workdir / "results" / name).stat().st_size > 0, name
     runs = sorted((workdir / "results" / "runs").glob("mnist/dnn/*/w*/seed*"))
     assert len(runs) == 4 * 2 * 2  # phase 1's four depth-1/2 shapes; phase 2's squares among them
@@ -70,8 +93,7 @@ def test_parquet_schemas_and_values(workdir):
     provenance = {"dataset", "arch", "topology", "width", "seed", "n_params", "minarch_version", "torch_version"}
     for frame in (train, prune, qat):
         assert provenance <= set(frame.columns)
-        assert (frame[["dataset", "arch", "topology", "width", "seed"]].iloc[0].tolist()
-                == ["mnist", "dnn", "L2e", 8, 1])
+        assert frame[["dataset", "arch", "topology", "width", "seed"]].iloc[0].tolist() == ["mnist", "dnn", "L2e", 8, 1]
         assert (frame["n_params"] == (784 + 1) * 8 + (8 + 1) * 8 + (8 + 1) * 10).all()
     assert train["kind"].tolist() == ["epoch", "final"]
     final = train[train["kind"] == "final"].iloc[0]
@@ -87,10 +109,13 @@ def test_parquet_schemas_and_values(workdir):
     assert row["qat_backend"] == "qnnpack" and row["qat_mode"] == "scratch"
 
 
-@pytest.mark.parametrize("run, n_params", [
-    ("mnist/cnn/conv3x3/w2", (9 + 1) * 2 + (2 * 26 * 26 + 1) * 10),
-    ("mnist/vit/enc2/w4", 12 * 4**2 + (16 + 34) * 4 + 10),
-])
+@pytest.mark.parametrize(
+    "run, n_params",
+    [
+        ("mnist/cnn/conv3x3/w2", (9 + 1) * 2 + (2 * 26 * 26 + 1) * 10),
+        ("mnist/vit/enc2/w4", 12 * 4**2 + (16 + 34) * 4 + 10),
+    ],
+)
 def test_cnn_and_vit_runs(workdir, run, n_params):
     for seed in (0, 1):
         folder = workdir / "results/runs" / run / f"seed{seed}"
@@ -151,8 +176,17 @@ def test_report_is_self_contained_with_figures_and_tables(workdir):
     snakemake(workdir, "--report", str(report))
     html = report.read_text()
     assert report.stat().st_size > 100_000  # images and tables are embedded
-    for name in ("fig3_dnn.png", "fig4_cnn.png", "fig5_vit.png", "fig2b_topologies.png", "table1.html",
-                 "regimes.html", "topology_invariance.html", "paper_comparison.html", "Phase 1: topologies"):
+    for name in (
+        "fig3_dnn.png",
+        "fig4_cnn.png",
+        "fig5_vit.png",
+        "fig2b_topologies.png",
+        "table1.html",
+        "regimes.html",
+        "topology_invariance.html",
+        "paper_comparison.html",
+        "Phase 1: topologies",
+    ):
         assert name in html, name
     assert "Table I" in (workdir / "results" / "table1.html").read_text()
 
@@ -167,8 +201,14 @@ def test_deleting_one_qat_file_reruns_only_that_job(workdir):
     before = untouched.stat().st_mtime_ns
     target.unlink()
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"qat_dnn_seeds0_1": 1, "collect": 1, "table1": 1, "family_figure": 1, "paper_comparison": 1,
-                    "all": 1}
+    assert plan == {
+        "qat_dnn_seeds0_1": 1,
+        "collect": 1,
+        "table1": 1,
+        "family_figure": 1,
+        "paper_comparison": 1,
+        "all": 1,
+    }
     snakemake(workdir)
     assert target.is_file() and untouched.stat().st_mtime_ns == before
 
@@ -204,27 +244,35 @@ def test_gpu_is_requested_only_for_cuda_stage_jobs(tmp_path):
     assert not any("gpu" in line for rule, lines in cuda.items() if rule not in stages for line in lines)
 
 
-@pytest.mark.parametrize("bad_yaml, named", [
-    ("widthz: 3", "widthz"),
-    ("families: {dnn: {datasets: [svhn], topologies: [L1], widths: [2], seeds: 1}}", "svhn"),
-    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [-2], seeds: 1}}", "families.dnn.widths[0]"),
-    ("families: {dnn: {datasets: [mnist], topologies: [L2x], widths: [2], seeds: 1}}", "L2x"),
-    ("prune: {ratios: [0.0, 1.5]}", "prune.ratios[1]"),
-    ("families: {cnnn: {}}", "cnnn"),
-    # wrong key or type, named at its full path
-    ("train: {lr: 0.01}", "config error at train"),  # unknown nested key
-    ("train: {learning_rate: fast}", "config error at train.learning_rate"),
-    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: 8, seeds: 2}}",
-     "config error at families.dnn.widths"),
-    ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [8], seeds: true}}",
-     "config error at families.dnn.seeds"),
-    ("train: 5", "config error at train"),
-])
+@pytest.mark.parametrize(
+    "bad_yaml, named",
+    [
+        ("widthz: 3", "widthz"),
+        ("families: {dnn: {datasets: [svhn], topologies: [L1], widths: [2], seeds: 1}}", "svhn"),
+        ("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [-2], seeds: 1}}", "families.dnn.widths[0]"),
+        ("families: {dnn: {datasets: [mnist], topologies: [L2x], widths: [2], seeds: 1}}", "L2x"),
+        ("prune: {ratios: [0.0, 1.5]}", "prune.ratios[1]"),
+        ("families: {cnnn: {}}", "cnnn"),
+        # wrong key or type, named at its full path
+        ("train: {lr: 0.01}", "config error at train"),  # unknown nested key
+        ("train: {learning_rate: fast}", "config error at train.learning_rate"),
+        (
+            "families: {dnn: {datasets: [mnist], topologies: [L1], widths: 8, seeds: 2}}",
+            "config error at families.dnn.widths",
+        ),
+        (
+            "families: {dnn: {datasets: [mnist], topologies: [L1], widths: [8], seeds: true}}",
+            "config error at families.dnn.seeds",
+        ),
+        ("train: 5", "config error at train"),
+    ],
+)
 def test_bad_config_fails_with_one_named_line(tmp_path, bad_yaml, named):
     (tmp_path / "tiny.yaml").write_text(TINY)
     (tmp_path / "bad.yaml").write_text(bad_yaml)
-    result = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "tiny.yaml"), str(tmp_path / "bad.yaml"),
-                       check=False)
+    result = snakemake(
+        tmp_path, "-n", "--configfile", str(tmp_path / "tiny.yaml"), str(tmp_path / "bad.yaml"), check=False
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
     lines = [line for line in output.splitlines() if line.startswith("config error")]

@@ -4,12 +4,12 @@
 rule save_config:
     output:
         config="results/config.yaml",
-    params:
-        config=config,
     log:
         "results/logs/save_config.log",
     conda:
         "../../envs/minarch.yaml"
+    params:
+        config=config,
     script:
         "../scripts/save_config.py"
 
@@ -25,13 +25,13 @@ rule collect:
         config=ancient("results/config.yaml"),
     output:
         table="results/collected/{family}/{stage}.parquet",
-    wildcard_constraints:
-        family="dnn|cnn|vit|topology_sweep",
-        stage="train|prune|qat",
     log:
         "results/logs/collect/{family}_{stage}.log",
     benchmark:
         "results/benchmarks/collect/{family}_{stage}.tsv"
+    wildcard_constraints:
+        family="dnn|cnn|vit|topology_sweep",
+        stage="train|prune|qat",
     conda:
         "../../envs/minarch.yaml"
     script:
@@ -44,16 +44,17 @@ rule regimes:
     output:
         parquet="results/regimes.parquet",
         csv="results/regimes.csv",
-        html=report("results/regimes.html", caption="../report/regimes.rst", category="Tables",
-                    labels={"table": "regimes"}),
-    params:
-        thresholds=config["regimes"],
+        html=report(
+            "results/regimes.html", caption="../report/regimes.rst", category="Tables", labels={"table": "regimes"}
+        ),
     log:
         "results/logs/regimes.log",
     benchmark:
         "results/benchmarks/regimes.tsv"
     conda:
         "../../envs/minarch.yaml"
+    params:
+        thresholds=config["regimes"],
     script:
         "../scripts/regimes.py"
 
@@ -67,17 +68,18 @@ rule table1:
     output:
         csv="results/table1.csv",
         md="results/table1.md",
-        html=report("results/table1.html", caption="../report/table1.rst", category="Tables",
-                    labels={"table": "Table I"}),
-    params:
-        table1=config["table1"],
-        thresholds=config["regimes"],
+        html=report(
+            "results/table1.html", caption="../report/table1.rst", category="Tables", labels={"table": "Table I"}
+        ),
     log:
         "results/logs/table1.log",
     benchmark:
         "results/benchmarks/table1.tsv"
     conda:
         "../../envs/minarch.yaml"
+    params:
+        table1=config["table1"],
+        thresholds=config["regimes"],
     script:
         "../scripts/table1.py"
 
@@ -88,39 +90,47 @@ rule topology_sweep:
     output:
         table="results/topologies.parquet",
         invariance="results/topology_invariance.csv",
-        invariance_html=report("results/topology_invariance.html", caption="../report/topology_invariance.rst",
-                               category="Phase 1: topologies", labels={"table": "shape invariance"}),
-    params:
-        thresholds=config["regimes"],
-        tolerance=config.get("topology_sweep", {}).get("invariance_tolerance"),
+        invariance_html=report(
+            "results/topology_invariance.html",
+            caption="../report/topology_invariance.rst",
+            category="Phase 1: topologies",
+            labels={"table": "shape invariance"},
+        ),
     log:
         "results/logs/topology_sweep.log",
     benchmark:
         "results/benchmarks/topology_sweep.tsv"
     conda:
         "../../envs/minarch.yaml"
+    params:
+        thresholds=config["regimes"],
+        tolerance=config.get("topology_sweep", {}).get("invariance_tolerance"),
     script:
         "../scripts/topology_sweep.py"
 
 
 rule paper_comparison:
     input:
+        **({"invariance": "results/topology_invariance.csv"} if TOPOLOGY_SWEEP in SWEEPS else {}),
         regimes="results/regimes.parquet",
         table1="results/table1.csv",
         prune=collected("prune"),
         qat=collected("qat"),
-        **({"invariance": "results/topology_invariance.csv"} if TOPOLOGY_SWEEP in SWEEPS else {}),
     output:
         md="results/paper_comparison.md",
-        html=report("results/paper_comparison.html", caption="../report/paper_comparison.rst", category="Tables",
-                    labels={"table": "paper comparison"}),
-    params:
-        prune_tolerance=config["table1"]["prune_tolerance"],
+        html=report(
+            "results/paper_comparison.html",
+            caption="../report/paper_comparison.rst",
+            category="Tables",
+            labels={"table": "paper comparison"},
+        ),
     log:
         "results/logs/paper_comparison.log",
     benchmark:
         "results/benchmarks/paper_comparison.tsv"
     conda:
         "../../envs/minarch.yaml"
+    params:
+        prune_tolerance=config["table1"]["prune_tolerance"],
     script:
         "../scripts/paper_comparison.py"

@@ -59,9 +59,16 @@ wildcard_constraints:
 
 def train_params():
     """The train recipe as TrainSettings fields: only what changes results reruns jobs."""
-    train = {k: v for k, v in config["train"].items() if k not in ("threads", "seeds_per_job", "device", "stack_max_width", "checkpoint")}
-    return {**train, "validation_fraction": config["data"]["validation_fraction"],
-            "split_seed": config["data"]["split_seed"]}
+    train = {
+        k: v
+        for k, v in config["train"].items()
+        if k not in ("threads", "seeds_per_job", "device", "stack_max_width", "checkpoint")
+    }
+    return {
+        **train,
+        "validation_fraction": config["data"]["validation_fraction"],
+        "split_seed": config["data"]["split_seed"],
+    }
 
 
 def seed_jobs():
@@ -94,8 +101,14 @@ def device_resources():
 def family_runs_of(sweep, name):
     """File ``name`` of every run of a sweep (a family, or the topology sweep)."""
     spec = SWEEPS[sweep]
-    return expand(f"{RUN}/{name}", dataset=spec["datasets"], arch=spec["arch"], topology=spec["topologies"],
-                  width=spec["widths"], seed=range(spec["seeds"]))
+    return expand(
+        f"{RUN}/{name}",
+        dataset=spec["datasets"],
+        arch=spec["arch"],
+        topology=spec["topologies"],
+        width=spec["widths"],
+        seed=range(spec["seeds"]),
+    )
 
 
 def collected(stage):
@@ -108,8 +121,12 @@ def final_targets():
     per_seed = [path for family in FAMILIES for name in STAGE_FILES for path in family_runs_of(family, name)]
     if TOPOLOGY_SWEEP in SWEEPS:
         per_seed += [path for name in STAGE_FILES[:2] for path in family_runs_of(TOPOLOGY_SWEEP, name)]
-        per_seed += ["results/topologies.parquet", "results/topology_invariance.csv",
-                     "results/topology_invariance.html", "results/figures/fig2b_topologies.png"]
+        per_seed += [
+            "results/topologies.parquet",
+            "results/topology_invariance.csv",
+            "results/topology_invariance.html",
+            "results/figures/fig2b_topologies.png",
+        ]
     return [
         *dict.fromkeys(per_seed),
         "results/regimes.parquet",

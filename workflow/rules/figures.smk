@@ -4,21 +4,26 @@ rule family_figure:
         prune="results/collected/{family}/prune.parquet",
         qat="results/collected/{family}/qat.parquet",
     output:
-        figure=report("results/figures/fig{number}_{family}.png", caption="../report/family_figure.rst",
-                      category="Figures", subcategory="{family}", labels={"figure": "Fig. {number}", "family": "{family}"}),
-    wildcard_constraints:
-        family="dnn|cnn|vit",
-        number=r"\d",
-    params:
-        arch=lambda wc: wc.family,
-        thresholds=config["regimes"],
-        table1=config["table1"],
+        figure=report(
+            "results/figures/fig{number}_{family}.png",
+            caption="../report/family_figure.rst",
+            category="Figures",
+            subcategory="{family}",
+            labels={"figure": "Fig. {number}", "family": "{family}"},
+        ),
     log:
         "results/logs/figures/fig{number}_{family}.log",
     benchmark:
         "results/benchmarks/figures/fig{number}_{family}.tsv"
+    wildcard_constraints:
+        family="dnn|cnn|vit",
+        number=r"\d",
     conda:
         "../../envs/minarch.yaml"
+    params:
+        arch=lambda wc: wc.family,
+        thresholds=config["regimes"],
+        table1=config["table1"],
     script:
         "../scripts/family_figure.py"
 
@@ -27,8 +32,12 @@ rule topology_figure:
     input:
         table="results/topologies.parquet",
     output:
-        figure=report("results/figures/fig2b_topologies.png", caption="../report/topology_figure.rst",
-                      category="Phase 1: topologies", labels={"figure": "Fig. 2b"}),
+        figure=report(
+            "results/figures/fig2b_topologies.png",
+            caption="../report/topology_figure.rst",
+            category="Phase 1: topologies",
+            labels={"figure": "Fig. 2b"},
+        ),
     log:
         "results/logs/figures/fig2b_topologies.log",
     benchmark:

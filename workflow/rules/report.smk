@@ -23,8 +23,10 @@ def saved_run_config(path=RUN_CONFIG):
     """The config saved by the run whose results are reported, or a one-line reason why
     there is none."""
     if not Path(path).is_file():
-        return None, (f"no results to report yet: {path} (saved by every run) is missing; run the workflow first "
-                      "(e.g. snakemake --cores 2 --configfile config/quick.yaml), then ask for its report")
+        return None, (
+            f"no results to report yet: {path} (saved by every run) is missing; run the workflow first "
+            "(e.g. snakemake --cores 2 --configfile config/quick.yaml), then ask for its report"
+        )
     with open(path, encoding="utf-8") as handle:
         saved = yaml.safe_load(handle)
     if not isinstance(saved, dict):

@@ -10,20 +10,20 @@ for family, seeds, job in seed_jobs():
         output:
             model=per_seed(family, seeds, "model.pt"),
             train=per_seed(family, seeds, "train.parquet"),
-        params:
-            arch=family,
-            seeds=seeds,
-            train=train_params(),
-        threads: config["train"]["threads"]
-        resources:
-            mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["mem_mb"],
-            runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["runtime"],
-            **device_resources(),
         log:
             f"results/logs/train/{job}.log",
         benchmark:
             f"results/benchmarks/train/{job}.tsv"
         conda:
             "../../envs/minarch.yaml"
+        threads: config["train"]["threads"]
+        resources:
+            **device_resources(),
+            mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["mem_mb"],
+            runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["runtime"],
+        params:
+            arch=family,
+            seeds=seeds,
+            train=train_params(),
         script:
             "../scripts/train.py"

@@ -12,8 +12,16 @@ def main(job):
     thresholds, settings = Thresholds(**job.params.thresholds), job.params.table1
     final_rows = finals(read_parquet(job.input.train))
     regimes, prune_rows = summarize(final_rows, thresholds), read_parquet(job.input.prune)
-    intervals = curve_intervals(final_rows, prune_rows, regimes, thresholds, settings["prune_tolerance"],
-                                settings["bootstrap_resamples"], settings["confidence"], settings["bootstrap_seed"])
+    intervals = curve_intervals(
+        final_rows,
+        prune_rows,
+        regimes,
+        thresholds,
+        settings["prune_tolerance"],
+        settings["bootstrap_resamples"],
+        settings["confidence"],
+        settings["bootstrap_seed"],
+    )
     family_figure(job.params.arch, regimes, prune_rows, read_parquet(job.input.qat), job.output.figure, intervals)
 
 

@@ -8,9 +8,13 @@ from minarch.workflow import log, run_job, warn_mixed_code
 
 
 def main(job):
-    inputs = (read_parquet(job.input.regimes), pd.read_csv(job.input.table1), read_parquets(job.input.prune),
-              read_parquets(job.input.qat), pd.read_csv(job.input.invariance) if "invariance" in job.input.keys()
-              else None)
+    inputs = (
+        read_parquet(job.input.regimes),
+        pd.read_csv(job.input.table1),
+        read_parquets(job.input.prune),
+        read_parquets(job.input.qat),
+        pd.read_csv(job.input.invariance) if "invariance" in job.input.keys() else None,
+    )
     warn_mixed_code(inputs[2], inputs[3])
     table1 = inputs[1]
     markdown = paper_comparison(*inputs, intervals=table1, prune_tolerance=job.params.prune_tolerance)

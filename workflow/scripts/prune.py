@@ -14,7 +14,9 @@ def main(job):
     splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])
     loaded = [models.load(path) for path in job.input.model]
     specs = [RunSpec(**saved) for _, saved in loaded]
-    frames = stages.prune_block([model for model, _ in loaded], specs, splits, train_settings, settings)
+    frames = stages.prune_block(
+        [model for model, _ in loaded], specs, splits, train_settings, settings, job.config["train"]["stack_max_width"]
+    )
     for spec, frame, prune_path in zip(specs, frames, job.output.prune):
         write_parquet(frame, prune_path)
         log.info("%s: %s", spec.directory, " ".join(f"{r:.1f}:{a:.1f}" for r, a in zip(frame.ratio, frame.test_acc)))

@@ -21,13 +21,19 @@ def main(job):
     float_models = [models.load(path)[0] for path in models_in] if models_in else None
     stack_max_width = job.config["train"]["stack_max_width"]
     checkpoints = stages.checkpoint_dir(job.config, job.output.qat[0])
-    frames = stages.qat_block(specs, splits, train_settings, settings, float_accs, float_models, stack_max_width,
-                              checkpoints)
+    frames = stages.qat_block(
+        specs, splits, train_settings, settings, float_accs, float_models, stack_max_width, checkpoints
+    )
     for spec, frame, qat_path in zip(specs, frames, job.output.qat):
         write_parquet(frame, qat_path)
         row = frame.iloc[0]
-        log.info("%s: float %.2f%% int8 %.2f%% gap %.2f pp", spec.directory, row.float_test_acc, row.int8_test_acc,
-                 row.gap_pp)
+        log.info(
+            "%s: float %.2f%% int8 %.2f%% gap %.2f pp",
+            spec.directory,
+            row.float_test_acc,
+            row.int8_test_acc,
+            row.gap_pp,
+        )
     if checkpoints is not None:
         for path in stages.checkpoint_paths(checkpoints, "qat", specs, stack_max_width):
             path.unlink(missing_ok=True)

@@ -12,9 +12,17 @@ def main(job):
     train, prune, qat = (read_parquets(getattr(job.input, stage)) for stage in ("train", "prune", "qat"))
     warn_mixed_code(train, prune, qat)
     table = table1(read_parquet(job.input.regimes), prune, qat, prune_tolerance=settings["prune_tolerance"])
-    intervals = table1_intervals(finals(train), prune, qat, table,
-                                 Thresholds(**job.params.thresholds), settings["prune_tolerance"],
-                                 settings["bootstrap_resamples"], settings["confidence"], settings["bootstrap_seed"])
+    intervals = table1_intervals(
+        finals(train),
+        prune,
+        qat,
+        table,
+        Thresholds(**job.params.thresholds),
+        settings["prune_tolerance"],
+        settings["bootstrap_resamples"],
+        settings["confidence"],
+        settings["bootstrap_seed"],
+    )
     table = table.merge(intervals, on=["dataset", "arch"], how="left")
     with atomic_path(job.output.csv) as tmp:
         table.to_csv(tmp, index=False)
