@@ -102,30 +102,67 @@ def final_metrics(model: nn.Module, splits, batch_size: int = 10000) -> dict[str
 
 
 def train_one(spec, splits, settings):
-    """What the train job did per seed: fit, then the final model on every split."""
+    """What the train job did per seed: fit, the final model on every split, its rows."""
+    from minarch import stages
+
     model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
-    fit(model, splits, settings, spec.seed)
-    return model, final_metrics(model, splits, settings.eval_batch_size)["test_acc"]
+    result = fit(model, splits, settings, spec.seed)
+    final = final_metrics(model, splits, settings.eval_batch_size)
+    stages._train_frame(spec, model, result, final, 0.0, splits, settings, 1)
+    return model, final["test_acc"]
 
 
 def qat_one(spec, splits, settings, backend="qnnpack"):
+    """What the QAT job did per seed (from scratch): train, fake-quant and int8 evaluation, a row."""
+    from minarch import stages
+    from minarch.settings import QATSettings, settings_columns
+
     model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
+    float_bytes = quantize.serialized_bytes(model)
     qat_model = quantize.prepare(model, backend)
-    fit(qat_model, splits, settings, spec.seed)
+    result = fit(qat_model, splits, settings, spec.seed)
     quantize.freeze_observers(qat_model)
-    evaluate(qat_model, splits.x_test, splits.y_test, settings.eval_batch_size)
+    _, fake_quant_acc = evaluate(qat_model, splits.x_test, splits.y_test, settings.eval_batch_size)
     int8_model = quantize.convert(qat_model, backend)
-    return quantize.evaluate_int8(int8_model, splits.x_test, splits.y_test, settings.eval_batch_size, backend)[1]
+    loss, acc = quantize.evaluate_int8(int8_model, splits.x_test, splits.y_test, settings.eval_batch_size, backend)
+    row = {
+        "fake_quant_test_acc": fake_quant_acc,
+        "int8_test_acc": acc,
+        "int8_test_loss": loss,
+        "float_bytes": float_bytes,
+        "int8_bytes": quantize.serialized_bytes(int8_model),
+        "best_epoch": result.best_epoch,
+        "stopped_epoch": result.stopped_epoch,
+    }
+    columns = {**settings_columns("qat", QATSettings()), **settings_columns("train", settings)}
+    stages._with_run_columns([row], spec, models.parameter_count(model), columns)
+    return acc
 
 
-def prune_one(model, splits, ratios, batch_size=10000):
+def prune_one(model, spec, splits, settings, prune_settings):
+    """What the prune job did per seed: a fresh copy per ratio, pruned and evaluated, its rows."""
+    import json
+
+    from minarch import stages
+    from minarch.settings import settings_columns
+
     trained_state = {name: value.clone() for name, value in model.state_dict().items()}
-    accs = []
-    for ratio in ratios:
+    rows = []
+    for ratio in prune_settings.ratios:
         model.load_state_dict(trained_state)
         prune.prune_globally(model, ratio)
-        prune.sparsity(model)
-        accs.append(evaluate(model, splits.x_test, splits.y_test, batch_size)[1])
+        achieved, per_layer = prune.sparsity(model)
+        loss, acc = evaluate(model, splits.x_test, splits.y_test, settings.eval_batch_size)
+        rows.append(
+            {
+                "ratio": ratio,
+                "achieved_sparsity": achieved,
+                "test_loss": loss,
+                "test_acc": acc,
+                "layer_sparsity": json.dumps(per_layer, sort_keys=True),
+            }
+        )
         prune.make_permanent(model)
     model.load_state_dict(trained_state)
-    return accs
+    stages._with_run_columns(rows, spec, models.parameter_count(model), settings_columns("prune", prune_settings))
+    return [r["test_acc"] for r in rows]

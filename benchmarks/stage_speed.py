@@ -1,18 +1,18 @@
-"""CPU seconds per seed-epoch (train, QAT) and per seed (prune sweep) for each family: the
-stacked engine at the workflow's settings (``train.stack_max_width``) against one seed at a
-time with the pre-engine eager loop (``_eager_baseline.py``, the code before the engine), on
-real data, one torch thread, in one invocation so both sides share the machine's load.
+"""CPU seconds per seed-epoch (train, QAT) and per seed (prune sweep) for each family, three
+ways in one invocation so that all share the machine's load: the pre-engine eager loop one
+seed at a time (``_eager_baseline.py``, the code before the engine), the engine one seed at a
+time, and the engine with all seeds as one stack. On real data, one torch thread. The
+``train.stack_max_width`` defaults are chosen from this report.
 
     .venv/bin/python benchmarks/stage_speed.py --output benchmarks/reports/stage_speed.md
-    .venv/bin/python benchmarks/stage_speed.py --fraction 0.25 --seeds 10   # the recorded run
+    .venv/bin/python benchmarks/stage_speed.py --configs vit:enc2:4 dnn:L1:10 --seeds 10
 
-``--fraction`` trains and evaluates on that fraction of every split (same proportions), so
-one epoch costs that fraction of a real one; CPU seconds are scaled back to a full epoch.
-Each side's mean test accuracy after the epoch is printed to show both train the same way.
-Also reported: each configuration's arithmetic floor (``macs_per_image``: forward and backward
-on the training images, forward on validation and test, at the single-core sgemm rate
-measured at the start) and the stacked time's ratio to it.
-"""
+``--fraction`` (default 0.25) trains and evaluates on that fraction of every split (same
+proportions), so one epoch costs that fraction of a real one; CPU seconds are scaled back to a
+full epoch. The mean test accuracies after the epoch show that every way trains alike. Also
+reported: each configuration's arithmetic floor (``macs_per_image``: forward and backward on
+the training images, forward on validation and test, at the single-core sgemm rate measured
+at the start) and the faster engine time's ratio to it."""
 
 from __future__ import annotations
 
@@ -29,14 +29,16 @@ from minarch.data import Splits
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
 CONFIGS = [
+    ("dnn", "L1", 2),
     ("dnn", "L1", 10),
+    ("dnn", "L4eee", 5),
     ("dnn", "L4eee", 50),
+    ("dnn", "L2e", 100),
     ("cnn", "conv3x3", 4),
     ("cnn", "conv3x3", 16),
     ("vit", "enc2", 4),
     ("vit", "enc2", 16),
 ]
-STACK_MAX_WIDTH = {"dnn": 100, "cnn": 0, "vit": 16}  # the workflow's default (config/config.yaml)
 
 
 def subset(splits: Splits, fraction: float) -> Splits:
@@ -101,18 +103,22 @@ def main() -> None:
     settings = TrainSettings(max_epochs=1)
     rate = sgemm_rate()
     lines = [
-        "# Stage speed: stacked engine vs one seed at a time",
+        "# Stage speed: the engine, one seed at a time and stacked, against the pre-engine loop",
         "",
         f"{args.seeds} seeds per configuration, {args.dataset}, {args.fraction:g} of every split "
         f"(CPU seconds scaled to a full epoch), 1 epoch, one torch thread; {load_line()} at the start; "
-        f"single-core sgemm {rate / 1e9:.0f} GFLOP/s. One-by-one: the pre-engine eager loop "
-        "(`benchmarks/_eager_baseline.py`); stacked: `stages.train_block` / `qat_block` / `prune_block` at "
-        f"`train.stack_max_width` {STACK_MAX_WIDTH}. Accuracy: mean test accuracy of the seeds after the epoch.",
+        f"single-core sgemm {rate / 1e9:.0f} GFLOP/s. CPU seconds per seed-epoch (train, QAT from scratch with "
+        "its fake-quant and int8 evaluation) and per seed (prune sweep, 11 ratios). *before*: the pre-engine "
+        "eager loop, one seed at a time (`benchmarks/_eager_baseline.py`); *engine x1*: `stages.train_block` / "
+        "`qat_block` / `prune_block` one seed at a time; *engine x10*: the same with all seeds as one stack "
+        "(pruned models 8 at a time). Accuracy: mean test accuracy of the seeds after the epoch (before / "
+        "stacked). Floor: the epoch's multiply-adds at the sgemm rate (`macs_per_image`).",
         "",
-        "| config | stage | one-by-one CPU s | stacked CPU s | ratio | acc one-by-one | acc stacked | floor s "
-        "| stacked / floor |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| config | stage | before | engine x1 | engine x10 | x1 vs before | x10 vs before | x10 vs x1 "
+        "| acc before | acc x10 | floor s | best / floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    alone, stack_all = {}, {"dnn": 10**6, "cnn": 10**6, "vit": 10**6}
     data_cache = {}
     for arch, topology, width in configs:
         width = int(width)
@@ -125,44 +131,53 @@ def main() -> None:
         floor = floor_seconds(arch, topology, width, splits, rate) * scale
         name = f"{arch} {topology} w{width}"
 
-        # train: per seed-epoch
-        t_one, one = cpu(lambda: [eager.train_one(s, splits, settings) for s in specs])
-        t_stk, stk = cpu(lambda: stages.train_block(specs, splits, settings, STACK_MAX_WIDTH))
-        acc_one = statistics.mean(a for _, a in one)
-        acc_stk = statistics.mean(float(f.loc[f["kind"] == "final", "test_acc"].iloc[0]) for _, f in stk)
-        nets = [model for model, _ in stk]
-        per = lambda t: t * scale / args.seeds  # noqa: E731
-        lines.append(
-            f"| {name} | train | {per(t_one):.2f} | {per(t_stk):.2f} | {t_one / t_stk:.2f}x | "
-            f"{acc_one:.2f} | {acc_stk:.2f} | {floor:.2f} | {per(t_stk) / floor:.1f} |"
-        )
-        print(lines[-1], flush=True)
+        def row(stage, times, accs, per_epoch=True):
+            before, one, many = (t * scale / args.seeds for t in times)
+            ratio_floor = f"{min(one, many) / floor:.1f}" if per_epoch else ""
+            lines.append(
+                f"| {name} | {stage} | {before:.2f} | {one:.2f} | {many:.2f} | {before / one:.2f}x | "
+                f"{before / many:.2f}x | {one / many:.2f}x | {accs[0]:.2f} | {accs[1]:.2f} | "
+                f"{f'{floor:.2f}' if per_epoch else ''} | {ratio_floor} |"
+            )
+            print(lines[-1], flush=True)
 
-        # QAT from scratch: per seed-epoch (training, fake-quant and int8 evaluation included)
-        t_one, one = cpu(lambda: [eager.qat_one(s, splits, settings) for s in specs])
-        t_stk, stk = cpu(
-            lambda: stages.qat_block(specs, splits, settings, QATSettings(), [0.0] * len(specs), None, STACK_MAX_WIDTH)
-        )
-        acc_one = statistics.mean(one)
-        acc_stk = statistics.mean(float(f["int8_test_acc"].iloc[0]) for f in stk)
-        lines.append(
-            f"| {name} | QAT | {per(t_one):.2f} | {per(t_stk):.2f} | {t_one / t_stk:.2f}x | "
-            f"{acc_one:.2f} | {acc_stk:.2f} | {floor:.2f} | {per(t_stk) / floor:.1f} |"
-        )
-        print(lines[-1], flush=True)
+        def final_acc(frame):
+            return float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
 
-        # prune sweep (11 ratios, test set): per seed, of the trained float models
-        ratios = PruneSettings().ratios
-        t_one, one = cpu(lambda: [eager.prune_one(net, splits, ratios) for net in nets])
-        t_stk, stk = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings(), STACK_MAX_WIDTH))
-        acc_one = statistics.mean(statistics.mean(accs) for accs in one)
-        acc_stk = statistics.mean(float(f["test_acc"].mean()) for f in stk)
-        per_seed = lambda t: t * scale / args.seeds  # noqa: E731
-        lines.append(
-            f"| {name} | prune sweep (per seed) | {per_seed(t_one):.2f} | {per_seed(t_stk):.2f} | "
-            f"{t_one / t_stk:.2f}x | {acc_one:.2f} | {acc_stk:.2f} | | |"
+        t_before, before = cpu(lambda: [eager.train_one(s, splits, settings) for s in specs])
+        t_one, _ = cpu(lambda: stages.train_block(specs, splits, settings, alone))
+        t_many, many = cpu(lambda: stages.train_block(specs, splits, settings, stack_all))
+        row(
+            "train",
+            (t_before, t_one, t_many),
+            (statistics.mean(a for _, a in before), statistics.mean(final_acc(f) for _, f in many)),
         )
-        print(lines[-1], flush=True)
+        nets = [model for model, _ in many]
+
+        floats = [0.0] * len(specs)
+        t_before, before = cpu(lambda: [eager.qat_one(s, splits, settings) for s in specs])
+        t_one, _ = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, alone))
+        t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, stack_all))
+        row(
+            "QAT",
+            (t_before, t_one, t_many),
+            (statistics.mean(before), statistics.mean(float(f["int8_test_acc"].iloc[0]) for f in many)),
+        )
+
+        t_before, before = cpu(
+            lambda: [eager.prune_one(n, s, splits, settings, PruneSettings()) for n, s in zip(nets, specs)]
+        )
+        t_one, _ = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings()))
+        t_many, many = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings(), stack_models=8))
+        row(
+            "prune sweep (per seed)",
+            (t_before, t_one, t_many),
+            (
+                statistics.mean(statistics.mean(a) for a in before),
+                statistics.mean(float(f["test_acc"].mean()) for f in many),
+            ),
+            per_epoch=False,
+        )
     lines += ["", f"Finished with {load_line()}."]
     emit("\n".join(lines), args.output)
 

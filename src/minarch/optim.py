@@ -59,9 +59,16 @@ class Adam:
     def steps(self) -> list[int]:
         return [int(step) for step in self.state_steps]
 
+    @property
+    def _by_row(self) -> bool:
+        # one seed: its row is the whole tensor, so the whole-tensor kernel is the same
+        # computation, without persistent gradients (zeroed, then accumulated into: 2 passes)
+        return self.rows and any(p.shape[0] > 1 for p in self.params)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
+        by_row = self._by_row
         for p in self.params:
-            if self.rows and p.grad is not None:
+            if by_row and p.grad is not None:
                 p.grad.zero_()
             else:
                 p.grad = None
@@ -82,7 +89,7 @@ class Adam:
     @torch.no_grad()
     def step(self) -> None:
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
-        if self.fused and self.rows and len(live) == len(self.params):
+        if self.fused and self._by_row and len(live) == len(self.params):
             params, grads, exp_avgs, exp_avg_sqs, steps = self._views()
             torch._foreach_add_(self.state_steps, 1)
             torch._fused_adam_(

@@ -178,11 +178,7 @@ def _finetune_pruned(
     return stack.write_into(model, 0)
 
 
-# Pruned DNNs evaluated in one stack: at most this many, holding at most about this many
-# parameters in all. Stacked evaluation pays only for small DNNs (1.2x at L1 w10, 10 seeds x 11
-# ratios); for the CNN and ViT, and wide DNNs, one model at a time in cache-sized chunks is
-# faster (benchmarks/reports/stage_speed.md).
-PRUNE_STACK_MODELS = 8
+# Pruned models evaluated in one stack hold at most about this many parameters in all.
 PRUNE_STACK_ELEMENTS = 1 << 22
 
 
@@ -192,12 +188,12 @@ def prune_block(
     splits: Splits,
     train_settings: TrainSettings,
     settings: PruneSettings,
-    stack_max_width: dict[str, int] | None = None,
+    stack_models: int = 1,
 ) -> list[pd.DataFrame]:
-    """Per seed: test accuracy of its model under global L1 pruning at each ratio. Where DNN
-    seeds train stacked (``stack_blocks``), the job's (seed, ratio) pruned models are
-    evaluated in stacks of up to ``PRUNE_STACK_MODELS``; otherwise one at a time, in
-    cache-sized chunks."""
+    """Per seed: test accuracy of its model under global L1 pruning at each ratio. The job's
+    (seed, ratio) pruned models are evaluated ``stack_models`` at a time as one stack (in
+    cache-sized chunks). On the CPU one at a time is as fast or faster for every family
+    (stacked pruned DNNs: 0.6-1.1x, ``benchmarks/reports/stage_speed.md``), hence the default."""
     device = splits.x_train.device
     entries = []  # (seed index, ratio, pruned model, sparsity, per-layer sparsity)
     for i, (model, spec) in enumerate(zip(models_, specs)):
@@ -207,9 +203,7 @@ def prune_block(
                 _finetune_pruned(pruned, ratio, spec, splits, train_settings, settings.finetune_epochs)
                 achieved, per_layer = prune.sparsity(pruned)
             entries.append((i, ratio, pruned, achieved, per_layer))
-    per_stack = max(1, min(PRUNE_STACK_MODELS, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
-    if specs[0].arch != "dnn" or len(stack_blocks(specs, stack_max_width or {})) == len(specs):
-        per_stack = 1
+    per_stack = max(1, min(stack_models, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
     metrics = []
     for start in range(0, len(entries), per_stack):
         chunk = entries[start : start + per_stack]

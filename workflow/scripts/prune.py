@@ -15,7 +15,7 @@ def main(job):
     loaded = [models.load(path) for path in job.input.model]
     specs = [RunSpec(**saved) for _, saved in loaded]
     frames = stages.prune_block(
-        [model for model, _ in loaded], specs, splits, train_settings, settings, job.config["train"]["stack_max_width"]
+        [model for model, _ in loaded], specs, splits, train_settings, settings
     )
     for spec, frame, prune_path in zip(specs, frames, job.output.prune):
         write_parquet(frame, prune_path)
