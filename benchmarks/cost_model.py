@@ -107,8 +107,8 @@ def cpu_eval(arch, topology, width, x, y, qat: bool = False) -> float:
 
 def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[cost.Point], dict[str, float], float]:
     from minarch import models, stages
+    from minarch.jobs import setup_torch
     from minarch.settings import TrainSettings
-    from minarch.workflow import setup_torch
 
     setup_torch(1)  # as every job does
     settings = TrainSettings()

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from minarch import models, stages  # noqa: E402
 from minarch.io import write_parquet  # noqa: E402
+from minarch.jobs import setup_torch  # noqa: E402
 from minarch.settings import RunSpec, TrainSettings  # noqa: E402
-from minarch.workflow import setup_torch  # noqa: E402
 
 IMPORTED = time.perf_counter()
 

@@ -1,4 +1,4 @@
-"""workflow.py: what every job process sets up (torch threads, subnormal floats) and how it ends."""
+"""jobs.py: what every job process sets up (torch threads, subnormal floats) and how it ends."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import minarch
-from minarch.workflow import InstallationError, check_checkout, setup_torch, warn_mixed_code
+from minarch.jobs import InstallationError, check_checkout, setup_torch, warn_mixed_code
 
 PACKAGE = Path(minarch.__file__).resolve().parent
 
@@ -36,7 +36,7 @@ JOB = """
 import sys
 from types import SimpleNamespace
 from minarch.data import DataError
-from minarch.workflow import run_job
+from minarch.jobs import run_job
 
 def main(job):
     if job.params.fail:

@@ -1,7 +1,7 @@
 """One Parquet table per family and stage, from the per-seed files."""
 
 from minarch.io import read_parquets, write_parquet
-from minarch.workflow import log, run_job, warn_mixed_code
+from minarch.jobs import log, run_job, warn_mixed_code
 
 
 def main(job):

@@ -3,9 +3,9 @@ bootstrap intervals of each curve's smallest stable width and safe pruning ratio
 
 from minarch.confidence import curve_intervals
 from minarch.io import read_parquet
+from minarch.jobs import run_job
 from minarch.plots import family_figure
 from minarch.regimes import Thresholds, finals, summarize
-from minarch.workflow import run_job
 
 
 def main(job):

@@ -4,7 +4,7 @@ import pandas as pd
 
 from minarch.comparison import comparison_table, paper_comparison
 from minarch.io import read_parquet, read_parquets, write_html_table, write_text
-from minarch.workflow import log, run_job, warn_mixed_code
+from minarch.jobs import log, run_job, warn_mixed_code
 
 
 def main(job):

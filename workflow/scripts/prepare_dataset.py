@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from minarch.data import prepare
-from minarch.workflow import log, run_job
+from minarch.jobs import log, run_job
 
 
 def main(job):

@@ -3,8 +3,8 @@
 
 from minarch import models, stages
 from minarch.io import write_parquet
+from minarch.jobs import log, run_job, setup_torch
 from minarch.settings import PruneSettings, RunSpec, TrainSettings
-from minarch.workflow import log, run_job, setup_torch
 
 
 def main(job):
@@ -14,9 +14,7 @@ def main(job):
     splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])
     loaded = [models.load(path) for path in job.input.model]
     specs = [RunSpec(**saved) for _, saved in loaded]
-    frames = stages.prune_block(
-        [model for model, _ in loaded], specs, splits, train_settings, settings
-    )
+    frames = stages.prune_block([model for model, _ in loaded], specs, splits, train_settings, settings)
     for spec, frame, prune_path in zip(specs, frames, job.output.prune):
         write_parquet(frame, prune_path)
         log.info("%s: %s", spec.directory, " ".join(f"{r:.1f}:{a:.1f}" for r, a in zip(frame.ratio, frame.test_acc)))

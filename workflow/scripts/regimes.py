@@ -1,8 +1,8 @@
 """Regime table over all families (DESIGN.md §2)."""
 
 from minarch.io import atomic_path, read_parquets, write_html_table, write_parquet
+from minarch.jobs import log, run_job, warn_mixed_code
 from minarch.regimes import Thresholds, finals, summarize
-from minarch.workflow import log, run_job, warn_mixed_code
 
 
 def main(job):

@@ -4,7 +4,7 @@ rendered from it, whatever --configfile the report command gets."""
 import yaml
 
 from minarch.io import write_text
-from minarch.workflow import log, run_job
+from minarch.jobs import log, run_job
 
 HEADER = "# The config of the run that made these results (written by the save_config rule).\n"
 

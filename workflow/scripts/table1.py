@@ -2,9 +2,9 @@
 
 from minarch.confidence import table1_intervals
 from minarch.io import atomic_path, read_parquet, read_parquets, write_html_table, write_text
+from minarch.jobs import log, run_job, warn_mixed_code
 from minarch.regimes import Thresholds, finals
 from minarch.tables import table1, to_markdown
-from minarch.workflow import log, run_job, warn_mixed_code
 
 
 def main(job):

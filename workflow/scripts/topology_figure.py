@@ -1,8 +1,8 @@
 """Paper Fig. 2b: test accuracy vs parameters for every DNN topology, one panel per depth."""
 
 from minarch.io import read_parquet
+from minarch.jobs import run_job
 from minarch.plots import topology_figure
-from minarch.workflow import run_job
 
 
 def main(job):

@@ -1,9 +1,9 @@
 """Phase 1: the topology table and the shape-invariance table (paper Fig. 2b, Sec. III-A)."""
 
 from minarch.io import atomic_path, read_parquet, write_html_table, write_parquet
+from minarch.jobs import log, run_job
+from minarch.phase1 import invariance, topology_table
 from minarch.regimes import Thresholds
-from minarch.shapes import invariance, topology_table
-from minarch.workflow import log, run_job
 
 
 def main(job):

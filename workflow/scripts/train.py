@@ -2,8 +2,8 @@
 
 from minarch import models, stages
 from minarch.io import write_parquet
+from minarch.jobs import log, run_job, setup_torch
 from minarch.settings import RunSpec, TrainSettings
-from minarch.workflow import log, run_job, setup_torch
 
 
 def main(job):

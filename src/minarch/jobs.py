@@ -1,4 +1,4 @@
-"""What every Snakemake script shares: log to the rule's log file, check that the job runs the
+"""The job harness every Snakemake script runs in: log to the rule's log file, check that the job runs the
 package of the workflow's own checkout, set torch threads, and turn known failures into one
 clear line (and a non-zero exit) instead of a traceback."""
 

@@ -8,8 +8,8 @@ import pytest
 
 from minarch import config as cfg
 from minarch import topology as topo
+from minarch.phase1 import decade, invariance, topology_table
 from minarch.plots import topology_figure
-from minarch.shapes import decade, invariance, topology_table
 
 
 @pytest.mark.parametrize("depth, count", [(1, 1), (2, 3), (3, 9), (4, 27)])
