@@ -20,7 +20,7 @@ STAMP := $(VENV)/.minarch-installed
 CONFIG_ARGS = $(if $(CONFIG),--configfile $(CONFIG))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run dry-run lint test
+.PHONY: help install check-config run dry-run lint test
 
 help:
 	@echo "make run      run the workflow (CORES=$(CORES), CONFIG=file.yaml, TARGETS=..., SNAKEMAKE_ARGS=...)"
@@ -38,10 +38,15 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install $(PIP_ARGS) -e ".[test]"
 	touch $@
 
-run: $(STAMP)
+# Snakemake reads a --configfile before the workflow can check it, and a YAML syntax error
+# there names neither file nor line: check CONFIG first (one line with file and line).
+check-config: $(STAMP)
+	@$(if $(CONFIG),$(VENV)/bin/python -m minarch.config $(CONFIG) >/dev/null,true)
+
+run: check-config
 	$(VENV)/bin/snakemake --cores $(CORES) $(TARGETS) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
 
-dry-run: $(STAMP)
+dry-run: check-config
 	$(VENV)/bin/snakemake -n $(TARGETS) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
 
 lint: $(STAMP)

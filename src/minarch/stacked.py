@@ -67,8 +67,8 @@ def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alone: bo
     uses the 2-D product: for one matrix torch's CPU ``bmm`` is about 3x slower than ``mm``. A
     stack of several seeds keeps ``baddbmm`` when one seed is left, so that no seed changes
     kernel (and rounding) mid-training."""
-    if alone:
-        return torch.addmm(bias[0], h[0], weight[0].t()).unsqueeze(0)
+    if alone:  # squeeze, not [0]: a view whose gradient is a view too (indexing's copies a zeroed tensor)
+        return torch.addmm(bias.squeeze(0), h.squeeze(0), weight.squeeze(0).t()).unsqueeze(0)
     return torch.baddbmm(bias, h, weight.transpose(1, 2))
 
 
@@ -215,7 +215,7 @@ class CNNStack:
         bias = p[1]
         groups = max(s, self.min_stack)
         if groups == 1:  # one model alone: the plain convolution, without the layout changes
-            h = F.conv2d(x[0], weight[0], bias[0])
+            h = F.conv2d(x.squeeze(0), weight.squeeze(0), bias.squeeze(0))
             h = q_act("module.0.activation_post_process", torch.relu(h).reshape(1, b, -1))
             head = q_weight("module.3.weight_fake_quant", p[2])
             return q_act("module.3.activation_post_process", _linear(h, head, p[3], True))
