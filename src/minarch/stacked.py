@@ -149,10 +149,6 @@ class Stack:
         return max(1, min(limit, EVAL_ELEMENTS_PER_SEED // self.family.activation_floats(image_shape)))
 
 
-def of(arch: str, nets: Sequence[nn.Module]) -> Stack:
-    return Stack(arch, nets)
-
-
 # --- families ---------------------------------------------------------------------------
 
 
@@ -302,8 +298,3 @@ class ViTStack:
 
 
 FAMILIES: dict[str, Callable[[nn.Module], object]] = {"dnn": DNNStack, "cnn": CNNStack, "vit": ViTStack}
-
-
-def shapes_match(nets: Sequence[nn.Module]) -> bool:
-    first = [tuple(p.shape) for p in nets[0].parameters()]
-    return all([tuple(p.shape) for p in net.parameters()] == first for net in nets[1:])
