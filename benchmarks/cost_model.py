@@ -6,6 +6,7 @@ stage, and wall time on a number of cores (``minarch.cost``).
     .venv/bin/python benchmarks/cost_model.py my.yaml --measured results   # costs from a finished run
     .venv/bin/python benchmarks/cost_model.py --calibrate --points-out benchmarks/reports/points.csv
     .venv/bin/python benchmarks/cost_model.py config/quick.yaml --check-dag  # job count vs snakemake -n
+    .venv/bin/python benchmarks/cost_model.py config/config.yaml --remaining .  # progress, time left
 
 Each config file is merged over ``config/config.yaml`` and checked as the workflow does
 (``minarch.cost.load_config``): a config naming its families runs only those.
@@ -200,6 +201,12 @@ def main(argv=None) -> int:
     parser.add_argument("--points-out", type=Path, help="--calibrate: write the points here (CSV)")
     parser.add_argument("--only", nargs="+", choices=["dnn", "cnn", "vit"], help="--calibrate: these families only")
     parser.add_argument("--output", type=Path, help="also write the Markdown here")
+    parser.add_argument(
+        "--remaining",
+        type=Path,
+        metavar="WORKDIR",
+        help="only what is still to run in the workflow folder WORKDIR (its results/runs): progress and time left",
+    )
     args = parser.parse_args(argv)
 
     params = cost.CostParameters()
@@ -248,6 +255,19 @@ def main(argv=None) -> int:
         summary = cost.estimate(config, params, args.cores)
         name = str(path) if path else "config/config.yaml"
         epochs = config["train"]["max_epochs"]
+        if args.remaining is not None:
+            jobs = cost.plan(config, params)
+            left, done = cost.remaining(jobs, args.remaining)
+            stage_jobs = sum(1 for j in jobs if j.stage in cost.STAGES)
+            left_names = {job.name for job in left}
+            spent = sum(job.seconds for job in jobs if job.name not in left_names) / 3600
+            lines.append(
+                f"{args.remaining}: {done:,} of {stage_jobs:,} train/prune/QAT jobs done "
+                f"({100 * done / max(stage_jobs, 1):.0f}%, about {spent:,.1f} of {summary.total_cpu_hours:,.1f} "
+                "estimated CPU-hours); what is left:"
+            )
+            lines.append("")
+            summary = cost.summarize(left, args.cores, int(config["train"]["threads"]), params.source)
         lines.append(
             cost.format_summary(
                 summary, f"### {name}: up to {epochs} epochs (x {params.epoch_fraction:g}), one thread per job"

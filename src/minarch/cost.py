@@ -402,6 +402,46 @@ def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, so
     )
 
 
+_STAGE_FILE = {"train": "train.parquet", "prune": "prune.parquet", "qat": "qat.parquet"}
+_TAG = re.compile(
+    r"^(?P<stage>train|prune|qat)/(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/"
+    r"w(?P<width>\d+)/seeds(?P<first>\d+)-(?P<last>\d+)$"
+)
+
+
+def job_done(job: Job, workdir: str | Path = ".") -> bool:
+    """A train, prune or QAT job is done when every seed's output file of its stage exists
+    under ``workdir`` (the workflow's ``results/runs`` layout); other jobs are never done here:
+    they take seconds, and the workflow reruns them whenever a stage job ran."""
+    match = _TAG.match(job.name)
+    if not match:
+        return False
+    m = match.groupdict()
+    folder = Path(workdir, "results", "runs", m["dataset"], m["arch"], m["topology"], f"w{m['width']}")
+    return all(
+        (folder / f"seed{seed}" / _STAGE_FILE[m["stage"]]).is_file()
+        for seed in range(int(m["first"]), int(m["last"]) + 1)
+    )
+
+
+def remaining(jobs: list[Job], workdir: str | Path = ".") -> tuple[list[Job], int]:
+    """The jobs still to run for a sweep whose outputs are under ``workdir``, with dependencies
+    on finished jobs dropped; and how many stage jobs are already done. A job whose train job
+    is still to run is not done either (Snakemake reruns what follows a rerun job)."""
+    stage_jobs = {job.name for job in jobs if job.stage in STAGES}
+    done: set[str] = set()
+    for job in jobs:  # the plan lists every job after the jobs it depends on
+        upstream = [name for name in job.after if name in stage_jobs]
+        if job_done(job, workdir) and all(name in done for name in upstream):
+            done.add(job.name)
+    left = [
+        Job(j.name, j.stage, j.sweep, j.dataset, j.seconds, [a for a in j.after if a not in done], j.seeds, j.epochs)
+        for j in jobs
+        if j.name not in done
+    ]
+    return left, len(done)
+
+
 def estimate(config: dict[str, Any], params: CostParameters | None = None, cores: Iterable[int] = (2,)) -> Summary:
     params = params or CostParameters()
     return summarize(plan(config, params), cores, int(config["train"]["threads"]), params.source)

@@ -227,3 +227,32 @@ def test_default_points_are_the_calibration_csv(tmp_path):
     assert cost.DEFAULT_POINTS == tuple(cost.read_points(cost.POINTS_CSV)) and len(cost.DEFAULT_POINTS) > 0
     cost.write_points(cost.DEFAULT_POINTS[:3], tmp_path / "points.csv")
     assert cost.read_points(tmp_path / "points.csv") == list(cost.DEFAULT_POINTS[:3])
+
+
+def test_remaining_counts_only_the_stage_jobs_whose_seed_outputs_are_missing(tmp_path):
+    """Progress: a stage job is done when every seed of its block has that stage's file; what
+    is left keeps its order but no longer waits for done jobs."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    jobs = cost.plan(cost.load_config(path))
+    left, done = cost.remaining(jobs, tmp_path)
+    assert done == 0 and [j.name for j in left] == [j.name for j in jobs]
+    run = tmp_path / "results/runs/mnist/dnn/L1/w5"
+    for seed in (0, 1):  # the first seed block of L1 w5 has trained; seed 2's block has not
+        (run / f"seed{seed}").mkdir(parents=True)
+        (run / f"seed{seed}" / "train.parquet").write_bytes(b"")
+    (run / "seed0" / "prune.parquet").write_bytes(b"")  # a block is done only when all its seeds are
+    stale = tmp_path / "results/runs/mnist/dnn/L1/w50/seed2"  # a QAT output whose train job must rerun
+    stale.mkdir(parents=True)
+    (stale / "qat.parquet").write_bytes(b"")
+    left, done = cost.remaining(jobs, tmp_path)
+    names = {j.name for j in left}
+    assert done == 1 and "train/mnist/dnn/L1/w5/seeds0-1" not in names
+    assert {
+        "train/mnist/dnn/L1/w5/seeds2-2",
+        "prune/mnist/dnn/L1/w5/seeds0-1",
+        "qat/mnist/dnn/L1/w50/seeds2-2",
+    } <= names
+    prune = next(j for j in left if j.name == "prune/mnist/dnn/L1/w5/seeds0-1")
+    assert prune.after == []  # its train job is done
+    assert cost.summarize(left).total_cpu_hours < cost.summarize(jobs).total_cpu_hours
