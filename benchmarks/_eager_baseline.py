@@ -1,12 +1,12 @@
 """The pre-engine loop, one eager model at a time (``src/minarch/train.py`` and
 ``stages.qat_run``/``prune_run`` as of commit 046272c), kept as the baseline that
-``stage_speed.py`` measures the stacked engine against."""
+``stage_speed.py`` measures the stacked engine against. Its eager ``evaluate`` and
+``final_metrics`` are still ``minarch.train``'s, unchanged."""
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -14,27 +14,7 @@ from torch import nn
 
 from minarch import models, prune, quantize
 from minarch.optim import OPTIMIZERS
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy (%) in large batches."""
-    model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
-    for start in range(0, len(y), batch_size):
-        logits = model(x[start : start + batch_size])
-        target = y[start : start + batch_size]
-        loss_sum += F.cross_entropy(logits, target, reduction="sum").double()
-        correct += (logits.argmax(1) == target).sum()
-    return loss_sum.item() / len(y), 100.0 * correct.item() / len(y)
-
-
-@dataclass
-class FitResult:
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
-    stopped_epoch: int = 0
+from minarch.train import FitResult, evaluate, final_metrics  # eager evaluation: unchanged by the engine
 
 
 def fit(
@@ -90,15 +70,6 @@ def fit(
             break
     model.load_state_dict(best_state)
     return result
-
-
-def final_metrics(model: nn.Module, splits, batch_size: int = 10000) -> dict[str, float]:
-    """Loss and accuracy of the final (best-epoch) weights on every split, in eval mode."""
-    metrics = {}
-    for part in ("train", "val", "test"):
-        loss, acc = evaluate(model, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size)
-        metrics[f"{part}_loss"], metrics[f"{part}_acc"] = loss, acc
-    return metrics
 
 
 def train_one(spec, splits, settings):

@@ -403,10 +403,12 @@ def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, so
 
 
 _STAGE_FILE = {"train": "train.parquet", "prune": "prune.parquet", "qat": "qat.parquet"}
-_TAG = re.compile(
-    r"^(?P<stage>train|prune|qat)/(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/"
-    r"w(?P<width>\d+)/seeds(?P<first>\d+)-(?P<last>\d+)$"
+# a seed block of one configuration, as job names (plan) and log/benchmark paths (workflow) spell it
+_BLOCK = (
+    r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/"
+    r"seeds(?P<first>\d+)-(?P<last>\d+)"
 )
+_TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_BLOCK}$")
 
 
 def job_done(job: Job, workdir: str | Path = ".") -> bool:
@@ -475,10 +477,7 @@ def format_summary(summary: Summary, title: str = "") -> str:
 
 
 # ---------------------------------------------------------------------------- measurements
-_JOB_PATH = re.compile(
-    r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/"
-    r"seeds(?P<first>\d+)-(?P<last>\d+)\.tsv$"
-)
+_JOB_PATH = re.compile(rf"{_BLOCK}\.tsv$")
 RUN_KEYS = ["dataset", "arch", "topology", "width", "seed"]
 
 

@@ -228,8 +228,8 @@ def verify_cache(path: Path, arrays: dict[str, np.ndarray], recorded: list[str] 
     """The cache's arrays against the content checksums recorded when it was made (SHA-256 of
     the bytes: 0.07 s for MNIST's 55 MB, 0.2 s for CIFAR-10's 184 MB on the development
     machine, against seconds of imports per job). A cache made before checksums were recorded
-    (no ``sha256`` array) is accepted
-    only if it holds a known content of the dataset its file is named after."""
+    (no ``sha256`` array) is accepted only if it holds a known content of the dataset its file
+    is named after."""
     found = content_checksums(arrays)
     if recorded is None:
         dataset = Path(path).stem

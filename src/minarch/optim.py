@@ -90,45 +90,18 @@ class Adam:
     def step(self) -> None:
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         if self.fused and self._by_row and len(live) == len(self.params):
-            params, grads, exp_avgs, exp_avg_sqs, steps = self._views()
             torch._foreach_add_(self.state_steps, 1)
-            torch._fused_adam_(
-                params,
-                grads,
-                exp_avgs,
-                exp_avg_sqs,
-                [],
-                steps,
-                amsgrad=False,
-                lr=self.lr,
-                beta1=self.beta1,
-                beta2=self.beta2,
-                weight_decay=0.0,
-                eps=self.eps,
-                maximize=False,
-                grad_scale=None,
-                found_inf=None,
-            )
+            self._fused_step(*self._views())
             return
         if self.fused:
             steps = [self.state_steps[i] for i in live]
             torch._foreach_add_(steps, 1)
-            torch._fused_adam_(
+            self._fused_step(
                 [self.params[i] for i in live],
                 [self.params[i].grad for i in live],
                 [self.exp_avg[i] for i in live],
                 [self.exp_avg_sq[i] for i in live],
-                [],
                 steps,
-                amsgrad=False,
-                lr=self.lr,
-                beta1=self.beta1,
-                beta2=self.beta2,
-                weight_decay=0.0,
-                eps=self.eps,
-                maximize=False,
-                grad_scale=None,
-                found_inf=None,
             )
             return
         for i in live:
@@ -141,6 +114,26 @@ class Adam:
             exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
             denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
             p.addcdiv_(exp_avg, denom, value=-step_size)
+
+    def _fused_step(self, params, grads, exp_avgs, exp_avg_sqs, steps) -> None:
+        """``torch.optim.Adam(fused=True)``'s kernel on these tensors (steps already advanced)."""
+        torch._fused_adam_(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=self.lr,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            weight_decay=0.0,
+            eps=self.eps,
+            maximize=False,
+            grad_scale=None,
+            found_inf=None,
+        )
 
     def keep(self, index: torch.Tensor) -> list[torch.Tensor]:
         """Keep rows ``index`` (dim 0) of every parameter and state; returns the new parameters."""

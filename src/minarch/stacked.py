@@ -119,9 +119,6 @@ class Stack:
         (``torch.nn.utils.prune``'s semantics: masked weights stay zero under training)."""
         self.masks = [None if m is None else m.to(self.device) for m in masks]
 
-    def prunable(self) -> list[int]:
-        return [i for i, spec in enumerate(self.family.params) if spec.prunable]
-
     @torch.no_grad()
     def write_into(self, model: nn.Module, row: int, buffers: Sequence[torch.Tensor] | None = None) -> nn.Module:
         """Copy seed ``row`` into the float model ``model`` (same family and width)."""
@@ -129,12 +126,6 @@ class Stack:
             target = model.get_parameter(spec.name)
             target.copy_(spec.to_model(view[row], target))
         return model
-
-    @torch.no_grad()
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only seeds ``rows`` (in that order); the others leave the stack."""
-        self.buffers = [b.detach()[rows].clone().requires_grad_(True) for b in self.buffers]
-        self.masks = [None if m is None else m[rows] for m in self.masks]
 
     def state(self) -> list[torch.Tensor]:
         return [b.detach().clone() for b in self.buffers]
@@ -156,10 +147,15 @@ def _linear_names(model: nn.Module) -> list[str]:
     return [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
 
 
-class DNNStack:
-    """``models.dnn``: Sequential(Flatten, Linear, ReLU, ..., Linear)."""
+class _Family:
+    """What every family's stacked form shares."""
 
-    min_stack = 1  # set by Stack: 2 for a stack built from several seeds
+    # set by Stack: 2 for a stack built from several seeds, which then keeps its batched kernels
+    min_stack = 1
+
+
+class DNNStack(_Family):
+    """``models.dnn``: Sequential(Flatten, Linear, ReLU, ..., Linear)."""
 
     def __init__(self, model: nn.Module):
         self.layers = _linear_names(model)
@@ -185,7 +181,7 @@ class DNNStack:
         return h
 
 
-class CNNStack:
+class CNNStack(_Family):
     """``models.cnn``: Sequential(Conv2d, ReLU, Flatten, Linear)."""
 
     def __init__(self, model: nn.Module):
@@ -201,8 +197,6 @@ class CNNStack:
     def activation_floats(self, image_shape) -> int:
         c, h, w = image_shape
         return c * h * w + 2 * self.channels * (h - 2) * (w - 2)
-
-    min_stack = 1
 
     def forward(self, p, x, q_act, q_weight):
         s, b, c, height, width = x.shape
@@ -228,11 +222,9 @@ class CNNStack:
         return q_act("module.3.activation_post_process", torch.baddbmm(p[3], h, head.transpose(1, 2)))
 
 
-class ViTStack:
+class ViTStack(_Family):
     """``models.ViT``: patch embedding, class token, fixed positions, pre-norm blocks, head.
     In QAT every linear layer has its own quant stub (``ViT.quantize_linear_layers_only``)."""
-
-    min_stack = 1  # set by Stack: 2 for a stack built from several seeds
 
     def __init__(self, model: nn.Module):
         from minarch import models

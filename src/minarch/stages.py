@@ -69,18 +69,23 @@ def checkpoint_dir(config: dict, first_output) -> Path | None:
     return Path(first_output).parent.parent if config["train"].get("checkpoint", True) else None
 
 
+def _checkpoint_path(directory, stage: str, block: list[RunSpec]) -> Path:
+    return Path(directory) / f".{stage}-seeds{block[0].seed}-{block[-1].seed}.ckpt"
+
+
 def _checkpoint(directory, stage: str, block: list[RunSpec], key: object) -> train.Checkpoint | None:
     if directory is None:
         return None
-    name = f".{stage}-seeds{block[0].seed}-{block[-1].seed}.ckpt"
-    return train.Checkpoint(Path(directory) / name, repr((stage, [s.columns() for s in block], key)))
+    return train.Checkpoint(_checkpoint_path(directory, stage, block), repr((stage, [s.columns() for s in block], key)))
 
 
-def checkpoint_paths(directory, stage: str, specs: list[RunSpec], stack_max_width: dict[str, int]) -> list[Path]:
-    """The checkpoint files a job of ``specs`` may leave (removed once its outputs exist)."""
-    return [
-        Path(directory) / f".{stage}-seeds{b[0].seed}-{b[-1].seed}.ckpt" for b in stack_blocks(specs, stack_max_width)
-    ]
+def remove_checkpoints(directory, stage: str, specs: list[RunSpec], stack_max_width: dict[str, int]) -> None:
+    """Remove the checkpoints a job of ``specs`` kept in ``directory`` (None: it kept none);
+    called once every output of the job is written."""
+    if directory is None:
+        return
+    for block in stack_blocks(specs, stack_max_width):
+        _checkpoint_path(directory, stage, block).unlink(missing_ok=True)
 
 
 def _seeded_stack(block: list[RunSpec], splits: Splits) -> tuple[stacked.Stack, list[nn.Module]]:
@@ -254,6 +259,7 @@ def qat_block(
     position = {spec: i for i, spec in enumerate(specs)}
     frames: list[pd.DataFrame | None] = [None] * len(specs)
     device = splits.x_train.device
+    columns = {**settings_columns("qat", settings), **settings_columns("train", train_settings)}
     for block in stack_blocks(specs, stack_max_width or {}):
         started = time.perf_counter()
         if settings.mode == "scratch":
@@ -282,7 +288,7 @@ def qat_block(
         seconds = (time.perf_counter() - started) / len(block)
         for row, (spec, result, fake_quant_acc) in enumerate(zip(block, results, fake_quant_accs)):
             model = stack.write_into(models.build(spec.arch, spec.topology, spec.width, splits.image_shape), row)
-            float_bytes = quantize.serialized_bytes(model)
+            n_params, float_bytes = models.parameter_count(model), quantize.serialized_bytes(model)
             qat_model = quant.write_into(quantize.prepare(model, settings.backend), row)
             quantize.freeze_observers(qat_model)
             int8_model = quantize.convert(qat_model, settings.backend)
@@ -304,8 +310,6 @@ def qat_block(
                 "int8_is_quantized": quantize.is_quantized(int8_model),
                 "stacked_seeds": len(block),
             }
-            columns = {**settings_columns("qat", settings), **settings_columns("train", train_settings)}
-            n_params = models.parameter_count(models.build(spec.arch, spec.topology, spec.width, splits.image_shape))
             frames[position[spec]] = _with_run_columns([row_values], spec, n_params, columns)
     return frames
 

@@ -291,3 +291,21 @@ def test_a_diverging_qat_seed_leaves_its_stack_instead_of_stopping_it(small):
         row = frame.iloc[0]
         assert row.best_epoch == 0 and row.stopped_epoch >= 1
         assert row.int8_is_quantized
+
+
+def test_a_finished_stack_is_not_trained_again_from_its_checkpoint(small, tmp_path, monkeypatch):
+    """A job with several stacks killed in a later one keeps the earlier stacks' work."""
+    settings = TrainSettings(batch_size=50, max_epochs=2)
+    path = tmp_path / "c.ckpt"
+    first = stacked.Stack("dnn", nets_for("dnn", [0, 1]))
+    done = train.fit_stack(first, small, settings, [0, 1], checkpoint=train.Checkpoint(path, "run"))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished stack was trained again")
+
+    monkeypatch.setattr(train, "evaluate_stack", no_training)
+    again = stacked.Stack("dnn", nets_for("dnn", [0, 1]))
+    resumed = train.fit_stack(again, small, settings, [0, 1], checkpoint=train.Checkpoint(path, "run"))
+    assert [r.history for r in resumed] == [r.history for r in done]
+    for a, b in zip(first.buffers, again.buffers):
+        assert torch.equal(a, b)

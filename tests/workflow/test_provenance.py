@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from snakemake_support import MIRROR, REPO
+from snakemake_support import MIRROR, REPO, one_line_error, snakemake_command
 
 from minarch import io
 
@@ -42,20 +41,9 @@ pytestmark = [
 def snakemake(
     workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile", configfile: Path | None = None
 ) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(snakefile),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile or workdir / "tiny.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    command = snakemake_command(
+        workdir, "--configfile", str(configfile or workdir / "tiny.yaml"), "--cores", "2", *args, snakefile=snakefile
+    )
     return subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, "MINARCH_DATA_MIRROR": str(MIRROR)}
     )
@@ -64,16 +52,6 @@ def snakemake(
 def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return result
-
-
-def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    """The job fails, and says why in one line holding every fragment, not in a traceback."""
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
-    lines = [line for line in output.splitlines() if all(fragment in line for fragment in fragments)]
-    assert lines, f"no line with {fragments} in:\n{output[-5000:]}"
-    assert "Traceback" not in output, output[-5000:]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,10 @@ column, model files byte for byte. Needs the MNIST mirror, like the other workfl
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from snakemake_support import MIRROR
+from snakemake_support import MIRROR, run_and_kill
 from test_robustness import assert_same_runs, command, environment, files_under, snakemake
 
 # One configuration, two seeds stacked, three epochs: each epoch takes seconds, so the run can
@@ -40,24 +36,14 @@ def workdir_for(factory, name: str) -> Path:
 
 def run_until(workdir: Path, checkpoint: str) -> None:
     """Start the workflow and SIGKILL it once ``checkpoint`` exists (an epoch has finished)."""
-    log_path = workdir / f"killed_at{checkpoint}.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command(workdir, cores=1), stdout=log, stderr=subprocess.STDOUT, env=environment(), start_new_session=True
-        )
-    deadline = time.monotonic() + TIMEOUT_S
-    try:
-        while not (workdir / RUN / checkpoint).exists():
-            if process.poll() is not None:
-                pytest.fail(f"the run ended before {checkpoint} appeared:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {checkpoint} within {TIMEOUT_S} s")
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    run_and_kill(
+        command(workdir, cores=1),
+        environment(),
+        workdir / f"killed_at{checkpoint}.log",
+        (workdir / RUN / checkpoint).exists,
+        checkpoint,
+        TIMEOUT_S,
+    )
 
 
 def unlock_and_rerun_until(workdir: Path, checkpoint: str | None) -> None:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from snakemake_support import MIRROR, REPO, planned_jobs
+from snakemake_support import MIRROR, one_line_error, planned_jobs, run_and_kill, snakemake_command
 
 # two configurations x 2 seeds: two train jobs (one block of 2 seeds each), so that one can
 # finish while the other is half done
@@ -41,6 +40,13 @@ STAGE_FILES = {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
 TIMING = ["seconds"]  # wall-clock time of a run (train and QAT rows): the only column allowed to differ
 TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # minarch.io.atomic_path: .{name}.{random}.tmp
 CHECKPOINT = re.compile(r"^\.(train|qat)-seeds\d+-\d+\.ckpt$")  # a running job's per-epoch checkpoint
+
+
+def is_output(path: str) -> bool:
+    """A stage's output, not a temporary write or a job's checkpoint."""
+    return not (TEMP_NAME.match(Path(path).name) or CHECKPOINT.match(Path(path).name))
+
+
 KILL_TIMEOUT_S = 600
 
 pytestmark = [
@@ -50,20 +56,7 @@ pytestmark = [
 
 
 def command(workdir: Path, *args: str, cores: int = 2) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "cfg.yaml"),
-        "--cores",
-        str(cores),
-        *args,
-    ]
+    return snakemake_command(workdir, "--configfile", str(workdir / "cfg.yaml"), "--cores", str(cores), *args)
 
 
 def environment(**changes: str | None) -> dict[str, str]:
@@ -169,16 +162,6 @@ def jobs_in_log(text: str) -> tuple[dict[str, list[str]], set[str]]:
     return started, set(re.findall(r"^Finished jobid: (\d+) \(Rule: ", text, re.M))
 
 
-def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    """The failure is reported as one line holding every fragment, and not as a traceback."""
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
-    lines = [line for line in output.splitlines() if all(f in line for f in fragments)]
-    assert lines, f"no line with {fragments} in:\n{output[-5000:]}"
-    assert "Traceback" not in output, output[-5000:]
-    return lines[0]
-
-
 # ---------------------------------------------------------------------------------------------
 # shared runs
 
@@ -198,33 +181,23 @@ def interrupted(tmp_path_factory) -> dict:
     not all of its seeds' files, then rerun as a user would. Returns what was seen on the way."""
     workdir = new_workdir(tmp_path_factory, "interrupted")
     log_path = workdir / "first_run.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command(workdir, cores=2), stdout=log, stderr=subprocess.STDOUT, env=environment(), start_new_session=True
-        )
-    deadline = time.monotonic() + KILL_TIMEOUT_S
-    try:
-        while True:
-            text = log_path.read_text()
-            started, finished = jobs_in_log(text)
-            done = {f for jobid in finished for f in started.get(jobid, [])}
-            trains_done = [j for j in finished if any(f.endswith("train.parquet") for f in started.get(j, []))]
-            # a seed's file whose job (block of seeds) has not finished yet: a half-done job
-            half_done = [
-                p for p in files_under(workdir, "results/runs") if p not in done and not TEMP_NAME.match(Path(p).name)
-            ]
-            if trains_done and half_done:
-                break
-            if process.poll() is not None:
-                pytest.fail(f"the run ended (rc {process.returncode}) before it could be interrupted:\n{text[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no train job finished within {KILL_TIMEOUT_S} s:\n{text[-3000:]}")
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+
+    def a_train_job_done_and_another_half_done() -> bool:
+        started, finished = jobs_in_log(log_path.read_text())
+        done = {f for jobid in finished for f in started.get(jobid, [])}
+        trains_done = [j for j in finished if any(f.endswith("train.parquet") for f in started.get(j, []))]
+        # a seed's file whose job (block of seeds) has not finished yet: a half-done job
+        half_done = [p for p in files_under(workdir, "results/runs") if p not in done and is_output(p)]
+        return bool(trains_done and half_done)
+
+    run_and_kill(
+        command(workdir, cores=2),
+        environment(),
+        log_path,
+        a_train_job_done_and_another_half_done,
+        "a finished train job beside a half-done one",
+        KILL_TIMEOUT_S,
+    )
     # the log again: a job may have finished between the last poll and the kill
     started, finished = jobs_in_log(log_path.read_text())
     finished_outputs = sorted({f for jobid in finished for f in started.get(jobid, [])})
@@ -236,9 +209,7 @@ def interrupted(tmp_path_factory) -> dict:
         # outputs of the jobs the kill interrupted (a temporary file, if the kill hit a write,
         # is no output: it stays behind, hidden, and is never mistaken for one)
         "half_done": sorted(
-            p
-            for p in set(files_under(workdir, "results/runs")) - set(finished_outputs)
-            if not TEMP_NAME.match(Path(p).name)
+            p for p in set(files_under(workdir, "results/runs")) - set(finished_outputs) if is_output(p)
         ),
         "table1_at_kill": (workdir / "results/table1.csv").exists(),
     }
@@ -249,7 +220,7 @@ def interrupted(tmp_path_factory) -> dict:
     for name in files_under(workdir, "results/runs", "results/collected"):
         base = Path(name).name
         try:
-            if TEMP_NAME.match(base) or CHECKPOINT.match(base):
+            if not is_output(name):
                 continue
             if base.endswith(".parquet"):
                 pd.read_parquet(workdir / name)
@@ -314,8 +285,7 @@ def test_kill_leaves_no_file_that_looks_finished(interrupted):
     assert not interrupted["torn_at_kill"], interrupted["torn_at_kill"]
     for name in interrupted["files_at_kill"]:
         if name.startswith("results/runs/"):
-            base = Path(name).name
-            assert base in STAGE_FILES or TEMP_NAME.match(base) or CHECKPOINT.match(base), name
+            assert Path(name).name in STAGE_FILES or not is_output(name), name
     for name in files_under(interrupted["workdir"], "results/runs"):
         assert Path(name).name in STAGE_FILES, name
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from snakemake_support import MIRROR, REPO, planned_jobs
+from snakemake_support import MIRROR, planned_jobs, snakemake_command
 
 TINY = """
 train: {max_epochs: 1}
@@ -30,20 +29,7 @@ pytestmark = [
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "tiny.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    command = snakemake_command(workdir, "--configfile", str(workdir / "tiny.yaml"), "--cores", "2", *args)
     env = {**os.environ, "MINARCH_DATA_MIRROR": str(MIRROR)}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:

@@ -34,9 +34,7 @@ def main(job):
             row.int8_test_acc,
             row.gap_pp,
         )
-    if checkpoints is not None:
-        for path in stages.checkpoint_paths(checkpoints, "qat", specs, stack_max_width):
-            path.unlink(missing_ok=True)
+    stages.remove_checkpoints(checkpoints, "qat", specs, stack_max_width)  # every output is in place
 
 
 run_job(snakemake, main)  # noqa: F821

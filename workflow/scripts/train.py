@@ -20,9 +20,7 @@ def main(job):
         write_parquet(frame, train_path)
         final = frame[frame["kind"] == "final"].iloc[0]
         log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
-    if checkpoints is not None:  # every output is in place: the checkpoints have done their job
-        for path in stages.checkpoint_paths(checkpoints, "train", specs, stack_max_width):
-            path.unlink(missing_ok=True)
+    stages.remove_checkpoints(checkpoints, "train", specs, stack_max_width)  # every output is in place
 
 
 run_job(snakemake, main)  # noqa: F821
