@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import jsonschema
 
 from minarch import topology as topo
-from minarch.settings import FIXED_TOPOLOGIES, RunSpec
+from minarch.settings import FIXED_TOPOLOGIES, VIT_POSITIONS, RunSpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 TOPOLOGY_SWEEP = "topology_sweep"
@@ -197,8 +197,14 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
 
 
 def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
-    """A DNN section lists its topologies; the CNN and ViT have one fixed shape each."""
-    return list(spec["topologies"]) if family == "dnn" else [FIXED_TOPOLOGIES[family]]
+    """A DNN section lists its topologies, a ViT section its position embeddings (each kind a
+    topology name, ``settings.VIT_POSITIONS``); the CNN has one fixed shape."""
+    if family == "dnn":
+        return list(spec["topologies"])
+    if family == "vit":
+        default = load_schema()["properties"]["families"]["properties"]["vit"]["properties"]["positions"]["default"]
+        return [VIT_POSITIONS[kind] for kind in spec.get("positions", default)]
+    return [FIXED_TOPOLOGIES[family]]
 
 
 def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ from torch import nn
 
 from minarch import topology as topo
 from minarch.io import CheckpointError, atomic_path
-from minarch.settings import FIXED_TOPOLOGIES
+from minarch.settings import FIXED_TOPOLOGIES, VIT_POSITIONS, vit_position_kind
 
 # The sizes and closed-form parameter counts live torch-free in minarch.sizes (the cost model
 # and the paper comparison use them too); they are re-exported here beside the modules.
@@ -31,12 +31,14 @@ def build(
     the first hidden layer (DNN), the conv channels (CNN) or the hidden dimension (ViT)."""
     if arch == "dnn":
         return dnn(math.prod(image_shape), topo.hidden_widths(topology, width), num_classes)
-    if arch in FIXED_TOPOLOGIES and topology != FIXED_TOPOLOGIES[arch]:
-        raise ValueError(f"{arch} has the single topology {FIXED_TOPOLOGIES[arch]!r}, not {topology!r}")
     if arch == "cnn":
+        if topology != FIXED_TOPOLOGIES["cnn"]:
+            raise ValueError(f"cnn has the single topology {FIXED_TOPOLOGIES['cnn']!r}, not {topology!r}")
         return cnn(image_shape, width, num_classes)
     if arch == "vit":
-        return ViT(image_shape, width, num_classes)
+        if topology not in VIT_POSITIONS.values():
+            raise ValueError(f"vit topologies are {', '.join(VIT_POSITIONS.values())}, not {topology!r}")
+        return ViT(image_shape, width, num_classes, positions=vit_position_kind(topology))
     raise ValueError(f"unknown architecture {arch!r}; known: dnn, cnn, vit")
 
 
@@ -132,14 +134,20 @@ class EncoderBlock(nn.Module):
 
 class ViT(nn.Module):
     """A minimal Vision Transformer (paper Sec. III-B, after Dosovitskiy et al.): a 7x7 grid of
-    patches, linear patch embedding, learnable class token, fixed sinusoidal positions, two
-    pre-norm single-head encoder blocks, LayerNorm and a linear head on the class token.
-    Linear weights Xavier-uniform and biases zero (the original ViT's choice), class token zero."""
+    patches, linear patch embedding, learnable class token, position embeddings, two pre-norm
+    single-head encoder blocks, LayerNorm and a linear head on the class token. Linear weights
+    Xavier-uniform and biases zero (the original ViT's choice), class token zero.
+
+    ``positions``: ``sinusoidal``, a fixed table (no parameters), or ``learned``, one trained
+    D-vector per token as in Dosovitskiy et al., drawn from N(0, 0.02^2) as their reference
+    code does (docs/design.md §1 says which matches the paper's parameter counts)."""
 
     # Only the linear layers run in int8; norms, softmax and attention matmuls stay float.
     quantize_linear_layers_only = True
 
-    def __init__(self, image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES):
+    def __init__(
+        self, image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES, positions: str = "sinusoidal"
+    ):
         super().__init__()
         in_channels, height, width = image_shape
         if height % VIT_GRID or width % VIT_GRID:
@@ -147,7 +155,13 @@ class ViT(nn.Module):
         self.patch = (height // VIT_GRID, width // VIT_GRID)
         self.patch_embedding = nn.Linear(in_channels * self.patch[0] * self.patch[1], dim)
         self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.register_buffer("positions", sinusoidal_positions(VIT_GRID * VIT_GRID + 1, dim)[None], persistent=False)
+        table = sinusoidal_positions(VIT_GRID * VIT_GRID + 1, dim)[None]
+        if positions == "learned":  # drawn last (below): a seed's other weights are the same for both kinds
+            self.positions = nn.Parameter(torch.empty_like(table))
+        elif positions == "sinusoidal":
+            self.register_buffer("positions", table, persistent=False)
+        else:
+            raise ValueError(f"ViT positions are 'sinusoidal' or 'learned', not {positions!r}")
         self.blocks = nn.Sequential(*(EncoderBlock(dim) for _ in range(VIT_BLOCKS)))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
@@ -155,6 +169,8 @@ class ViT(nn.Module):
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
+        if isinstance(self.positions, nn.Parameter):
+            nn.init.normal_(self.positions, std=0.02)
 
     def patches(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, 49, C * ph * pw), row-major over the grid."""

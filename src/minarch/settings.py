@@ -23,6 +23,19 @@ from typing import Any
 # run paths where a DNN names its topology.
 FIXED_TOPOLOGIES = {"cnn": "conv3x3", "vit": "enc2"}
 
+# The ViT's position embedding is part of its shape, so each kind has a topology name of its
+# own: both kinds can run in one sweep (``families.vit.positions``) and never share files.
+# ``enc2``, the fixed sinusoidal table, is the name every earlier run was stored under.
+VIT_POSITIONS = {"sinusoidal": "enc2", "learned": "enc2learned"}
+
+
+def vit_position_kind(topology: str) -> str:
+    """``sinusoidal`` or ``learned``: the position embedding a ViT topology name stands for."""
+    for kind, name in VIT_POSITIONS.items():
+        if name == topology:
+            return kind
+    raise ValueError(f"unknown ViT topology {topology!r}; known: {', '.join(VIT_POSITIONS.values())}")
+
 
 @dataclass(frozen=True)
 class RunSpec:

@@ -13,6 +13,7 @@ import itertools
 
 from minarch import topology as topo
 from minarch.data import DATASETS
+from minarch.settings import vit_position_kind
 
 NUM_CLASSES = 10  # every dataset here has ten balanced classes
 VIT_GRID = 7  # patches per side
@@ -42,13 +43,16 @@ def cnn_parameter_count(image_shape: tuple[int, ...], channels: int, num_classes
     return conv + (channels * (height - side) * (width - side) + 1) * num_classes
 
 
-def vit_parameter_count(image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES) -> int:
+def vit_parameter_count(
+    image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES, learned_positions: bool = False
+) -> int:
     """Patch embedding + class token + VIT_BLOCKS x (2 norms, 4 attention and 2 MLP linears)
-    + norm + head."""
+    + norm + head, and with learned positions one D-vector per token (class token included)."""
     in_channels, height, width = image_shape
     patch_dim = in_channels * (height // VIT_GRID) * (width // VIT_GRID)
     block = 2 * 2 * dim + 6 * (dim * dim + dim)
-    return (patch_dim + 1) * dim + dim + VIT_BLOCKS * block + 2 * dim + (dim + 1) * num_classes
+    positions = (VIT_GRID * VIT_GRID + 1) * dim if learned_positions else 0
+    return (patch_dim + 1) * dim + dim + VIT_BLOCKS * block + 2 * dim + (dim + 1) * num_classes + positions
 
 
 def vit_parameter_formula() -> str:
@@ -70,5 +74,5 @@ def parameter_count(dataset: str, arch: str, topology: str, width: int) -> int:
     if arch == "cnn":
         return cnn_parameter_count(shape, width)
     if arch == "vit":
-        return vit_parameter_count(shape, width)
+        return vit_parameter_count(shape, width, learned_positions=vit_position_kind(topology) == "learned")
     raise ValueError(f"unknown architecture {arch!r}; known: dnn, cnn, vit")

@@ -223,7 +223,7 @@ class CNNStack(_Family):
 
 
 class ViTStack(_Family):
-    """``models.ViT``: patch embedding, class token, fixed positions, pre-norm blocks, head.
+    """``models.ViT``: patch embedding, class token, positions, pre-norm blocks, head.
     In QAT every linear layer has its own quant stub (``ViT.quantize_linear_layers_only``)."""
 
     def __init__(self, model: nn.Module):
@@ -233,7 +233,9 @@ class ViTStack(_Family):
         self.patch = model.patch
         self.grid = models.VIT_GRID
         self.blocks = len(model.blocks)
-        self.positions = model.positions.detach()  # fixed, the same for every seed of a width
+        # fixed sinusoidal positions are the same for every seed of a width; learned ones are a
+        # parameter of each seed like the class token
+        self.positions = None if isinstance(model.positions, nn.Parameter) else model.positions.detach()
         names = [name for name, _ in model.named_parameters()]
         linears = set(_linear_names(model))
         self.params, self.index = [], {}
@@ -245,6 +247,8 @@ class ViTStack(_Family):
                 spec = Param(name, shape=(1, model.get_parameter(name).shape[0]))
             elif name == "class_token":
                 spec = Param(name, shape=(1, self.dim))
+            elif name == "positions":
+                spec = Param(name, shape=tuple(model.positions.shape[1:]))
             else:  # LayerNorm weight and bias, broadcast over (S, rows, D)
                 spec = Param(name, shape=(1, self.dim))
             self.index[name] = len(self.params)
@@ -272,7 +276,11 @@ class ViTStack(_Family):
 
         tokens = linear("patch_embedding", patches).view(s, b, g * g, self.dim)
         cls = p[self.index["class_token"]].view(s, 1, 1, self.dim).expand(s, b, 1, self.dim)
-        tokens = torch.cat([cls, tokens], dim=2) + self.positions.to(x.device)
+        if self.positions is None:
+            positions = p[self.index["positions"]].unsqueeze(1)  # (S, 1, tokens, D)
+        else:
+            positions = self.positions.to(x.device)
+        tokens = torch.cat([cls, tokens], dim=2) + positions
         n = tokens.shape[2]
         h = tokens.reshape(s, b * n, self.dim)
         for i in range(self.blocks):

@@ -195,11 +195,20 @@ def test_fixed_shape_families_run_their_one_topology(schema, family, topology):
     assert cfg.topologies_of(family, spec) == [topology]
 
 
-@pytest.mark.parametrize("family", ["cnn", "vit"])
-def test_fixed_shape_families_take_no_topologies(schema, family):
+@pytest.mark.parametrize("family, known", [("cnn", "datasets, seeds, widths"), ("vit", "datasets, positions, seeds")])
+def test_fixed_shape_families_take_no_topologies(schema, family, known):
     section = {"datasets": ["mnist"], "topologies": ["L1"], "widths": [2], "seeds": 1}
-    with pytest.raises(cfg.ConfigError, match=f"families.{family}.*known keys: datasets, seeds, widths"):
+    with pytest.raises(cfg.ConfigError, match=f"families.{family}.*known keys: {known}"):
         cfg.check({"families": {family: section}}, schema)
+
+
+def test_vit_position_embeddings_are_topologies_of_their_own(schema):
+    spec = {"datasets": ["mnist"], "widths": [4], "seeds": 2, "positions": ["learned", "sinusoidal"]}
+    cfg.check({"families": {"vit": spec}}, schema)
+    assert cfg.topologies_of("vit", spec) == ["enc2learned", "enc2"]
+    assert {r.topology for r in cfg.family_runs("vit", spec)} == {"enc2", "enc2learned"}
+    with pytest.raises(cfg.ConfigError, match="positions"):
+        cfg.check({"families": {"vit": {**spec, "positions": ["rotary"]}}}, schema)
 
 
 def test_unknown_family_rejected(schema):

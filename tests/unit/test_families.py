@@ -152,7 +152,7 @@ def test_resize_for_vit():
 def test_fixed_topologies_enforced():
     with pytest.raises(ValueError, match="single topology"):
         models.build("cnn", "L1", 4, MNIST)
-    with pytest.raises(ValueError, match="single topology"):
+    with pytest.raises(ValueError, match="vit topologies are enc2, enc2learned"):
         models.build("vit", "conv3x3", 4, MNIST)
 
 

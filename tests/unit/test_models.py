@@ -183,6 +183,7 @@ def test_size_of_every_family_matches_the_built_model(dataset):
         ("cnn", "conv3x3", 8),
         ("vit", "enc2", 1),
         ("vit", "enc2", 16),
+        ("vit", "enc2learned", 16),
     ]:
         model = models.build(arch, topology, width, sizes.input_shape(dataset, arch))
         assert sizes.parameter_count(dataset, arch, topology, width) == models.parameter_count(model), (arch, width)
@@ -210,3 +211,24 @@ def test_sizes_cost_and_comparison_do_not_import_torch():
     code = "import sys, minarch.sizes, minarch.cost, minarch.comparison; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_learned_vit_positions_are_trained_saved_and_counted(tmp_path):
+    """``enc2learned``: one trained D-vector per token, kept in model.pt; ``enc2``'s sinusoidal
+    table is no parameter. A seed's other weights are the same for both kinds."""
+    from minarch import sizes
+
+    fixed, learned = (models.seeded(3, "vit", t, 8, (1, 28, 28)) for t in ("enc2", "enc2learned"))
+    assert "positions" not in dict(fixed.named_parameters())
+    assert dict(learned.named_parameters())["positions"].shape == (1, models.VIT_GRID**2 + 1, 8)
+    assert models.parameter_count(learned) - models.parameter_count(fixed) == (models.VIT_GRID**2 + 1) * 8
+    assert sizes.parameter_count("mnist", "vit", "enc2learned", 8) == models.parameter_count(learned)
+    assert torch.equal(fixed.head.weight, learned.head.weight)
+    with torch.no_grad():
+        learned.positions.add_(1.0)
+    path = tmp_path / "model.pt"
+    models.save(path, learned, {"arch": "vit", "topology": "enc2learned", "width": 8}, (1, 28, 28))
+    loaded, _ = models.load(path)
+    assert torch.equal(loaded.positions, learned.positions)
+    with pytest.raises(ValueError, match="enc2learned"):
+        models.build("vit", "enc3", 8, (1, 28, 28))

@@ -13,17 +13,23 @@ from minarch import models, quantize, stacked, stages, train
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
 IMAGE = (1, 28, 28)
-CONFIGS = {"dnn": ("L2e", 6), "cnn": ("conv3x3", 2), "vit": ("enc2", 4)}
+# case -> (arch, topology, width); the ViT with learned positions is a case of its own
+CASES = {
+    "dnn": ("dnn", "L2e", 6),
+    "cnn": ("cnn", "conv3x3", 2),
+    "vit": ("vit", "enc2", 4),
+    "vit_learned": ("vit", "enc2learned", 4),
+}
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
 
 
-def nets_for(arch, seeds):
-    topology, width = CONFIGS[arch]
+def nets_for(case, seeds):
+    arch, topology, width = CASES[case]
     return [models.seeded(seed, arch, topology, width, IMAGE) for seed in seeds]
 
 
-def specs_for(arch, seeds):
-    topology, width = CONFIGS[arch]
+def specs_for(case, seeds):
+    arch, topology, width = CASES[case]
     return [RunSpec("mnist", arch, topology, width, seed) for seed in seeds]
 
 
@@ -35,13 +41,13 @@ def small():
     return make_splits(n_train=200, n_val=60, n_test=100)
 
 
-@pytest.mark.parametrize("arch", sorted(CONFIGS))
-def test_round_trip_keeps_each_seeds_weights(arch):
-    nets = nets_for(arch, [0, 3, 5])
-    stack = stacked.Stack(arch, nets)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_round_trip_keeps_each_seeds_weights(case):
+    nets = nets_for(case, [0, 3, 5])
+    stack = stacked.Stack(CASES[case][0], nets)
     assert stack.size == 3
     for row, seed in enumerate([0, 3, 5]):
-        topology, width = CONFIGS[arch]
+        arch, topology, width = CASES[case]
         fresh = stack.write_into(models.build(arch, topology, width, IMAGE), row)
         reference = models.seeded(seed, arch, topology, width, IMAGE)
         for (name, a), b in zip(fresh.state_dict().items(), reference.state_dict().values()):
@@ -50,22 +56,22 @@ def test_round_trip_keeps_each_seeds_weights(arch):
     assert names == {name for name, _ in nets[0].named_parameters()}, "every parameter is stacked"
 
 
-@pytest.mark.parametrize("arch", sorted(CONFIGS))
-def test_stacked_forward_matches_each_model(arch):
-    nets = nets_for(arch, [0, 1, 2])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stacked_forward_matches_each_model(case):
+    nets = nets_for(case, [0, 1, 2])
     x = torch.randn(3, 20, *IMAGE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = torch.stack([net(x[i]) for i, net in enumerate(nets)])
-        torch.testing.assert_close(stacked.Stack(arch, nets).forward(x), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(stacked.Stack(CASES[case][0], nets).forward(x), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", sorted(CONFIGS))
-def test_stacked_fake_quant_matches_eager_qat_models(arch):
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stacked_fake_quant_matches_eager_qat_models(case):
     """Training-mode forwards of S eager QAT models and of the stack with StackedFakeQuant give
     the same outputs and leave every observer, scale and zero point with the same values."""
-    nets = nets_for(arch, [0, 1, 2])
+    nets = nets_for(case, [0, 1, 2])
     eager = [quantize.prepare(copy.deepcopy(net)) for net in nets]
-    stack = stacked.Stack(arch, nets)
+    stack = stacked.Stack(CASES[case][0], nets)
     quant = quantize.StackedFakeQuant(eager[0], 3)
     generator = torch.Generator().manual_seed(1)
     for step in range(3):
@@ -75,7 +81,7 @@ def test_stacked_fake_quant_matches_eager_qat_models(arch):
             got = stack.forward(x, quant)
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
     assert quant.used == set(quant.points) == set(quantize.fake_quant_points(eager[0]))
-    topology, width = CONFIGS[arch]
+    arch, topology, width = CASES[case]
     for row, reference in enumerate(eager):
         copied = quant.write_into(
             quantize.prepare(stack.write_into(models.build(arch, topology, width, IMAGE), row)), row
@@ -125,31 +131,31 @@ def _assert_same_runs(a, b, n_val: int, n_test: int):
             torch.testing.assert_close(p_a, p_b, rtol=1e-3, atol=5e-3)
 
 
-def _train(arch, seeds, splits, settings, quant=False):
-    nets = nets_for(arch, seeds)
-    stack = stacked.Stack(arch, nets)
+def _train(case, seeds, splits, settings, quant=False):
+    nets = nets_for(case, seeds)
+    stack = stacked.Stack(CASES[case][0], nets)
     q = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0])), len(seeds)) if quant else None
     results = train.fit_stack(stack, splits, settings, seeds, quant=q)
     return [(stack.write_into(net, row), result) for row, (net, result) in enumerate(zip(nets, results))], q
 
 
 @pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
-@pytest.mark.parametrize("arch", sorted(CONFIGS))
-def test_stacked_training_matches_one_seed_at_a_time(arch, quant, small):
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stacked_training_matches_one_seed_at_a_time(case, quant, small):
     settings = TrainSettings(batch_size=32, max_epochs=2, patience=5)  # 200 = 6 * 32 + 8: a short last batch
-    together, _ = _train(arch, [0, 1, 2], small, settings, quant)
-    alone = [_train(arch, [seed], small, settings, quant)[0][0] for seed in (0, 1, 2)]
+    together, _ = _train(case, [0, 1, 2], small, settings, quant)
+    alone = [_train(case, [seed], small, settings, quant)[0][0] for seed in (0, 1, 2)]
     _assert_same_runs(together, alone, len(small.y_val), len(small.y_test))
 
 
 @pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
-@pytest.mark.parametrize("arch", sorted(CONFIGS))
-def test_a_seeds_results_do_not_depend_on_its_stack_mates(arch, quant, small):
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_seeds_results_do_not_depend_on_its_stack_mates(case, quant, small):
     """Seeds [0, 1] and [0, 1, 2]: seeds 0 and 1 end identical, to the bit (the same code on
     the same machine); patience 1 makes seeds leave the stack at different epochs."""
     settings = TrainSettings(batch_size=32, max_epochs=4, patience=1, learning_rate=0.01)
-    two, q2 = _train(arch, [0, 1], small, settings, quant)
-    three, q3 = _train(arch, [0, 1, 2], small, settings, quant)
+    two, q2 = _train(case, [0, 1], small, settings, quant)
+    three, q3 = _train(case, [0, 1, 2], small, settings, quant)
     for row in (0, 1):
         (model_a, result_a), (model_b, result_b) = two[row], three[row]
         assert [{k: r[k] for k in METRICS} for r in result_a.history] == [
@@ -177,13 +183,13 @@ def test_train_block_stacked_equals_alone_and_qat_int8_agrees(small):
         assert ra.fake_quant_test_acc == pytest.approx(rb.fake_quant_test_acc, abs=100.0 / len(small.y_test) + 1e-9)
 
 
-@pytest.mark.parametrize("arch", sorted(CONFIGS))
-def test_prune_block_matches_eager_pruning(arch, small):
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_prune_block_matches_eager_pruning(case, small):
     """Stacked evaluation of every (seed, ratio) gives the rows the eager models give."""
     from minarch import prune
 
-    nets = nets_for(arch, [0, 1])
-    specs = specs_for(arch, [0, 1])
+    nets = nets_for(case, [0, 1])
+    specs = specs_for(case, [0, 1])
     ratios = (0.0, 0.3, 0.7, 1.0)
     frames = stages.prune_block(nets, specs, small, TrainSettings(), PruneSettings(ratios=ratios), stack_models=8)
     for net, frame in zip(nets, frames):
@@ -203,15 +209,15 @@ class _Killed(Exception):
 
 
 @pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
-@pytest.mark.parametrize("arch", ["dnn", "vit"])
-def test_killed_loop_resumes_from_its_checkpoint_with_the_same_results(arch, quant, small, tmp_path, monkeypatch):
+@pytest.mark.parametrize("case", ["dnn", "vit"])
+def test_killed_loop_resumes_from_its_checkpoint_with_the_same_results(case, quant, small, tmp_path, monkeypatch):
     settings = TrainSettings(batch_size=32, max_epochs=4, patience=2, learning_rate=0.01)
     seeds = [0, 1, 2]
-    reference, q_ref = _train(arch, seeds, small, settings, quant)
+    reference, q_ref = _train(case, seeds, small, settings, quant)
 
     def run(checkpoint):
-        nets = nets_for(arch, seeds)
-        stack = stacked.Stack(arch, nets)
+        nets = nets_for(case, seeds)
+        stack = stacked.Stack(CASES[case][0], nets)
         q = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0])), len(seeds)) if quant else None
         results = train.fit_stack(stack, small, settings, seeds, quant=q, checkpoint=checkpoint)
         return [(stack.write_into(net, row), result) for row, (net, result) in enumerate(zip(nets, results))], q
