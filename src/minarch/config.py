@@ -226,12 +226,21 @@ def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def seeds_per_arch(config: dict[str, Any]) -> dict[str, int]:
-    """Seeds each architecture's jobs must cover: a DNN in both phases is one set of runs."""
-    counts: dict[str, int] = {}
-    for spec in sweeps(config).values():
-        counts[spec["arch"]] = max(counts.get(spec["arch"], 0), spec["seeds"])
-    return counts
+def configurations(config: dict[str, Any]) -> dict[tuple[str, str, str, int], dict[str, Any]]:
+    """Every (dataset, arch, topology, width) some sweep runs, with the seeds it needs trained
+    (``train``: the most any sweep asks for) and pruned and quantised (``staged``: the most a
+    family asks for; 0 for a phase-1-only shape, which is trained only). A square DNN of phase
+    1 is the same run as the DNN family's, so each configuration appears once."""
+    found: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for name, spec in sweeps(config).items():
+        for dataset in spec["datasets"]:
+            for topology in spec["topologies"]:
+                for width in spec["widths"]:
+                    entry = found.setdefault((dataset, spec["arch"], topology, int(width)), {"train": 0, "staged": 0})
+                    entry["train"] = max(entry["train"], int(spec["seeds"]))
+                    if name != TOPOLOGY_SWEEP:
+                        entry["staged"] = max(entry["staged"], int(spec["seeds"]))
+    return found
 
 
 def family_runs(family: str, spec: dict[str, Any]) -> Iterator[RunSpec]:
@@ -241,12 +250,6 @@ def family_runs(family: str, spec: dict[str, Any]) -> Iterator[RunSpec]:
             for width in spec["widths"]:
                 for seed in range(spec["seeds"]):
                     yield RunSpec(dataset, family, topology, int(width), seed)
-
-
-def seed_blocks(n_seeds: int, seeds_per_job: int) -> list[list[int]]:
-    """Seeds grouped into jobs; ``seeds_per_job`` 0 means all seeds of a configuration in one job."""
-    size = n_seeds if seeds_per_job <= 0 else seeds_per_job
-    return [list(range(start, min(start + size, n_seeds))) for start in range(0, n_seeds, size)]
 
 
 # ---------------------------------------------------------------------------- the plan in one line
@@ -263,30 +266,13 @@ def _sweep_text(name: str, spec: dict[str, Any], config: dict[str, Any]) -> str:
 
 
 def planned_jobs(config: dict[str, Any]) -> dict[str, int]:
-    """Training runs (seeds trained) and train/prune/qat jobs of the default target, counted
-    as the rules plan them: one job per block of seeds (``seed_blocks``) of a configuration
-    that some sweep needs; phase-1-only configurations are trained, not pruned or quantised.
-    A job trains its whole block, so a DNN configuration of the families trains as many seeds
-    as phase 1 when phase 1's count is larger (the two share their runs and their jobs)."""
-    per_arch = seeds_per_arch(config)
-    per_job = config.get("train", {}).get("seeds_per_job", 0)
-    needed: dict[tuple, int] = {}  # configuration -> seeds some sweep asks for
-    staged: dict[tuple, int] = {}  # the same, for the families only (prune and QAT)
-    for name, spec in sweeps(config).items():
-        for dataset in spec["datasets"]:
-            for topology in spec["topologies"]:
-                for width in spec["widths"]:
-                    key = (dataset, spec["arch"], topology, int(width))
-                    needed[key] = max(needed.get(key, 0), spec["seeds"])
-                    if name != TOPOLOGY_SWEEP:
-                        staged[key] = max(staged.get(key, 0), spec["seeds"])
-
-    def blocks(key: tuple, n_seeds: int) -> list[list[int]]:
-        return [b for b in seed_blocks(per_arch[key[1]], per_job) if b[0] < n_seeds]
-
-    train_blocks = [b for key, n in needed.items() for b in blocks(key, n)]
-    stage_jobs = sum(len(blocks(key, n)) for key, n in staged.items())
-    return {"runs": sum(map(len, train_blocks)), "train": len(train_blocks), "prune": stage_jobs, "qat": stage_jobs}
+    """Training runs and train/prune/qat jobs of the default target, counted as the rules plan
+    them: one job per seed and stage (``configurations``); phase-1-only configurations are
+    trained, not pruned or quantised."""
+    found = configurations(config).values()
+    runs = sum(entry["train"] for entry in found)
+    staged = sum(entry["staged"] for entry in found)
+    return {"runs": runs, "train": runs, "prune": staged, "qat": staged}
 
 
 def plan_summary(config: dict[str, Any]) -> str:

@@ -5,11 +5,11 @@ The model, per job (one process, ``train.threads`` torch threads, 1 by default):
 
 - every job pays a process start (interpreter, Snakemake script preamble, ``import torch``
   and minarch) and loads its dataset;
-- a **train** job trains each seed of its block for ``max_epochs x epoch_fraction`` float
-  epochs, then evaluates the final model on every split (7 test-set evaluations' worth);
-- a **prune** job evaluates each seed at every ratio (one test-set evaluation each) plus
+- a **train** job trains its one seed for ``max_epochs x epoch_fraction`` float epochs, then
+  evaluates the final model on every split (7 test-set evaluations' worth);
+- a **prune** job evaluates its seed at every ratio (one test-set evaluation each) plus
   ``finetune_epochs`` float epochs per nonzero ratio;
-- a **qat** job retrains each seed (mode ``scratch``: ``max_epochs x epoch_fraction``;
+- a **qat** job retrains its seed (mode ``scratch``: ``max_epochs x epoch_fraction``;
   ``finetune``: ``finetune_epochs``) at the QAT epoch cost, then evaluates the int8 model;
 - the aggregates (collect, regimes, Table I, paper comparison, figures) cost
   ``aggregate_seconds`` each.
@@ -25,8 +25,9 @@ measured on the 2-core development machine by ``benchmarks/cost_model.py --calib
 benchmark files for the per-job overhead).
 
 The jobs are the workflow's: the config is merged and checked as the Snakefile does
-(``minarch.config.merge_layers`` / ``prepare``, the schema's defaults), the sweeps, seed
-counts and seed blocks come from ``minarch.config``, parameter counts from ``minarch.sizes``.
+(``minarch.config.merge_layers`` / ``prepare``, the schema's defaults), the configurations
+and their seed counts come from ``minarch.config``, parameter counts from ``minarch.sizes``.
+The same per-job prediction sizes each cluster job's request (``job_request``).
 
 Epochs are an upper bound by default (early stopping only shortens runs); set
 ``epoch_fraction`` from a finished sweep (``measured_epoch_fraction``).
@@ -50,16 +51,20 @@ from minarch import topology as topo
 from minarch.config import (
     TOPOLOGY_SWEEP,
     ConfigError,
+    configurations,
     load_schema,
     load_yaml,
     merge_layers,
     prepare,
-    seed_blocks,
-    seeds_per_arch,
     sweeps,
 )
 from minarch.settings import section_defaults
-from minarch.sizes import NUM_CLASSES, parameter_count  # noqa: F401  (NUM_CLASSES: regimes' chance level)
+from minarch.sizes import (
+    NUM_CLASSES,  # noqa: F401  (also the regimes' chance level)
+    VIT_GRID,
+    input_shape,
+    parameter_count,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
@@ -210,84 +215,70 @@ class Job:
     epochs: float = 0.0  # training epochs (float or QAT) over the job's seeds
 
 
+def _member(spec: dict[str, Any], key: tuple[str, str, str, int]) -> bool:
+    dataset, arch, topology, width = key
+    return (
+        spec["arch"] == arch
+        and dataset in spec["datasets"]
+        and topology in spec["topologies"]
+        and width in map(int, spec["widths"])
+    )
+
+
+def seed_job_seconds(
+    config: dict[str, Any], params: CostParameters, dataset: str, arch: str, topology: str, width: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds of one seed's train, prune and QAT job (process start and data loading
+    included), and the epochs each trains; ``config`` as ``load_config`` returns it."""
+    train_cfg, prune_cfg, qat_cfg = config["train"], config["prune"], config["qat"]
+    max_epochs = int(train_cfg["max_epochs"]) * params.epoch_fraction
+    finetune = int(prune_cfg["finetune_epochs"]) * sum(1 for r in prune_cfg["ratios"] if r > 0)
+    qat_epochs = max_epochs if qat_cfg["mode"] == "scratch" else float(qat_cfg["finetune_epochs"])
+    cost = params.seconds(dataset, arch, depth_of(arch, topology), parameter_count(dataset, arch, topology, width))
+    start = params.process_start + params.data_load.get(f"{dataset}/{arch}", params.data_load.get(dataset, 1.0))
+    seconds = {
+        "train": start + max_epochs * cost["epoch"] + params.final_eval_tests * cost["test_eval"],
+        "prune": start + len(prune_cfg["ratios"]) * cost["test_eval"] + finetune * cost["epoch"],
+        "qat": start + qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"],
+    }
+    return seconds, {"train": max_epochs, "prune": float(finetune), "qat": qat_epochs}
+
+
 def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[Job]:
     """Every job of the default target ``all`` for ``config`` (as ``load_config`` returns it:
     every setting present), with its estimated seconds."""
     params = params or CostParameters()
     found = sweeps(config)
-    train_cfg, prune_cfg, qat_cfg = config["train"], config["prune"], config["qat"]
-    max_epochs = int(train_cfg["max_epochs"]) * params.epoch_fraction
-    per_arch = seeds_per_arch(config)
-
-    # every configuration once: the seeds it needs and the sweeps it is in (a square DNN of the
-    # phase-1 sweep is the same run as the DNN family's); its family owns it in the table
-    needed: dict[tuple[str, str, str, int], int] = {}
-    members: dict[tuple[str, str, str, int], list[str]] = defaultdict(list)
-    for name, spec in found.items():
-        for dataset in spec["datasets"]:
-            for topology in spec["topologies"]:
-                for width in spec["widths"]:
-                    key = (dataset, spec["arch"], topology, int(width))
-                    needed[key] = max(needed.get(key, 0), int(spec["seeds"]))
-                    members[key].append(name)
     jobs = [
         Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start)
-        for d in sorted({key[0] for key in needed})
+        for d in sorted({d for spec in found.values() for d in spec["datasets"]})
     ]
     by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
-    ratios = list(prune_cfg["ratios"])
-    finetune = int(prune_cfg["finetune_epochs"]) * sum(1 for r in ratios if r > 0)
-    qat_epochs = max_epochs if qat_cfg["mode"] == "scratch" else float(qat_cfg["finetune_epochs"])
-    for key in sorted(needed, key=str):
+    for key, entry in sorted(configurations(config).items(), key=lambda kv: str(kv[0])):
         dataset, arch, topology, width = key
-        families = [m for m in members[key] if m != TOPOLOGY_SWEEP]
-        owner = families[0] if families else members[key][0]
-        cost = params.seconds(dataset, arch, depth_of(arch, topology), parameter_count(dataset, arch, topology, width))
-        start = params.process_start + params.data_load.get(f"{dataset}/{arch}", params.data_load.get(dataset, 1.0))
-        for block in seed_blocks(per_arch[arch], int(train_cfg["seeds_per_job"])):
-            if block[0] >= needed[key]:
-                continue  # no sweep asks for these seeds of this configuration
-            tag = f"{dataset}/{arch}/{topology}/w{width}/seeds{block[0]}-{block[-1]}"
-            seeds = len(block)
+        # the sweeps this configuration is in: its family owns it in the tables
+        members = [n for n, spec in found.items() if _member(spec, key)]
+        families = [m for m in members if m != TOPOLOGY_SWEEP]
+        owner = families[0] if families else members[0]
+        seconds, epochs = seed_job_seconds(config, params, dataset, arch, topology, width)
+        for seed in range(entry["train"]):
+            tag = f"{dataset}/{arch}/{topology}/w{width}/seed{seed}"
             train = Job(
-                f"train/{tag}",
-                "train",
-                owner,
-                dataset,
-                start + seeds * (max_epochs * cost["epoch"] + params.final_eval_tests * cost["test_eval"]),
-                [f"prepare_dataset/{dataset}"],
-                seeds,
-                seeds * max_epochs,
-            )
+                f"train/{tag}", "train", owner, dataset, seconds["train"], [f"prepare_dataset/{dataset}"], 1,
+                epochs["train"],
+            )  # fmt: skip
             jobs.append(train)
-            for member in members[key]:
-                by_sweep[(member, "train")].append(train.name)
-            if not families:
+            for member in members:
+                if seed < found[member]["seeds"]:
+                    by_sweep[(member, "train")].append(train.name)
+            if seed >= entry["staged"]:
                 continue  # phase 1 trains only
-            prune = Job(
-                f"prune/{tag}",
-                "prune",
-                owner,
-                dataset,
-                start + seeds * (len(ratios) * cost["test_eval"] + finetune * cost["epoch"]),
-                [train.name],
-                seeds,
-                seeds * finetune,
-            )
-            qat = Job(
-                f"qat/{tag}",
-                "qat",
-                owner,
-                dataset,
-                start + seeds * (qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"]),
-                [train.name],
-                seeds,
-                seeds * qat_epochs,
-            )
-            jobs += [prune, qat]
-            for family in families:
-                by_sweep[(family, "prune")].append(prune.name)
-                by_sweep[(family, "qat")].append(qat.name)
+            for stage in ("prune", "qat"):
+                job = Job(f"{stage}/{tag}", stage, owner, dataset, seconds[stage], [train.name], 1, epochs[stage])
+                jobs.append(job)
+                for family in families:
+                    if seed < found[family]["seeds"]:
+                        by_sweep[(family, stage)].append(job.name)
     families = [name for name in found if name != TOPOLOGY_SWEEP]
     aggregate = params.aggregate_seconds
     jobs.append(Job("save_config", "aggregate", "all", "-", aggregate))  # results/config.yaml, read by collect
@@ -334,6 +325,62 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
             Job(f"figure/{f}", "aggregate", f, "-", aggregate, [f"collect/{f}_{s}" for s in STAGES]) for f in families
         ]
     return jobs
+
+
+# ---------------------------------------------------------------------------- cluster requests
+# Peak memory of one job (MB): a process with torch, pandas and the dataset's splits as float32
+# (every dataset here has 70,000 or 60,000 images, the ViT's CIFAR-10 resized first), plus the
+# model's tensors (weights, gradients, Adam's two moments, the best-epoch copy, the checkpoint,
+# the int8 copy: 10 per parameter) and the full-test-set int8 evaluation's activations. The
+# constants are fitted to the max_rss of the workflow's own Snakemake benchmarks (docs/design.md §4).
+PROCESS_MB = 650.0
+IMAGES = {"mnist": 70_000, "fashion_mnist": 70_000, "cifar10": 60_000}
+TENSORS_PER_PARAMETER = 10
+TEST_IMAGES = 10_000
+
+
+def activation_floats(dataset: str, arch: str, topology: str, width: int) -> int:
+    """Floats one image's forward pass keeps (input and hidden activations)."""
+    shape = input_shape(dataset, arch)
+    pixels = math.prod(shape)
+    if arch == "dnn":
+        return pixels + sum(topo.hidden_widths(topology, width)) + NUM_CLASSES
+    if arch == "cnn":
+        return pixels + width * (shape[1] - 2) * (shape[2] - 2)
+    return pixels + 8 * (VIT_GRID * VIT_GRID + 1) * width  # ViT: ~8 D-wide tensors per token
+
+
+def job_memory_mb(dataset: str, arch: str, topology: str, width: int) -> float:
+    """Estimated peak resident memory of one train, prune or QAT job, in MB."""
+    data = IMAGES[dataset] * math.prod(input_shape(dataset, arch)) * 4
+    model = parameter_count(dataset, arch, topology, width) * 4 * TENSORS_PER_PARAMETER
+    evaluation = TEST_IMAGES * activation_floats(dataset, arch, topology, width) * 4
+    return PROCESS_MB + (data + model + evaluation) / 2**20
+
+
+def job_request(
+    config: dict[str, Any], stage: str, dataset: str, arch: str, topology: str, width: int, params: CostParameters
+) -> dict[str, int]:
+    """What the job of one seed's ``stage`` asks a scheduler for: ``runtime`` in minutes, the
+    predicted seconds at ``max_epochs`` (early stopping only shortens a run) spread over the
+    job's threads where they scale, times ``cluster.runtime_margin``, at least one minute; and
+    ``mem_mb``, the estimated peak times ``cluster.memory_margin``. ``params`` are the cost
+    model's (``cluster_parameters``). ``config`` is the workflow's (defaults filled in)."""
+    cluster = config.get("cluster", {})
+    seconds, _ = seed_job_seconds(config, params, dataset, arch, topology, width)
+    runtime = max(1, math.ceil(float(cluster.get("runtime_margin", 1.5)) * seconds[stage] / 60))
+    memory = math.ceil(float(cluster.get("memory_margin", 1.5)) * job_memory_mb(dataset, arch, topology, width))
+    return {"runtime": runtime, "mem_mb": memory}
+
+
+def cluster_parameters(config: dict[str, Any]) -> CostParameters:
+    """The cost model a workflow's requests use: ``cluster.cost_points`` (a CSV written by
+    ``benchmarks/cost_model.py --calibrate --points-out``) or the built-in table; epochs at
+    their upper bound."""
+    path = config.get("cluster", {}).get("cost_points")
+    if not path:
+        return CostParameters()
+    return CostParameters(points=read_points(path), source=f"measured points from {path}")
 
 
 def simulate_wall(jobs: list[Job], cores: int, threads: int = 1) -> float:
@@ -403,27 +450,21 @@ def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, so
 
 
 _STAGE_FILE = {"train": "train.parquet", "prune": "prune.parquet", "qat": "qat.parquet"}
-# a seed block of one configuration, as job names (plan) and log/benchmark paths (workflow) spell it
-_BLOCK = (
-    r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/"
-    r"seeds(?P<first>\d+)-(?P<last>\d+)"
-)
-_TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_BLOCK}$")
+# one seed's job, as job names (plan) and log/benchmark paths (workflow) spell it
+_SEED_JOB = r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/seed(?P<seed>\d+)"
+_TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_SEED_JOB}$")
 
 
 def job_done(job: Job, workdir: str | Path = ".") -> bool:
-    """A train, prune or QAT job is done when every seed's output file of its stage exists
+    """A train, prune or QAT job is done when its seed's output file of its stage exists
     under ``workdir`` (the workflow's ``results/runs`` layout); other jobs are never done here:
     they take seconds, and the workflow reruns them whenever a stage job ran."""
     match = _TAG.match(job.name)
     if not match:
         return False
     m = match.groupdict()
-    folder = Path(workdir, "results", "runs", m["dataset"], m["arch"], m["topology"], f"w{m['width']}")
-    return all(
-        (folder / f"seed{seed}" / _STAGE_FILE[m["stage"]]).is_file()
-        for seed in range(int(m["first"]), int(m["last"]) + 1)
-    )
+    run = Path(workdir, "results", "runs", m["dataset"], m["arch"], m["topology"], f"w{m['width']}", f"seed{m['seed']}")
+    return (run / _STAGE_FILE[m["stage"]]).is_file()
 
 
 def remaining(jobs: list[Job], workdir: str | Path = ".") -> tuple[list[Job], int]:
@@ -477,7 +518,11 @@ def format_summary(summary: Summary, title: str = "") -> str:
 
 
 # ---------------------------------------------------------------------------- measurements
-_JOB_PATH = re.compile(rf"{_BLOCK}\.tsv$")
+# a benchmark file of one seed's job, or of a block of seeds (runs made before seeds had jobs of their own)
+_JOB_PATH = re.compile(
+    r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/"
+    r"(?:seed(?P<seed>\d+)|seeds(?P<first>\d+)-(?P<last>\d+))\.tsv$"
+)
 RUN_KEYS = ["dataset", "arch", "topology", "width", "seed"]
 
 
@@ -531,9 +576,10 @@ def from_measurements(results: str | Path, base: CostParameters | None = None) -
         match = _JOB_PATH.search(tsv.as_posix())
         if not match:
             continue
+        first, last = (match["seed"], match["seed"]) if match["seed"] else (match["first"], match["last"])
         keys = [
             (match["dataset"], match["arch"], match["topology"], int(match["width"]), seed)
-            for seed in range(int(match["first"]), int(match["last"]) + 1)
+            for seed in range(int(first), int(last) + 1)
         ]
         if all(k in finals.index for k in keys):
             job_seconds = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])

@@ -65,12 +65,14 @@ def stack_blocks(specs: list[RunSpec], stack_max_width: dict[str, int]) -> list[
 
 def checkpoint_dir(config: dict, first_output) -> Path | None:
     """Where a job keeps its checkpoints: its configuration's folder (``.../w{width}``, beside
-    the per-seed folders), or None when ``train.checkpoint`` is off."""
+    the per-seed folders; the workflow's job of one seed has its seed folder created only for
+    its outputs), or None when ``train.checkpoint`` is off."""
     return Path(first_output).parent.parent if config["train"].get("checkpoint", True) else None
 
 
 def _checkpoint_path(directory, stage: str, block: list[RunSpec]) -> Path:
-    return Path(directory) / f".{stage}-seeds{block[0].seed}-{block[-1].seed}.ckpt"
+    seeds = f"seed{block[0].seed}" if len(block) == 1 else f"seeds{block[0].seed}-{block[-1].seed}"
+    return Path(directory) / f".{stage}-{seeds}.ckpt"
 
 
 def _checkpoint(directory, stage: str, block: list[RunSpec], key: object) -> train.Checkpoint | None:
@@ -79,12 +81,14 @@ def _checkpoint(directory, stage: str, block: list[RunSpec], key: object) -> tra
     return train.Checkpoint(_checkpoint_path(directory, stage, block), repr((stage, [s.columns() for s in block], key)))
 
 
-def remove_checkpoints(directory, stage: str, specs: list[RunSpec], stack_max_width: dict[str, int]) -> None:
+def remove_checkpoints(
+    directory, stage: str, specs: list[RunSpec], stack_max_width: dict[str, int] | None = None
+) -> None:
     """Remove the checkpoints a job of ``specs`` kept in ``directory`` (None: it kept none);
     called once every output of the job is written."""
     if directory is None:
         return
-    for block in stack_blocks(specs, stack_max_width):
+    for block in stack_blocks(specs, stack_max_width or {}):
         _checkpoint_path(directory, stage, block).unlink(missing_ok=True)
 
 

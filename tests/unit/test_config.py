@@ -106,21 +106,6 @@ def test_config_error_is_a_value_error():
     assert issubclass(cfg.ConfigError, ValueError)
 
 
-@pytest.mark.parametrize(
-    "n_seeds, per_job, expected",
-    [
-        (30, 0, [list(range(30))]),
-        (5, 2, [[0, 1], [2, 3], [4]]),
-        (4, 2, [[0, 1], [2, 3]]),
-        (3, 10, [[0, 1, 2]]),
-        (1, 0, [[0]]),
-        (3, 1, [[0], [1], [2]]),
-    ],
-)
-def test_seed_blocks(n_seeds, per_job, expected):
-    assert cfg.seed_blocks(n_seeds, per_job) == expected
-
-
 def test_family_runs_enumerates_the_sweep():
     spec = {"datasets": ["mnist", "cifar10"], "topologies": ["L1", "L2e"], "widths": [2, 10, 50], "seeds": 3}
     runs = list(cfg.family_runs("dnn", spec))
@@ -248,7 +233,7 @@ def test_a_config_naming_one_family_runs_only_it_without_phase_1(schema, full):
     run = as_run(full, schema, DNN_ONLY)
     assert list(run["families"]) == ["dnn"] and cfg.TOPOLOGY_SWEEP not in run
     assert set(cfg.sweeps(run)) == {"dnn"}
-    assert cfg.seeds_per_arch(run) == {"dnn": 2}  # not the default's 30 (phase 1's)
+    assert {entry["train"] for entry in cfg.configurations(run).values()} == {2}  # not the default's 30 (phase 1's)
     assert run["train"] == full["train"]  # the other sections still merge key by key
     assert as_run(full, schema, CNN_ONLY)["families"] == CNN_ONLY["families"]
 
@@ -358,7 +343,7 @@ def test_plan_summary_says_what_runs(schema, full):
     line = cfg.plan_summary(run)
     assert "\n" not in line
     assert "dnn [mnist; L1; widths 4, 16; 2 seeds]" in line and "no phase 1" in line and "max_epochs 3" in line
-    assert "4 training runs in 2 train + 2 prune + 2 qat jobs" in line
+    assert "4 training runs in 4 train + 4 prune + 4 qat jobs" in line
     assert "cnn" not in line and "vit" not in line
 
 
@@ -367,19 +352,18 @@ def test_plan_summary_counts_phase_1_and_shared_runs(schema, full):
     line = cfg.plan_summary(quick)
     assert "phase 1 [mnist; depths 1, 2 (4 shapes); widths 5, 50; 2 seeds]" in line
     # 24 family configurations + the 4 phase-1 shapes the DNN family lacks (L2u, L2d x 2 widths)
-    assert cfg.planned_jobs(quick) == {"runs": 56, "train": 28, "prune": 24, "qat": 24}
+    assert cfg.planned_jobs(quick) == {"runs": 56, "train": 56, "prune": 48, "qat": 48}
 
 
-def test_planned_jobs_follow_the_seed_blocks(schema, full):
+def test_planned_jobs_are_one_per_seed_that_a_sweep_needs(schema, full):
     layer = {
-        "train": {"seeds_per_job": 2},
         "families": {"dnn": {"datasets": ["mnist", "cifar10"], "topologies": ["L1"], "widths": [4], "seeds": 2}},
         "topology_sweep": {"datasets": ["mnist"], "depths": [1], "widths": [4], "seeds": 5},
     }
     run = as_run(full, schema, layer)
-    # mnist/L1/w4 needs 5 seeds (blocks 0-1, 2-3, 4), cifar10/L1/w4 needs 2 (block 0-1);
-    # prune and QAT only for the families' 2 seeds: one block each
-    assert cfg.planned_jobs(run) == {"runs": 7, "train": 4, "prune": 2, "qat": 2}
+    # mnist/L1/w4 needs 5 seeds (phase 1), cifar10/L1/w4 needs 2; prune and QAT only for the
+    # families' 2 seeds of each
+    assert cfg.planned_jobs(run) == {"runs": 7, "train": 7, "prune": 4, "qat": 4}
 
 
 def test_command_line_prints_the_plan_or_one_line(tmp_path, capsys):

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from minarch import cost
-from minarch.config import ConfigError, planned_jobs, seed_blocks
+from minarch.config import ConfigError, planned_jobs
 from minarch.settings import schema_default
 
 TINY = {
-    "train": {"max_epochs": 4, "seeds_per_job": 2, "threads": 1},
+    "train": {"max_epochs": 4, "threads": 1},
     "prune": {"ratios": [0.0, 0.5, 1.0], "finetune_epochs": 0},
     "qat": {"mode": "scratch", "finetune_epochs": 3},
     "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1", "L2e"], "widths": [5, 50], "seeds": 3}},
@@ -52,21 +52,20 @@ def test_depths_interpolate_linearly_and_fashion_mnist_uses_mnist():
         params.seconds("cifar10", "cnn", 1, 100)
 
 
-def test_plan_has_one_job_per_seed_block_and_stage():
+def test_plan_has_one_job_per_seed_and_stage():
     jobs = cost.plan(TINY)
-    blocks = len(seed_blocks(3, 2))  # [0, 1], [2]
     configurations = 2 * 2
     counts = by_stage(jobs)
-    assert counts["train"] == counts["prune"] == counts["qat"] == configurations * blocks
+    assert counts["train"] == counts["prune"] == counts["qat"] == configurations * 3
     assert counts["prepare"] == 1
     # save_config, collect x 3 stages, regimes, table1, paper comparison, one figure
     assert counts["aggregate"] == 1 + 3 + 3 + 1
     assert "save_config" in next(job for job in jobs if job.name == "collect/dnn_train").after
     names = [job.name for job in jobs]
     assert len(set(names)) == len(names)
-    assert "train/mnist/dnn/L2e/w50/seeds2-2" in names
+    assert "train/mnist/dnn/L2e/w50/seed2" in names
     by_name = {job.name: job for job in jobs}
-    assert by_name["qat/mnist/dnn/L1/w5/seeds0-1"].after == ["train/mnist/dnn/L1/w5/seeds0-1"]
+    assert by_name["qat/mnist/dnn/L1/w5/seed1"].after == ["train/mnist/dnn/L1/w5/seed1"]
     assert sum(job.seeds for job in jobs if job.stage == "train") == configurations * 3
 
 
@@ -75,10 +74,10 @@ def test_topology_sweep_shares_the_square_runs_and_trains_only():
     jobs = cost.plan(config)
     counts = by_stage(jobs)
     # depth 1-2: L1, L2u, L2d, L2e; L1 and L2e are the DNN family's runs
-    assert counts["train"] == 4 * 2 * 2
-    assert counts["prune"] == counts["qat"] == 2 * 2 * 2
+    assert counts["train"] == 4 * 2 * 3  # shapes x widths x seeds
+    assert counts["prune"] == counts["qat"] == 2 * 2 * 3
     collect = next(job for job in jobs if job.name == "collect/topology_sweep_train")
-    assert len(collect.after) == 4 * 2 * 2 + 1  # the train jobs and save_config
+    assert len(collect.after) == 4 * 2 * 3 + 1  # the train jobs and save_config
     assert {job.sweep for job in jobs if job.stage == "train"} == {"dnn", "topology_sweep"}
 
 
@@ -93,12 +92,12 @@ def test_costs_scale_with_epochs_seeds_and_process_start():
         data_load={"mnist": 0.0},
         aggregate_seconds=0.0,
     )
-    base = {**TINY, "train": {**TINY["train"], "seeds_per_job": 0}}
+    base = TINY
     jobs = {job.name: job for job in cost.plan(base, params)}
-    train = jobs["train/mnist/dnn/L1/w5/seeds0-2"]
-    assert train.seconds == pytest.approx(3 * 4 * 1.0)  # 3 seeds x 4 epochs x 1 s
-    assert jobs["qat/mnist/dnn/L1/w5/seeds0-2"].seconds == pytest.approx(3 * 4 * 3.0)
-    assert jobs["prune/mnist/dnn/L1/w5/seeds0-2"].seconds == pytest.approx(0.0)
+    train = jobs["train/mnist/dnn/L1/w5/seed2"]
+    assert train.seconds == pytest.approx(4 * 1.0)  # 4 epochs x 1 s
+    assert jobs["qat/mnist/dnn/L1/w5/seed2"].seconds == pytest.approx(4 * 3.0)
+    assert jobs["prune/mnist/dnn/L1/w5/seed2"].seconds == pytest.approx(0.0)
     params.epoch_fraction = 0.5
     assert {j.name: j for j in cost.plan(base, params)}[train.name].seconds == pytest.approx(train.seconds / 2)
     params.epoch_fraction, params.process_start = 1.0, 5.0
@@ -155,12 +154,15 @@ def write_run(root, dataset, topology, width, seed, epoch_seconds, qat_seconds=N
         pd.DataFrame([{**common, "seconds": qat_seconds, "stopped_epoch": 2}]).to_parquet(folder / "qat.parquet")
 
 
-def test_from_measurements_reads_epochs_qat_and_process_start(tmp_path):
+# a job per seed (4.5 s of training + 8 s each), or a block of both seeds as earlier runs had them
+@pytest.mark.parametrize("benchmarks", [{"seed0": 12.5, "seed1": 12.5}, {"seeds0-1": 17.0}], ids=["seed", "block"])
+def test_from_measurements_reads_epochs_qat_and_process_start(tmp_path, benchmarks):
     for seed in (0, 1):
         write_run(tmp_path, "mnist", "L1", 5, seed, epoch_seconds=2.0, qat_seconds=10.0)
     bench = tmp_path / "benchmarks" / "train" / "mnist" / "dnn" / "L1" / "w5"
     bench.mkdir(parents=True)
-    (bench / "seeds0-1.tsv").write_text("s\th:m:s\n17.0\t0:00:17\n")  # 2 x 4.5 s of training + 8 s
+    for name, seconds in benchmarks.items():
+        (bench / f"{name}.tsv").write_text(f"s\th:m:s\n{seconds}\t0:00:17\n")
     params = cost.from_measurements(tmp_path)
     seconds = params.seconds("mnist", "dnn", 1, 100)
     assert seconds["epoch"] == pytest.approx(2.0)
@@ -212,7 +214,7 @@ def test_repository_configs_plan_as_many_jobs_as_the_workflow_line():
 def test_settings_left_out_take_the_schema_defaults(tmp_path):
     config = cost.load_config(write_config(tmp_path, {**DNN_ONLY, "qat": {"mode": "finetune"}}))
     assert config["qat"]["finetune_epochs"] == schema_default("qat", "finetune_epochs")
-    assert config["train"]["seeds_per_job"] == schema_default("train", "seeds_per_job")
+    assert config["cluster"]["runtime_margin"] == schema_default("cluster", "runtime_margin")
     qat = next(job for job in cost.plan(config) if job.stage == "qat")
     assert qat.epochs == qat.seeds * schema_default("qat", "finetune_epochs")
 
@@ -230,29 +232,64 @@ def test_default_points_are_the_calibration_csv(tmp_path):
 
 
 def test_remaining_counts_only_the_stage_jobs_whose_seed_outputs_are_missing(tmp_path):
-    """Progress: a stage job is done when every seed of its block has that stage's file; what
-    is left keeps its order but no longer waits for done jobs."""
+    """Progress: a stage job is done when its seed has that stage's file; what is left keeps
+    its order but no longer waits for done jobs."""
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY))
     jobs = cost.plan(cost.load_config(path))
     left, done = cost.remaining(jobs, tmp_path)
     assert done == 0 and [j.name for j in left] == [j.name for j in jobs]
     run = tmp_path / "results/runs/mnist/dnn/L1/w5"
-    for seed in (0, 1):  # the first seed block of L1 w5 has trained; seed 2's block has not
+    for seed in (0, 1):  # seeds 0 and 1 of L1 w5 have trained; seed 2 has not
         (run / f"seed{seed}").mkdir(parents=True)
         (run / f"seed{seed}" / "train.parquet").write_bytes(b"")
-    (run / "seed0" / "prune.parquet").write_bytes(b"")  # a block is done only when all its seeds are
+    (run / "seed0" / "prune.parquet").write_bytes(b"")
     stale = tmp_path / "results/runs/mnist/dnn/L1/w50/seed2"  # a QAT output whose train job must rerun
     stale.mkdir(parents=True)
     (stale / "qat.parquet").write_bytes(b"")
     left, done = cost.remaining(jobs, tmp_path)
     names = {j.name for j in left}
-    assert done == 1 and "train/mnist/dnn/L1/w5/seeds0-1" not in names
+    assert done == 3 and not {"train/mnist/dnn/L1/w5/seed0", "train/mnist/dnn/L1/w5/seed1"} & names
+    assert "prune/mnist/dnn/L1/w5/seed0" not in names
     assert {
-        "train/mnist/dnn/L1/w5/seeds2-2",
-        "prune/mnist/dnn/L1/w5/seeds0-1",
-        "qat/mnist/dnn/L1/w50/seeds2-2",
+        "train/mnist/dnn/L1/w5/seed2",
+        "prune/mnist/dnn/L1/w5/seed1",
+        "qat/mnist/dnn/L1/w50/seed2",
     } <= names
-    prune = next(j for j in left if j.name == "prune/mnist/dnn/L1/w5/seeds0-1")
+    prune = next(j for j in left if j.name == "prune/mnist/dnn/L1/w5/seed1")
     assert prune.after == []  # its train job is done
     assert cost.summarize(left).total_cpu_hours < cost.summarize(jobs).total_cpu_hours
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ("mnist", "dnn", "L1", 5),
+        ("cifar10", "dnn", "L4uuu", 1000),
+        ("cifar10", "vit", "enc2", 16),
+        ("mnist", "cnn", "conv3x3", 32),
+    ],
+)
+def test_a_jobs_request_covers_its_prediction_and_at_most_triples_it(key):
+    """runtime >= the predicted seconds at max_epochs, and <= 3x them for every job the
+    one-minute floor allows (20 s or longer); memory grows with the model."""
+    config, params = cost.load_config(None), cost.CostParameters()
+    seconds, _ = cost.seed_job_seconds(config, params, *key)
+    for stage in cost.STAGES:
+        request = cost.job_request(config, stage, *key, params)
+        assert request["runtime"] * 60 >= seconds[stage]
+        assert request["runtime"] * 60 <= max(60, 3 * seconds[stage])
+        assert request["mem_mb"] >= config["cluster"]["memory_margin"] * cost.PROCESS_MB
+    tight = {**config, "cluster": {**config["cluster"], "runtime_margin": 1.0, "memory_margin": 1.0}}
+    assert cost.job_request(tight, "train", *key, params)["runtime"] == max(1, math.ceil(seconds["train"] / 60))
+    assert cost.job_memory_mb("cifar10", "dnn", "L4uuu", 1000) > cost.job_memory_mb("cifar10", "dnn", "L1", 5) + 1000
+
+
+def test_cluster_cost_points_replace_the_built_in_table(tmp_path):
+    points = tmp_path / "points.csv"
+    cost.write_points([cost.Point("mnist", "dnn", 1, 10, 600.0, 600.0, 1.0)], points)
+    config = {**cost.load_config(None), "cluster": {"cost_points": str(points), "runtime_margin": 1.0}}
+    params = cost.cluster_parameters(config)
+    # 20 epochs of 10 minutes
+    assert cost.job_request(config, "train", "mnist", "dnn", "L1", 1, params)["runtime"] >= 200
+    assert cost.cluster_parameters({"cluster": {"cost_points": None}}).source == cost.CostParameters().source

@@ -47,10 +47,13 @@ def test_sweep_square_runs_are_the_phase2_runs(tmp_path):
     phase2 = {r.directory for r in cfg.family_runs("dnn", sweeps["dnn"])}
     assert phase2 <= phase1  # every square phase-2 run is a phase-1 run: the same files
     assert len(phase1 | phase2) == 4 * 2 * 3  # square runs counted once
-    # one set of DNN jobs covers the larger seed count of the two phases
-    assert cfg.seeds_per_arch(config) == {"dnn": 3, "cnn": 4}
+    # a square run of both phases is trained for the larger seed count, pruned and quantised
+    # for the family's
+    square = cfg.configurations(config)[("mnist", "dnn", "L1", 5)]
+    assert (square["train"], square["staged"]) == (3, 2)
     del config["topology_sweep"]
-    assert "topology_sweep" not in cfg.sweeps(config) and cfg.seeds_per_arch(config)["dnn"] == 2
+    assert "topology_sweep" not in cfg.sweeps(config)
+    assert cfg.configurations(config)[("mnist", "dnn", "L1", 5)] == {"train": 2, "staged": 2}
 
 
 def test_schema_checks_the_sweep_section():

@@ -83,8 +83,8 @@ def test_a_config_naming_only_the_dnn_plans_only_its_runs(clone):
     result = dry_run(clone, DNN_ONLY)
     jobs = rules_of(result)
     stages = {rule for rule in jobs if rule.startswith(("train_", "prune_", "qat_"))}
-    assert stages == {"train_dnn_seeds0_1", "prune_dnn_seeds0_1", "qat_dnn_seeds0_1"}  # its 2 seeds, not 30
-    assert jobs["train_dnn_seeds0_1"] == 2 and jobs["prepare_dataset"] == 1  # w4 and w16 on MNIST
+    assert stages == {"train_dnn", "prune_dnn", "qat_dnn"}
+    assert jobs["train_dnn"] == 2 * 2 and jobs["prepare_dataset"] == 1  # w4 and w16 on MNIST, 2 seeds (not 30)
     assert "topology_sweep" not in jobs and "topology_figure" not in jobs  # no phase 1
     assert jobs["family_figure"] == 1 and jobs["collect"] == 3
     line = summary_of(result)
@@ -94,13 +94,13 @@ def test_a_config_naming_only_the_dnn_plans_only_its_runs(clone):
 def test_a_config_naming_only_the_cnn_plans_only_its_runs(clone):
     jobs = rules_of(dry_run(clone, CNN_ONLY))
     stages = {rule for rule in jobs if rule.startswith(("train_", "prune_", "qat_"))}
-    assert stages == {"train_cnn_seeds0_2", "prune_cnn_seeds0_2", "qat_cnn_seeds0_2"}
-    assert jobs["train_cnn_seeds0_2"] == 1 and "topology_sweep" not in jobs
+    assert stages == {"train_cnn", "prune_cnn", "qat_cnn"}
+    assert jobs["train_cnn"] == 3 and "topology_sweep" not in jobs
 
 
 def test_topology_sweep_null_turns_phase_1_off(clone):
     with_phase_1 = rules_of(dry_run(clone, WITH_PHASE_1))
-    assert with_phase_1["topology_sweep"] == 1 and with_phase_1["train_dnn_seeds0_1"] == 4  # L1 (shared), L2u, L2d, L2e
+    assert with_phase_1["topology_sweep"] == 1 and with_phase_1["train_dnn"] == 4 * 2  # L1 (shared), L2u, L2d, L2e
     # a second file turns it off; so does --config
     for result in (
         dry_run(clone, WITH_PHASE_1, "topology_sweep: null\n"),
@@ -108,7 +108,7 @@ def test_topology_sweep_null_turns_phase_1_off(clone):
     ):
         jobs = rules_of(result)
         assert "topology_sweep" not in jobs and "topology_figure" not in jobs
-        assert jobs["train_dnn_seeds0_1"] == 1
+        assert jobs["train_dnn"] == 2
         assert "no phase 1" in summary_of(result)
 
 
@@ -117,17 +117,17 @@ def test_config_override_replaces_the_families_whole(clone):
         clone, DNN_ONLY, extra=("--config", "families={vit: {datasets: [mnist], widths: [4, 8], seeds: 2}}")
     )
     jobs = rules_of(result)
-    assert {rule for rule in jobs if rule.startswith("train_")} == {"train_vit_seeds0_1"}
-    assert jobs["train_vit_seeds0_1"] == 2
+    assert {rule for rule in jobs if rule.startswith("train_")} == {"train_vit"}
+    assert jobs["train_vit"] == 2 * 2
     assert "vit [mnist; widths 4, 8; 2 seeds]" in summary_of(result)
 
 
 def test_summary_line_counts_what_the_dry_run_plans(clone):
-    result = dry_run(clone, WITH_PHASE_1 + "train: {seeds_per_job: 1, max_epochs: 2}\n")
+    result = dry_run(clone, WITH_PHASE_1 + "train: {max_epochs: 2}\n")
     jobs = rules_of(result)
     runs, train, prune, qat = map(int, SUMMARY.search(summary_of(result)).groups())
     assert (train, prune, qat) == (by_stage(jobs, "train"), by_stage(jobs, "prune"), by_stage(jobs, "qat"))
-    assert (runs, train, prune, qat) == (8, 8, 2, 2)  # 4 configurations x 2 one-seed jobs; only L1 is pruned/quantised
+    assert (runs, train, prune, qat) == (8, 8, 2, 2)  # 4 configurations x 2 seeds; only L1 is pruned/quantised
     assert "max_epochs 2" in summary_of(result)
 
 
@@ -136,7 +136,7 @@ def test_quick_config_still_runs_its_whole_sweep(clone):
     jobs = rules_of(result)
     assert {rule.split("_")[1] for rule in jobs if rule.startswith("train_")} == {"dnn", "cnn", "vit"}
     assert jobs["topology_sweep"] == 1
-    assert (by_stage(jobs, "train"), by_stage(jobs, "prune"), by_stage(jobs, "qat")) == (28, 24, 24)
+    assert (by_stage(jobs, "train"), by_stage(jobs, "prune"), by_stage(jobs, "qat")) == (56, 48, 48)
 
 
 @pytest.mark.parametrize(

@@ -141,7 +141,7 @@ def test_a_corrupt_per_seed_parquet_stops_its_readers_in_one_line(finished, tmp_
     content = path.read_bytes()
     path.write_bytes(content[: len(content) // 2] if damage == "truncated" else b"not parquet at all" * 50)
     for reader, target in [
-        ("qat_dnn_seeds0_0", f"{RUN}/qat.parquet"),
+        ("qat_dnn", f"{RUN}/qat.parquet"),
         ("collect", "results/collected/dnn/train.parquet"),
     ]:
         result = snakemake(workdir, target, "--allowed-rules", reader)

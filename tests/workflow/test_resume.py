@@ -11,13 +11,13 @@ import pytest
 from snakemake_support import MIRROR, run_and_kill
 from test_robustness import assert_same_runs, command, environment, files_under, snakemake
 
-# One configuration, two seeds stacked, three epochs: each epoch takes seconds, so the run can
-# be killed after the first epoch's checkpoint and before the job ends.
+# One configuration, one seed (one job per stage), three epochs: each epoch takes seconds, so
+# the run can be killed after the first epoch's checkpoint and before the job ends.
 CONFIG = """
 train: {max_epochs: 3, patience: 5}
 prune: {ratios: [0.0, 1.0]}
 families:
-  dnn: {datasets: [mnist], topologies: [L2e], widths: [30], seeds: 2}
+  dnn: {datasets: [mnist], topologies: [L2e], widths: [30], seeds: 1}
 """
 RUN = "results/runs/mnist/dnn/L2e/w30"
 TIMEOUT_S = 600
@@ -59,12 +59,12 @@ def runs(tmp_path_factory):
     reference = workdir_for(tmp_path_factory, "uninterrupted")
     snakemake(reference, cores=1)
     killed = workdir_for(tmp_path_factory, "killed")
-    run_until(killed, ".train-seeds0-1.ckpt")  # killed in training, after an epoch
-    train_log = killed / "results/logs/train/mnist/dnn/L2e/w30/seeds0-1.log"
-    unlock_and_rerun_until(killed, ".qat-seeds0-1.ckpt")  # training resumes; killed again in QAT
+    run_until(killed, ".train-seed0.ckpt")  # killed in training, after an epoch
+    train_log = killed / "results/logs/train/mnist/dnn/L2e/w30/seed0.log"
+    unlock_and_rerun_until(killed, ".qat-seed0.ckpt")  # training resumes; killed again in QAT
     resumed_train_log = train_log.read_text()
     unlock_and_rerun_until(killed, None)  # QAT resumes; the run completes
-    qat_log = (killed / "results/logs/qat/mnist/dnn/L2e/w30/seeds0-1.log").read_text()
+    qat_log = (killed / "results/logs/qat/mnist/dnn/L2e/w30/seed0.log").read_text()
     return reference, killed, resumed_train_log, qat_log
 
 

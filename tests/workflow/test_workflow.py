@@ -153,7 +153,7 @@ def test_topology_sweep_outputs(workdir):
 def test_topology_figure_plans_training_only(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     plan = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig2b_topologies.png"))
-    assert plan["train_dnn_seeds0_1"] == 4 * 2 and plan["topology_figure"] == 1
+    assert plan["train_dnn"] == 4 * 2 * 2 and plan["topology_figure"] == 1  # shapes x widths x seeds
     assert not any(name.startswith(("prune", "qat", "train_cnn", "train_vit")) for name in plan)
 
 
@@ -188,7 +188,7 @@ def test_deleting_one_qat_file_reruns_only_that_job(workdir):
     target.unlink()
     plan = planned_jobs(snakemake(workdir, "-n"))
     assert plan == {
-        "qat_dnn_seeds0_1": 1,
+        "qat_dnn": 1,
         "collect": 1,
         "table1": 1,
         "family_figure": 1,
@@ -203,7 +203,7 @@ def test_one_figure_plans_only_what_it_needs(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     plan = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig3_dnn.png"))
     assert "table1" not in plan and "regimes" not in plan and "all" not in plan
-    assert plan["family_figure"] == 1 and plan["collect"] == 3 and plan["train_dnn_seeds0_1"] == 4
+    assert plan["family_figure"] == 1 and plan["collect"] == 3 and plan["train_dnn"] == 4 * 2
 
 
 def job_resources_in_plan(result: subprocess.CompletedProcess) -> dict[str, set[str]]:

@@ -1,3 +1,4 @@
+import functools
 import sys
 from pathlib import Path
 
@@ -10,10 +11,9 @@ from minarch.config import (
     load_schema,
     plan_summary,
     prepare,
-    seed_blocks,
-    seeds_per_arch,
     sweeps,
 )
+from minarch.cost import cluster_parameters, job_request
 
 min_version("9.0")
 
@@ -48,7 +48,11 @@ SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when co
 FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
 RUN = "results/runs/{dataset}/{arch}/{topology}/w{width}/seed{seed}"
 STAGE_FILES = ["model.pt", "train.parquet", "prune.parquet", "qat.parquet"]
-JOB = "{dataset}/{arch}/{topology}/w{width}/seeds{first}-{last}"
+# One job per seed and stage: finished seeds are never rerun when seeds are added, and each
+# stage has one rule per family (train_dnn, prune_cnn, qat_vit, ...) whatever the seed counts.
+ARCHS = sorted({spec["arch"] for spec in SWEEPS.values()})
+JOB = "{dataset}/{arch}/{topology}/w{width}/seed{seed}"
+COST = cluster_parameters(config)  # the cost model that sizes each job's request
 
 
 wildcard_constraints:
@@ -59,11 +63,7 @@ wildcard_constraints:
 
 def train_params():
     """The train recipe as TrainSettings fields: only what changes results reruns jobs."""
-    train = {
-        k: v
-        for k, v in config["train"].items()
-        if k not in ("threads", "seeds_per_job", "device", "stack_max_width", "checkpoint")
-    }
+    train = {k: v for k, v in config["train"].items() if k not in ("threads", "device", "checkpoint")}
     return {
         **train,
         "validation_fraction": config["data"]["validation_fraction"],
@@ -71,31 +71,46 @@ def train_params():
     }
 
 
-def seed_jobs():
-    """(family, seeds, job-path tag) for every block of seeds trained in one process; the
-    DNN's blocks cover the larger seed count of its two phases."""
-    for family, n_seeds in seeds_per_arch(config).items():
-        for block in seed_blocks(n_seeds, config["train"]["seeds_per_job"]):
-            yield family, block, JOB.replace("{arch}", family).format(
-                dataset="{dataset}", topology="{topology}", width="{width}", first=block[0], last=block[-1]
-            )
+def run_file(family, name):
+    """One seed's file ``name`` of a family, as a pattern of its job's wildcards."""
+    return f"{RUN}/{name}".replace("{arch}", family)
 
 
-def per_seed(family, seeds, name):
-    return expand(f"{RUN}/{name}", arch=family, seed=seeds, allow_missing=True)
+def job_file(family, folder, suffix):
+    return f"results/{folder}/{JOB}{suffix}".replace("{arch}", family)
 
 
-def job_resources(dataset, seeds, stage):
-    """Rough per-job limits for cluster schedulers: memory holds the dataset as float32."""
-    per_seed_minutes = {"train": 10, "prune": 1, "qat": 20}[stage]
-    return {"mem_mb": 6000 if dataset == "cifar10" else 3000, "runtime": 10 + per_seed_minutes * len(seeds)}
+def stage_resources(family, stage):
+    """runtime (minutes) and mem_mb of one seed's job: the cost model's prediction at
+    max_epochs times cluster.runtime_margin and cluster.memory_margin (minarch.cost.job_request)."""
+
+    @functools.cache  # the seeds of a configuration ask for the same
+    def request(dataset, topology, width):
+        return job_request(config, stage, dataset, family, topology, int(width), COST)
+
+    return {
+        **device_resources(),
+        "runtime": lambda wc: request(wc.dataset, wc.topology, wc.width)["runtime"],
+        "mem_mb": lambda wc: request(wc.dataset, wc.topology, wc.width)["mem_mb"],
+    }
 
 
 def device_resources():
-    """``gpu=1`` for the jobs that train or evaluate on CUDA (``train.device: cuda``), which a
-    cluster executor turns into a GPU request (SLURM: ``--gpus=1``); ``auto`` asks for none
-    and uses a GPU only where the node has one."""
-    return {"gpu": 1} if config["train"]["device"] == "cuda" else {}
+    """A GPU for the jobs that train or evaluate on CUDA (``train.device: cuda``), which a
+    cluster executor turns into a request: SLURM ``--gpus=[gpu_model:]1``, or ``--gres`` when
+    ``cluster.gpu.gres`` is given (the plugin takes one or the other), and the GPU partition.
+    ``auto`` asks for none and uses a GPU only where the node has one."""
+    if config["train"]["device"] != "cuda":
+        return {}
+    gpu = {k: v for k, v in config["cluster"]["gpu"].items() if v is not None}
+    found = (
+        {"gres": gpu["gres"]}
+        if "gres" in gpu
+        else {"gpu": 1, **({"gpu_model": gpu["gpu_model"]} if "gpu_model" in gpu else {})}
+    )
+    if "slurm_partition" in gpu:
+        found["slurm_partition"] = gpu["slurm_partition"]
+    return found
 
 
 def family_runs_of(sweep, name):

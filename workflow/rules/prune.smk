@@ -1,24 +1,23 @@
-for family, seeds, job in seed_jobs():
+# One job per seed: the seed's trained model under every pruning ratio.
+for family in ARCHS:
 
     rule:
         name:
-            f"prune_{family}_seeds{seeds[0]}_{seeds[-1]}"
+            f"prune_{family}"
         input:
             dataset="resources/datasets/{dataset}.npz",
-            model=per_seed(family, seeds, "model.pt"),
+            model=run_file(family, "model.pt"),
         output:
-            prune=per_seed(family, seeds, "prune.parquet"),
+            prune=run_file(family, "prune.parquet"),
         log:
-            f"results/logs/prune/{job}.log",
+            job_file(family, "logs/prune", ".log"),
         benchmark:
-            f"results/benchmarks/prune/{job}.tsv"
+            job_file(family, "benchmarks/prune", ".tsv")
         conda:
             "../../envs/minarch.yaml"
         threads: config["train"]["threads"]
         resources:
-            **device_resources(),
-            mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "prune")["mem_mb"],
-            runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "prune")["runtime"],
+            **stage_resources(family, "prune"),
         params:
             arch=family,
             train=train_params(),

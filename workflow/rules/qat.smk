@@ -1,30 +1,27 @@
-# Only fine-tuning (qat.mode: finetune) starts from the trained float weights, so only then is
-# model.pt an input.
-for family, seeds, job in seed_jobs():
+# One job per seed. Only fine-tuning (qat.mode: finetune) starts from the trained float
+# weights, so only then is model.pt an input; train.parquet gives the float accuracy.
+for family in ARCHS:
 
     rule:
         name:
-            f"qat_{family}_seeds{seeds[0]}_{seeds[-1]}"
+            f"qat_{family}"
         input:
-            **({"model": per_seed(family, seeds, "model.pt")} if config["qat"]["mode"] == "finetune" else {}),
+            **({"model": run_file(family, "model.pt")} if config["qat"]["mode"] == "finetune" else {}),
             dataset="resources/datasets/{dataset}.npz",
-            train=per_seed(family, seeds, "train.parquet"),
+            train=run_file(family, "train.parquet"),
         output:
-            qat=per_seed(family, seeds, "qat.parquet"),
+            qat=run_file(family, "qat.parquet"),
         log:
-            f"results/logs/qat/{job}.log",
+            job_file(family, "logs/qat", ".log"),
         benchmark:
-            f"results/benchmarks/qat/{job}.tsv"
+            job_file(family, "benchmarks/qat", ".tsv")
         conda:
             "../../envs/minarch.yaml"
         threads: config["train"]["threads"]
         resources:
-            **device_resources(),
-            mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "qat")["mem_mb"],
-            runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "qat")["runtime"],
+            **stage_resources(family, "qat"),
         params:
             arch=family,
-            seeds=seeds,
             train=train_params(),
             qat=config["qat"],
         script:

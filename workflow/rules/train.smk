@@ -1,29 +1,26 @@
-# One rule per (family, block of seeds): a job trains its seeds in one process (torch's
-# import alone costs seconds) while every seed keeps its own files.
-for family, seeds, job in seed_jobs():
+# One job per seed (stable rule names train_dnn, train_cnn, train_vit): the seed comes from the
+# path, every seed keeps its own files, and adding seeds trains only the new ones.
+for family in ARCHS:
 
     rule:
         name:
-            f"train_{family}_seeds{seeds[0]}_{seeds[-1]}"
+            f"train_{family}"
         input:
             dataset="resources/datasets/{dataset}.npz",
         output:
-            model=per_seed(family, seeds, "model.pt"),
-            train=per_seed(family, seeds, "train.parquet"),
+            model=run_file(family, "model.pt"),
+            train=run_file(family, "train.parquet"),
         log:
-            f"results/logs/train/{job}.log",
+            job_file(family, "logs/train", ".log"),
         benchmark:
-            f"results/benchmarks/train/{job}.tsv"
+            job_file(family, "benchmarks/train", ".tsv")
         conda:
             "../../envs/minarch.yaml"
         threads: config["train"]["threads"]
         resources:
-            **device_resources(),
-            mem_mb=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["mem_mb"],
-            runtime=lambda wc, seeds=seeds: job_resources(wc.dataset, seeds, "train")["runtime"],
+            **stage_resources(family, "train"),
         params:
             arch=family,
-            seeds=seeds,
             train=train_params(),
         script:
             "../scripts/train.py"

@@ -1,5 +1,5 @@
-"""Prune-sweep every seed of a block: global L1 pruning at each configured ratio, every
-(seed, ratio) pruned model evaluated in a few stacked passes."""
+"""Prune-sweep one seed's model: global L1 pruning at each configured ratio, every pruned
+model evaluated on the test set."""
 
 from minarch import models, stages
 from minarch.io import write_parquet
@@ -12,12 +12,11 @@ def main(job):
     train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     settings = PruneSettings.from_dict(job.params.prune)
     splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])
-    loaded = [models.load(path) for path in job.input.model]
-    specs = [RunSpec(**saved) for _, saved in loaded]
-    frames = stages.prune_block([model for model, _ in loaded], specs, splits, train_settings, settings)
-    for spec, frame, prune_path in zip(specs, frames, job.output.prune):
-        write_parquet(frame, prune_path)
-        log.info("%s: %s", spec.directory, " ".join(f"{r:.1f}:{a:.1f}" for r, a in zip(frame.ratio, frame.test_acc)))
+    model, saved = models.load(job.input.model)
+    spec = RunSpec(**saved)
+    [frame] = stages.prune_block([model], [spec], splits, train_settings, settings)
+    write_parquet(frame, job.output.prune)
+    log.info("%s: %s", spec.directory, " ".join(f"{r:.1f}:{a:.1f}" for r, a in zip(frame.ratio, frame.test_acc)))
 
 
 run_job(snakemake, main)  # noqa: F821

@@ -1,4 +1,4 @@
-"""Train a block of seeds of one configuration in one process; every seed keeps its own files."""
+"""Train one seed of one configuration (the seed comes from the job's path)."""
 
 from minarch import models, stages
 from minarch.io import write_parquet
@@ -11,16 +11,14 @@ def main(job):
     settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
     splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
     w = job.wildcards
-    specs = [RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), seed) for seed in job.params.seeds]
-    stack_max_width = job.config["train"]["stack_max_width"]
-    checkpoints = stages.checkpoint_dir(job.config, job.output.model[0])
-    trained = stages.train_block(specs, splits, settings, stack_max_width, checkpoints)
-    for spec, (model, frame), model_path, train_path in zip(specs, trained, job.output.model, job.output.train):
-        models.save(model_path, model, spec.columns(), splits.image_shape)
-        write_parquet(frame, train_path)
-        final = frame[frame["kind"] == "final"].iloc[0]
-        log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
-    stages.remove_checkpoints(checkpoints, "train", specs, stack_max_width)  # every output is in place
+    spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), int(w.seed))
+    checkpoints = stages.checkpoint_dir(job.config, job.output.model)
+    [(model, frame)] = stages.train_block([spec], splits, settings, checkpoint_dir=checkpoints)
+    models.save(job.output.model, model, spec.columns(), splits.image_shape)
+    write_parquet(frame, job.output.train)
+    final = frame[frame["kind"] == "final"].iloc[0]
+    log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
+    stages.remove_checkpoints(checkpoints, "train", [spec])  # every output is in place
 
 
 run_job(snakemake, main)  # noqa: F821
