@@ -1,7 +1,6 @@
-"""One minarch training job outside Snakemake: every seed of one DNN configuration in one
-process with ``stages.train_block``, as the workflow's ``train`` job does it: ``--mode fit``
-trains the seeds one at a time (``train.stack_max_width.dnn: 0``), ``--mode ensemble`` as one
-stacked model at any width (``minarch.stacked``). Writes ``model.pt`` and ``train.parquet`` per seed
+"""Every seed of one DNN configuration trained in one process with ``stages.train_block``,
+outside Snakemake (the workflow runs one process per seed): ``--mode fit`` trains the seeds
+one at a time, ``--mode ensemble`` as one stacked model at any width (``minarch.stacked``). Writes ``model.pt`` and ``train.parquet`` per seed
 under ``--out`` like the workflow, and prints one JSON line (final test accuracy per seed,
 seconds per phase).
 

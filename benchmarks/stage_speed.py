@@ -1,8 +1,8 @@
 """CPU seconds per seed-epoch (train, QAT) and per seed (prune sweep) for each family, three
 ways in one invocation so that all share the machine's load: the pre-engine eager loop one
 seed at a time (``_eager_baseline.py``, the code before the engine), the engine one seed at a
-time, and the engine with all seeds as one stack. On real data, one torch thread. The
-``train.stack_max_width`` defaults are chosen from this report.
+time, and the engine with all seeds as one stack. On real data, one torch thread. What
+stacking buys (the workflow's jobs hold one seed each since issue 15; docs/design.md §4).
 
     .venv/bin/python benchmarks/stage_speed.py --output benchmarks/reports/stage_speed.md
     .venv/bin/python benchmarks/stage_speed.py --configs vit:enc2:4 dnn:L1:10 --seeds 10

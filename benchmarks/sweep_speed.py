@@ -14,8 +14,7 @@ minutes each. Contenders (``--contenders``, each run with the same parallelism `
   --directory TMP --configfile CFG --cores N <train.parquet targets>``, with a generated
   config (this sweep only); the training stage only. The dataset cache is prepared first,
   untimed. Per configuration: the job's Snakemake benchmark (``s``).
-  The train job stacks the seeds of DNNs up to width ``train.stack_max_width.dnn`` (default
-  100) into one stacked model and trains wider ones one at a time.
+  Every seed is a job of its own (one process each), as in the workflow.
 - ``inprocess``: ``benchmarks/minarch_job.py --mode fit``: one process per configuration
   training its seeds one by one, without Snakemake (shows the ensemble's and Snakemake's
   shares).
@@ -181,7 +180,7 @@ def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int, 
     seeds = len(configs[0].seeds)
     widths = sorted({c.width for c in configs})
     sweep = {
-        "train": {"max_epochs": epochs, "threads": 1, "seeds_per_job": 0},
+        "train": {"max_epochs": epochs, "threads": 1},
         "families": {
             "dnn": {
                 "datasets": [dataset],
@@ -193,7 +192,7 @@ def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int, 
     }
     with open(REPO / "config" / "config.yaml") as handle:
         defaults = yaml.safe_load(handle)
-    if "topology_sweep" in defaults:  # merged in from the defaults; its seed count sets the DNN's job blocks
+    if "topology_sweep" in defaults:  # merged in from the defaults: phase 1 of this sweep only
         sweep["topology_sweep"] = {"datasets": [dataset], "depths": [1], "widths": widths, "seeds": seeds}
     config_file = workdir / "sweep.yaml"
     config_file.write_text(yaml.safe_dump(sweep))
@@ -221,9 +220,10 @@ def run_snakemake(configs: list[Config], dataset: str, epochs: int, cores: int, 
     ]
     elapsed, cpu, _ = run_timed([*base, *targets], env=env)
     for c in configs:
-        job = f"{dataset}/dnn/{c.topology}/w{c.width}/seeds{c.seeds[0]}-{c.seeds[-1]}"
-        bench = pd.read_csv(workdir / "results" / "benchmarks" / "train" / f"{job}.tsv", sep="\t")
-        c.seconds["snakemake"] = float(bench["s"].iloc[0])
+        folder = workdir / "results" / "benchmarks" / "train" / dataset / "dnn" / c.topology / f"w{c.width}"
+        c.seconds["snakemake"] = sum(
+            float(pd.read_csv(folder / f"seed{s}.tsv", sep="\t")["s"].iloc[0]) for s in c.seeds
+        )
         c.accuracy["snakemake"] = [
             float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
             for frame in (
