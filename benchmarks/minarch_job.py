@@ -1,8 +1,8 @@
 """Every seed of one DNN configuration trained in one process with ``stages.train_block``,
 outside Snakemake (the workflow runs one process per seed): ``--mode fit`` trains the seeds
 one at a time, ``--mode ensemble`` as one stacked model at any width (``minarch.stacked``).
-Writes ``model.pt`` and ``train.parquet`` per seed under ``--out`` like the workflow, and prints one JSON line (final test accuracy per seed,
-seconds per phase).
+Writes ``model.pt`` and ``train.parquet`` per seed under ``--out`` like the workflow, and
+prints one JSON line (final test accuracy per seed, seconds per phase).
 
     .venv/bin/python benchmarks/minarch_job.py --data resources/datasets/mnist.npz \\
         --topology L1 --width 10 --seeds 0 1 2 --epochs 2 --out /tmp/runs --mode ensemble
