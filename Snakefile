@@ -1,6 +1,21 @@
 # minarch: convergence, pruning and 8-bit QAT of minimal DNN/CNN/ViT models
 # (reproducing arXiv 2601.17987). Layout and outputs: README.md; config keys: config/README.md.
 
+import os
+import sys
+from pathlib import Path
+
+# Every job runs this checkout's package, whatever environment runs it: a virtualenv with the
+# package installed (editable or not), another clone's virtualenv, or a conda environment
+# from envs/minarch.yaml (which holds only the dependencies: Snakemake builds it from a copy of
+# the file under .snakemake/conda/, where a relative `pip install -e ..` would not find this
+# checkout). src/ leads sys.path here and PYTHONPATH in every job, local or on a cluster
+# (sbatch --export=ALL passes it on).
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != SRC:
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
 from minarch.config import yaml_syntax_error
 
 # Snakemake's own message for a YAML error names neither the file nor the line. (The sweep of a

@@ -11,7 +11,7 @@ stage, and wall time on a number of cores (``minarch.cost``).
 Each config file is merged over ``config/config.yaml`` and checked as the workflow does
 (``minarch.cost.load_config``): a config naming its families runs only those.
 Per-epoch seconds: the built-in table measured on the 2-core development machine
-(``benchmarks/reports/cost_points.csv``; ``--calibrate --points-out`` that file to replace
+(``src/minarch/cost_points.csv``; ``--calibrate --points-out`` that file to replace
 it), or ``--points CSV`` (written by ``--calibrate``), or ``--measured RESULTS`` (a run's own
 ``train.parquet``/``qat.parquet`` seconds and Snakemake benchmarks). Epochs are an upper
 bound (no early stopping) unless ``--epoch-fraction`` is given (``--measured`` prints the
@@ -220,7 +220,7 @@ def main(argv=None) -> int:
             cost.write_points(points, args.points_out)
         lines += [
             "Calibration (CPU seconds, one thread; the built-in table is "
-            "benchmarks/reports/cost_points.csv, which --points-out rewrites):",
+            "src/minarch/cost_points.csv, which --points-out rewrites):",
             "",
             "```python",
             "(",

@@ -18,7 +18,7 @@ Seconds per epoch come from measured points per (dataset, architecture, DNN dept
 (parameter count, seconds per float epoch including the per-epoch validation and test
 evaluation, per QAT epoch, per test-set evaluation), interpolated log-log in the parameter
 count (proportional to it beyond the largest measured size) and linearly between depths.
-``DEFAULT_POINTS`` are read from ``benchmarks/reports/cost_points.csv`` (in the repository),
+``DEFAULT_POINTS`` are read from ``cost_points.csv`` beside this module (package data),
 measured on the 2-core development machine by ``benchmarks/cost_model.py --calibrate
 --points-out`` that file; ``from_measurements`` takes them from a finished run instead
 (per-epoch ``seconds`` of ``train.parquet``, QAT seconds of ``qat.parquet``, Snakemake's
@@ -68,7 +68,7 @@ from minarch.sizes import (
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
-POINTS_CSV = REPO / "benchmarks" / "reports" / "cost_points.csv"  # the built-in calibration
+POINTS_CSV = Path(__file__).with_name("cost_points.csv")  # the built-in calibration, shipped with the package
 STAGES = ("train", "prune", "qat")
 COLUMNS = ("epoch", "qat_epoch", "test_eval")
 
