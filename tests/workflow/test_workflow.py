@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -228,6 +229,39 @@ def test_gpu_is_requested_only_for_cuda_stage_jobs(tmp_path):
     stages = {rule: lines for rule, lines in cuda.items() if rule.startswith(("train", "prune", "qat"))}
     assert stages and all("gpu=1" in line for lines in stages.values() for line in lines)
     assert not any("gpu" in line for rule, lines in cuda.items() if rule not in stages for line in lines)
+    # a GPU model and partition, or a gres instead of gpu (the SLURM plugin takes one or the other)
+    for gpu, expected, absent in [
+        ("{gpu_model: h100, slurm_partition: gpu}", ("gpu=1", "gpu_model=h100", "slurm_partition=gpu"), "gres"),
+        ("{gres: 'gpu:h100:1'}", ("gres=gpu:h100:1",), "gpu=1"),
+    ]:
+        (tmp_path / "tiny.yaml").write_text(TINY + f"train: {{max_epochs: 1, device: cuda}}\ncluster: {{gpu: {gpu}}}\n")
+        lines = [
+            line
+            for rule, lines in job_resources_in_plan(snakemake(tmp_path, "-n")).items()
+            if rule.startswith(("train", "prune", "qat"))
+            for line in lines
+        ]
+        assert lines and all(all(e in line for e in expected) and absent not in line for line in lines), lines
+
+
+def test_stage_jobs_ask_for_the_cost_models_runtime_and_memory(tmp_path):
+    """Every train, prune and QAT job's runtime and mem_mb are minarch.cost.job_request's for
+    its configuration; the margins scale them."""
+    from minarch import cost
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    plan = job_resources_in_plan(snakemake(tmp_path, "-n"))
+    config = cost.load_config(tmp_path / "tiny.yaml")
+    expected = cost.job_request(config, "qat", "mnist", "vit", "enc2", 4, cost.CostParameters())
+    lines = plan["qat_vit"]
+    assert lines and all(
+        f"runtime={expected['runtime']}," in line and f"mem_mb={expected['mem_mb']}," in line for line in lines
+    ), lines
+    (tmp_path / "tiny.yaml").write_text(TINY + "cluster: {runtime_margin: 3.0, memory_margin: 3.0}\n")
+    wider = job_resources_in_plan(snakemake(tmp_path, "-n"))["qat_vit"]
+    assert all(
+        f"mem_mb={2 * expected['mem_mb'] - 1}," in line or f"mem_mb={2 * expected['mem_mb']}," in line for line in wider
+    ), wider
 
 
 @pytest.mark.parametrize(
@@ -265,3 +299,24 @@ def test_bad_config_fails_with_one_named_line(tmp_path, bad_yaml, named):
     assert len(lines) == 1 and named in lines[0], output
     assert "Traceback" not in output
     assert not (tmp_path / "results").exists()
+
+
+def test_growing_the_sweep_runs_only_what_is_new(workdir, tmp_path):
+    """More seeds and a new width for the CNN: the dry run plans the new seeds' jobs (and the
+    aggregates) only, and the run leaves every finished per-seed file as it was."""
+    grown = tmp_path / "grown"
+    shutil.copytree(workdir, grown)  # mtimes kept: Snakemake sees a finished run
+    old = "cnn: {datasets: [mnist], widths: [2], seeds: 2}"
+    assert old in TINY
+    (grown / "tiny.yaml").write_text(TINY.replace(old, "cnn: {datasets: [mnist], widths: [2, 3], seeds: 3}"))
+    plan = planned_jobs(snakemake(grown, "-n"))
+    stage_jobs = {rule: n for rule, n in plan.items() if rule.startswith(("train_", "prune_", "qat_"))}
+    assert stage_jobs == {"train_cnn": 1 + 3, "prune_cnn": 1 + 3, "qat_cnn": 1 + 3}, plan  # w2 seed 2, w3 seeds 0-2
+    finished = {
+        p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (grown / "results" / "runs").rglob("*") if p.is_file()
+    }
+    snakemake(grown)
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished} == finished
+    for run in ("w2/seed2", "w3/seed0", "w3/seed2"):
+        assert (grown / "results/runs/mnist/cnn/conv3x3" / run / "qat.parquet").is_file(), run
+    assert planned_jobs(snakemake(grown, "-n")) == {}
