@@ -47,12 +47,12 @@ CALIBRATION = [
 
 
 def cpu_steps(
-    arch, topology, width, splits, batch: int, budget: float, qat: bool = False, max_steps: int = 300
+    arch, topology, width, splits, batch: int, budget: float, qat: bool = False, max_steps: int = 300, clock=None
 ) -> float:
     """CPU seconds per training step of one seed as the train (or QAT) job runs it: the
     engine's step (``train.fit_stack``: index, stacked forward, loss, backward, Adam) on a
-    stack of one. A stack of several DNN seeds costs up to 1.3x less per seed
-    (``benchmarks/reports/stage_speed.md``), so this is an upper bound there."""
+    stack of one, as every workflow job trains. ``clock``: ``time.process_time`` (default) or
+    ``time.perf_counter`` for wall seconds (thread scaling)."""
     import copy
 
     import torch
@@ -80,13 +80,14 @@ def cpu_steps(
         optimizer.step()
         (logits.detach().argmax(-1) == target).sum()
 
+    clock = clock or time.process_time
     for i in range(3):
         step(i)
-    started, steps = time.process_time(), 0
-    while steps < 5 or (time.process_time() - started < budget and steps < max_steps):
+    started, steps = clock(), 0
+    while steps < 5 or (clock() - started < budget and steps < max_steps):
         step(3 + steps)
         steps += 1
-    return (time.process_time() - started) / steps
+    return (clock() - started) / steps
 
 
 def cpu_eval(arch, topology, width, x, y, qat: bool = False) -> float:
