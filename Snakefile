@@ -16,6 +16,12 @@ sys.path.insert(0, SRC)
 if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != SRC:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
+
+# and passed on by executors that do not export the submitting environment
+envvars:
+    "PYTHONPATH",
+
+
 from minarch.config import yaml_syntax_error
 
 # Snakemake's own message for a YAML error names neither the file nor the line. (The sweep of a
