@@ -61,8 +61,8 @@ from scipy import stats
 from minarch import topology as topo
 from minarch.data import DATASETS
 from minarch.regimes import CONFIG_KEYS, NOT_JUDGED, STABLE, representative, unclaimable
-from minarch.settings import schema_default
-from minarch.sizes import vit_parameter_formula
+from minarch.settings import schema_default, vit_position_kind
+from minarch.sizes import VIT_GRID, vit_parameter_formula
 from minarch.tables import ARCH_TITLES, PAPER_TABLE1, safe_pruning_ratio
 
 MIN_PARAMS_DECADES = 1.0
@@ -80,6 +80,7 @@ PAPER_SEEDS = {"dnn": 30, "cnn": 10, "vit": 10}
 PAPER_DNN_WIDTHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000)
 PAPER_WIDTH_RANGE = {"dnn": (1, 1000), "cnn": (1, 32), "vit": (1, 16)}
 VIT_PARAMS_TEXT = f"{vit_parameter_formula()} (C input channels)"
+VIT_POSITIONS_EXTRA = f"{VIT_GRID * VIT_GRID + 1}D"  # one learned D-vector per token
 
 COLUMNS = ["id", "section", "claim", "paper", "ours", "verdict", "measure", "reason"]
 
@@ -1360,10 +1361,15 @@ def _reasons(run: Run, claim: Claim) -> list[str]:
         if len(curve):
             largest = curve.loc[curve["n_params"].idxmax()]
             if arch == "vit":
+                sizes = [
+                    f"{_int(top['n_params'])} at D={int(top['width'])} with {vit_position_kind(topology)} positions"
+                    for topology, group in curve.groupby("topology", sort=True)
+                    for top in [group.loc[group["n_params"].idxmax()]]
+                ]
                 found["params"] = (
-                    f"our ViT has {VIT_PARAMS_TEXT} parameters ({_int(largest['n_params'])} at "
-                    f"D={int(largest['width'])} on {_title(dataset)}); the paper's 5e3-6e3 at "
-                    "its stable D imply a larger count"
+                    f"our ViT has {VIT_PARAMS_TEXT} parameters with sinusoidal positions, "
+                    f"{VIT_POSITIONS_EXTRA} more with learned ones ({'; '.join(sizes)} on {_title(dataset)}); "
+                    "the paper's 5e3-6e3 at its stable D imply a larger count"
                 )
             elif paper is not None and paper > largest["n_params"]:
                 found["params"] = (

@@ -16,9 +16,15 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # n
 from minarch.data import DATASETS  # noqa: E402
 from minarch.io import atomic_path  # noqa: E402
 from minarch.regimes import shown_width  # noqa: E402
+from minarch.settings import vit_position_kind  # noqa: E402
 from minarch.tables import ARCH_TITLES  # noqa: E402
 
 WIDTH_LABEL = {"dnn": "nodes in first hidden layer", "cnn": "conv channels", "vit": "hidden dimension"}
+
+
+def curve_label(arch: str, topology: str) -> str:
+    """A curve's name in a legend: the DNN's topology, the ViT's position embedding."""
+    return f"{vit_position_kind(topology)} positions" if arch == "vit" else topology
 
 
 def _band(ax, x, mean, std, label, color, linestyle="-"):
@@ -68,7 +74,8 @@ def family_figure(
         for i, (topology, curve) in enumerate(curves.groupby("topology", sort=True)):
             color = colors(i)
             curve = curve.sort_values("width")
-            _band(ax_conv, curve["width"], curve["test_acc_mean"], curve["test_acc_std"], topology, color)
+            label = curve_label(arch, topology)
+            _band(ax_conv, curve["width"], curve["test_acc_mean"], curve["test_acc_std"], label, color)
             width = int(shown_width(curve))
             params = int(curve.loc[curve["width"] == width, "n_params"].iloc[0])
             runs = prune_rows[
@@ -83,7 +90,7 @@ def family_figure(
                     100 * stats.index,
                     stats["mean"],
                     stats["std"],
-                    f"{topology} w{width} (θ={params:,})",
+                    f"{label} w{width} (θ={params:,})",
                     color,
                 )
             quant = qat_rows[(qat_rows["dataset"] == dataset) & (qat_rows["topology"] == topology)]
@@ -92,12 +99,8 @@ def family_figure(
                     _stats(quant, "width", "float_test_acc"),
                     _stats(quant, "width", "int8_test_acc"),
                 )
-                _band(
-                    ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], f"{topology} float32", color
-                )
-                _band(
-                    ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], f"{topology} int8", color, "--"
-                )
+                _band(ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], f"{label} float32", color)
+                _band(ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], f"{label} int8", color, "--")
         if intervals is not None:
             for i, (topology, _) in enumerate(curves.groupby("topology", sort=True)):
                 found = intervals[(intervals["dataset"] == dataset) & (intervals["topology"] == topology)]
