@@ -145,9 +145,7 @@ class ViT(nn.Module):
     # Only the linear layers run in int8; norms, softmax and attention matmuls stay float.
     quantize_linear_layers_only = True
 
-    def __init__(
-        self, image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES, positions: str = "sinusoidal"
-    ):
+    def __init__(self, image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES, *, positions: str):
         super().__init__()
         in_channels, height, width = image_shape
         if height % VIT_GRID or width % VIT_GRID:

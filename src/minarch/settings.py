@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The CNN and ViT have one fixed shape each (paper Sec. III-B); its name stands in the
-# run paths where a DNN names its topology.
-FIXED_TOPOLOGIES = {"cnn": "conv3x3", "vit": "enc2"}
+# The CNN has one fixed shape (paper Sec. III-B); its name stands in the run paths where a
+# DNN names its topology.
+FIXED_TOPOLOGIES = {"cnn": "conv3x3"}
 
 # The ViT's position embedding is part of its shape, so each kind has a topology name of its
 # own: both kinds can run in one sweep (``families.vit.positions``) and never share files.

@@ -171,7 +171,7 @@ def test_every_settings_field_has_a_schema_default():
         settings.schema_default("train", "colour")
 
 
-@pytest.mark.parametrize("family, topology", [("cnn", "conv3x3"), ("vit", "enc2")])
+@pytest.mark.parametrize("family, topology", [("cnn", "conv3x3"), ("vit", "enc2learned")])
 def test_fixed_shape_families_run_their_one_topology(schema, family, topology):
     spec = {"datasets": ["mnist"], "widths": [1, 4], "seeds": 2}
     cfg.check({"families": {family: spec}}, schema)

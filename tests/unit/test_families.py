@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from minarch import models, prune, quantize, stages
-from minarch.settings import FIXED_TOPOLOGIES, PruneSettings, QATSettings, RunSpec, TrainSettings
+from minarch.settings import FIXED_TOPOLOGIES, VIT_POSITIONS, PruneSettings, QATSettings, RunSpec, TrainSettings
+
+TOPOLOGY = {"cnn": FIXED_TOPOLOGIES["cnn"], "vit": VIT_POSITIONS["learned"]}
 
 MNIST, CIFAR = (1, 28, 28), (3, 32, 32)
 CIFAR_FOR_VIT = (3, 28, 28)
@@ -20,7 +22,7 @@ def cnn(shape, channels, seed=0):
 
 
 def vit(shape, dim, seed=0):
-    return models.seeded(seed, "vit", FIXED_TOPOLOGIES["vit"], dim, shape)
+    return models.seeded(seed, "vit", TOPOLOGY["vit"], dim, shape)
 
 
 # ---- CNN ------------------------------------------------------------------------------------
@@ -73,14 +75,16 @@ def hand_vit_count(channels, side, dim, classes=10):
     return embedding + class_token + 2 * block + head
 
 
+@pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
 @pytest.mark.parametrize("shape", [MNIST, CIFAR_FOR_VIT])
 @pytest.mark.parametrize("dim", [1, 2, 7, 16])
-def test_vit_parameter_count(shape, dim):
-    expected = hand_vit_count(shape[0], shape[1], dim)
-    assert models.vit_parameter_count(shape, dim) == expected
-    assert models.parameter_count(vit(shape, dim)) == expected
-    # closed form: 12 D^2 + (patch_dim + 34) D + 10
-    assert expected == 12 * dim**2 + (shape[0] * 16 + 34) * dim + 10
+def test_vit_parameter_count(shape, dim, positions):
+    learned = positions == "learned"
+    expected = hand_vit_count(shape[0], shape[1], dim) + (50 * dim if learned else 0)  # a D-vector per token
+    assert models.vit_parameter_count(shape, dim, learned_positions=learned) == expected
+    assert models.parameter_count(models.seeded(0, "vit", VIT_POSITIONS[positions], dim, shape)) == expected
+    # closed form: 12 D^2 + (patch_dim + 34) D + 10, and 50 D for learned positions
+    assert expected == 12 * dim**2 + (shape[0] * 16 + 34 + 50 * learned) * dim + 10
 
 
 @pytest.mark.parametrize("shape", [MNIST, CIFAR_FOR_VIT])
@@ -106,8 +110,8 @@ def test_vit_rejects_sides_outside_its_grid():
         vit(CIFAR, 4)
 
 
-def test_vit_positions_are_fixed_sinusoids_and_class_token_learnable():
-    model = vit(MNIST, 6)
+def test_sinusoidal_vit_positions_are_fixed_and_class_token_learnable():
+    model = models.seeded(0, "vit", VIT_POSITIONS["sinusoidal"], 6, MNIST)
     names = dict(model.named_parameters())
     assert "class_token" in names and names["class_token"].requires_grad
     assert not any("position" in name for name in names)
@@ -159,10 +163,10 @@ def test_fixed_topologies_enforced():
 @pytest.mark.parametrize("arch, width", [("cnn", 3), ("vit", 5)])
 def test_seeded_is_reproducible_and_save_load_round_trips(tmp_path, arch, width):
     shape = MNIST
-    first, second = (models.seeded(7, arch, FIXED_TOPOLOGIES[arch], width, shape) for _ in range(2))
+    first, second = (models.seeded(7, arch, TOPOLOGY[arch], width, shape) for _ in range(2))
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
-    spec = RunSpec("mnist", arch, FIXED_TOPOLOGIES[arch], width, 7)
+    spec = RunSpec("mnist", arch, TOPOLOGY[arch], width, 7)
     models.save(tmp_path / "model.pt", first, spec.columns(), shape)
     loaded, saved_spec = models.load(tmp_path / "model.pt")
     images = torch.randn(4, *shape)
@@ -261,11 +265,11 @@ def test_vit_qat_quantizes_linears_and_keeps_norms_float():
 @pytest.mark.parametrize("arch, width", [("cnn", 2), ("vit", 4)])
 def test_stages_run_each_family(splits, arch, width):
     settings = TrainSettings(max_epochs=1, batch_size=50)
-    spec = RunSpec("mnist", arch, FIXED_TOPOLOGIES[arch], width, 0)
+    spec = RunSpec("mnist", arch, TOPOLOGY[arch], width, 0)
     model, frame = stages.train_run(spec, splits, settings)
     final = frame[frame["kind"] == "final"].iloc[0]
     assert frame["n_params"].iloc[0] == models.parameter_count(model)
-    assert frame["arch"].eq(arch).all() and frame["topology"].eq(FIXED_TOPOLOGIES[arch]).all()
+    assert frame["arch"].eq(arch).all() and frame["topology"].eq(TOPOLOGY[arch]).all()
     pruned = stages.prune_run(model, spec, splits, settings, PruneSettings(ratios=(0.0, 1.0)))
     assert pruned.loc[pruned["ratio"] == 0.0, "test_acc"].iloc[0] == pytest.approx(final["test_acc"])
     qat = stages.qat_run(spec, splits, settings, QATSettings(), float(final["test_acc"])).iloc[0]

@@ -100,7 +100,7 @@ def test_parquet_schemas_and_values(workdir):
     "run, n_params",
     [
         ("mnist/cnn/conv3x3/w2", (9 + 1) * 2 + (2 * 26 * 26 + 1) * 10),
-        ("mnist/vit/enc2/w4", 12 * 4**2 + (16 + 34) * 4 + 10),
+        ("mnist/vit/enc2learned/w4", 12 * 4**2 + (16 + 34) * 4 + 10 + 50 * 4),  # learned positions: 50 D
     ],
 )
 def test_cnn_and_vit_runs(workdir, run, n_params):
@@ -252,7 +252,7 @@ def test_stage_jobs_ask_for_the_cost_models_runtime_and_memory(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     plan = job_resources_in_plan(snakemake(tmp_path, "-n"))
     config = cost.load_config(tmp_path / "tiny.yaml")
-    expected = cost.job_request(config, "qat", "mnist", "vit", "enc2", 4, cost.CostParameters())
+    expected = cost.job_request(config, "qat", "mnist", "vit", "enc2learned", 4, cost.CostParameters())
     lines = plan["qat_vit"]
     assert lines and all(
         f"runtime={expected['runtime']}," in line and f"mem_mb={expected['mem_mb']}," in line for line in lines
