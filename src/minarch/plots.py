@@ -11,6 +11,7 @@ from pathlib import Path  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # noqa: E402
 
 from minarch.data import DATASETS  # noqa: E402
@@ -28,6 +29,11 @@ def curve_label(arch: str, topology: str) -> str:
 
 
 def _band(ax, x, mean, std, label, color, linestyle="-"):
+    """Mean with a +-1 std band; a curve of one width gets an error bar (a band of one point
+    would not show)."""
+    if len(x) == 1:
+        ax.errorbar(x, mean, yerr=std.fillna(0), fmt="o", markersize=4, capsize=4, color=color, label=label)
+        return
     ax.plot(x, mean, linestyle, marker="o", markersize=3, color=color, label=label)
     ax.fill_between(x, mean - std.fillna(0), mean + std.fillna(0), color=color, alpha=0.2, linewidth=0)
 
@@ -43,14 +49,19 @@ def _stats(frame: pd.DataFrame, by: str, column: str) -> pd.DataFrame:
     return frame.groupby(by)[column].agg(["mean", "std"]).sort_index()
 
 
-def _interval_bar(ax, low, high, color, row: int) -> None:
-    """A confidence interval as a short bar near the panel's top, one row per curve."""
+CI_LABEL = "bar: 95% CI over seeds"
+
+
+def _interval_bar(ax, low, high, color, row: int, label: str | None = None) -> None:
+    """A confidence interval as a short bar near the panel's bottom, one row per curve: the
+    curves are high where the intervals lie (stable widths, safe ratios), so bars there do
+    not hide them. An interval of one value shows as its end marks alone."""
     if pd.isna(low):
         return
-    top = ax.get_ylim()[1]
-    y = top - (row + 1) * 0.04 * (top - ax.get_ylim()[0])
+    bottom, top = ax.get_ylim()
+    y = bottom + (row + 1) * 0.05 * (top - bottom)
     right = ax.get_xlim()[1] if pd.isna(high) else high  # no upper bound: runs off the panel
-    ax.plot([low, right], [y, y], color=color, linewidth=3, alpha=0.6, marker="|", markersize=9)
+    ax.plot([low, right], [y, y], color=color, linewidth=3, alpha=0.6, marker="|", markersize=9, label=label)
 
 
 def family_figure(
@@ -99,22 +110,31 @@ def family_figure(
                     _stats(quant, "width", "float_test_acc"),
                     _stats(quant, "width", "int8_test_acc"),
                 )
-                _band(ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], f"{label} float32", color)
-                _band(ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], f"{label} int8", color, "--")
+                _band(ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], label, color)
+                _band(ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], None, color, "--")
         if intervals is not None:
             for i, (topology, _) in enumerate(curves.groupby("topology", sort=True)):
                 found = intervals[(intervals["dataset"] == dataset) & (intervals["topology"] == topology)]
                 for _, bounds in found.iterrows():
-                    _interval_bar(ax_conv, bounds["width_ci_low"], bounds["width_ci_high"], colors(i), i)
+                    label = CI_LABEL if i == 0 else None
+                    _interval_bar(ax_conv, bounds["width_ci_low"], bounds["width_ci_high"], colors(i), i, label)
                     _interval_bar(
-                        ax_prune, bounds["safe_pruning_pct_ci_low"], bounds["safe_pruning_pct_ci_high"], colors(i), i
+                        ax_prune,
+                        bounds["safe_pruning_pct_ci_low"],
+                        bounds["safe_pruning_pct_ci_high"],
+                        colors(i),
+                        i,
+                        label,
                     )
         title = DATASETS[dataset].title
+        # one entry per curve, and the line styles once: solid float32, dashed int8
+        handles, _ = ax_quant.get_legend_handles_labels()
+        styles = [Line2D([], [], color="0.3", label="float32"), Line2D([], [], color="0.3", ls="--", label="int8")]
         for ax, what in ((ax_conv, "convergence"), (ax_prune, "pruning"), (ax_quant, "quantization")):
             ax.set_title(f"{title}: {what}")
             ax.set_ylabel("test accuracy (%)")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            ax.legend(handles=handles + styles if ax is ax_quant else None, fontsize=7)
         widths = sorted(curves["width"].unique())
         for ax in (ax_conv, ax_quant):
             ax.set_xscale("log")
