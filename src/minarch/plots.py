@@ -31,8 +31,19 @@ def curve_label(arch: str, topology: str) -> str:
 def _band(ax, x, mean, std, label, color, linestyle="-"):
     """Mean with a +-1 std band; a curve of one width gets an error bar (a band of one point
     would not show)."""
-    if len(x) == 1:
-        ax.errorbar(x, mean, yerr=std.fillna(0), fmt="o", markersize=4, capsize=4, color=color, label=label)
+    if len(x) == 1:  # int8 (dashed) a little to the right of float32, hollow, so neither hides the other
+        dashed = linestyle == "--"
+        ax.errorbar(
+            np.asarray(x, float) * (1.04 if dashed else 1.0),
+            mean,
+            yerr=std.fillna(0),
+            fmt="o",
+            markersize=4,
+            capsize=4,
+            color=color,
+            markerfacecolor="white" if dashed else color,
+            label=label,
+        )
         return
     ax.plot(x, mean, linestyle, marker="o", markersize=3, color=color, label=label)
     ax.fill_between(x, mean - std.fillna(0), mean + std.fillna(0), color=color, alpha=0.2, linewidth=0)
@@ -129,7 +140,10 @@ def family_figure(
         title = DATASETS[dataset].title
         # one entry per curve, and the line styles once: solid float32, dashed int8
         handles, _ = ax_quant.get_legend_handles_labels()
-        styles = [Line2D([], [], color="0.3", label="float32"), Line2D([], [], color="0.3", ls="--", label="int8")]
+        styles = [
+            Line2D([], [], color="0.3", marker="o", markersize=4, label="float32"),
+            Line2D([], [], color="0.3", ls="--", marker="o", markersize=4, markerfacecolor="white", label="int8"),
+        ]
         for ax, what in ((ax_conv, "convergence"), (ax_prune, "pruning"), (ax_quant, "quantization")):
             ax.set_title(f"{title}: {what}")
             ax.set_ylabel("test accuracy (%)")
@@ -142,6 +156,8 @@ def family_figure(
             ax.xaxis.set_major_formatter(FormatStrFormatter("%d"))
             ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlabel(WIDTH_LABEL[arch])
+            if len(widths) == 1:  # one width: a window around it (autoscaling would hug the point)
+                ax.set_xlim(widths[0] / 1.6, widths[0] * 1.6)
         ax_prune.set_xlabel("pruning ratio (%)")
     pruned = "smallest stable width per depth" if arch == "dnn" else "smallest stable width"
     fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning ({pruned}) and 8-bit QAT")
