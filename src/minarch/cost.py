@@ -281,7 +281,7 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
                         by_sweep[(family, stage)].append(job.name)
     families = [name for name in found if name != TOPOLOGY_SWEEP]
     aggregate = params.aggregate_seconds
-    jobs.append(Job("save_config", "aggregate", "all", "-", aggregate))  # results/config.yaml, read by collect
+    jobs.append(Job("save_config", "aggregate", "all", "-", aggregate))  # results/config.yaml, for the report
     for name in found:
         for stage in STAGES if name in families else ("train",):
             jobs.append(
@@ -291,7 +291,7 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
                     name,
                     "-",
                     aggregate,
-                    [*by_sweep[(name, stage)], "save_config"],
+                    by_sweep[(name, stage)],
                 )
             )
     if TOPOLOGY_SWEEP in found:

@@ -159,7 +159,7 @@ def test_bad_values_stop_with_one_line(clone, bad, fragments):
 
 def test_learning_rate_1e_minus_3_is_a_number(clone):
     result = dry_run(clone, DNN_ONLY + "train: {learning_rate: 1e-3, max_epochs: 1}\n")
-    assert by_stage(rules_of(result), "train") == 2
+    assert by_stage(rules_of(result), "train") == 2 * 2  # 2 widths x 2 seeds
 
 
 def test_yaml_error_in_the_default_config_names_file_and_line(clone):

@@ -1,6 +1,7 @@
 # The config of the run, saved with its results: `snakemake --report` describes the run from it,
-# whatever config the report command gets. It is rewritten whenever the config changes; as an
-# ancient() input it reruns nothing downstream by itself.
+# whatever config the report command gets. It is rewritten whenever the config changes, and is
+# a target of rule all only: as an (ancient) input of other rules, a changed config made
+# Snakemake 9 plan this job alone, so a grown sweep ran nothing new until the next command.
 rule save_config:
     output:
         config="results/config.yaml",
@@ -22,7 +23,6 @@ localrules:
 rule collect:
     input:
         runs=lambda wc: family_runs_of(wc.family, f"{wc.stage}.parquet"),
-        config=ancient("results/config.yaml"),
     output:
         table="results/collected/{family}/{stage}.parquet",
     log:

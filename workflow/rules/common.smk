@@ -144,6 +144,7 @@ def final_targets():
         ]
     return [
         *dict.fromkeys(per_seed),
+        "results/config.yaml",
         "results/regimes.parquet",
         "results/regimes.csv",
         "results/regimes.html",
