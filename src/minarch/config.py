@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -202,9 +203,13 @@ def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
     if family == "dnn":
         return list(spec["topologies"])
     if family == "vit":
-        default = load_schema()["properties"]["families"]["properties"]["vit"]["properties"]["positions"]["default"]
-        return [VIT_POSITIONS[kind] for kind in spec.get("positions", default)]
+        return [VIT_POSITIONS[kind] for kind in spec.get("positions", _default_vit_positions())]
     return [FIXED_TOPOLOGIES[family]]
+
+
+@functools.cache  # read once: every sweeps() call of a Snakefile parse lands here
+def _default_vit_positions() -> tuple[str, ...]:
+    return tuple(load_schema()["properties"]["families"]["properties"]["vit"]["properties"]["positions"]["default"])
 
 
 def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -229,15 +234,18 @@ def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def configurations(config: dict[str, Any]) -> dict[tuple[str, str, str, int], dict[str, Any]]:
     """Every (dataset, arch, topology, width) some sweep runs, with the seeds it needs trained
     (``train``: the most any sweep asks for) and pruned and quantised (``staged``: the most a
-    family asks for; 0 for a phase-1-only shape, which is trained only). A square DNN of phase
-    1 is the same run as the DNN family's, so each configuration appears once."""
+    family asks for; 0 for a phase-1-only shape, which is trained only), and the ``sweeps`` it
+    is in, in config order. A square DNN of phase 1 is the same run as the DNN family's, so
+    each configuration appears once."""
     found: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     for name, spec in sweeps(config).items():
         for dataset in spec["datasets"]:
             for topology in spec["topologies"]:
                 for width in spec["widths"]:
-                    entry = found.setdefault((dataset, spec["arch"], topology, int(width)), {"train": 0, "staged": 0})
+                    key = (dataset, spec["arch"], topology, int(width))
+                    entry = found.setdefault(key, {"train": 0, "staged": 0, "sweeps": []})
                     entry["train"] = max(entry["train"], int(spec["seeds"]))
+                    entry["sweeps"].append(name)
                     if name != TOPOLOGY_SWEEP:
                         entry["staged"] = max(entry["staged"], int(spec["seeds"]))
     return found

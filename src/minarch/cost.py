@@ -215,16 +215,6 @@ class Job:
     epochs: float = 0.0  # training epochs (float or QAT) over the job's seeds
 
 
-def _member(spec: dict[str, Any], key: tuple[str, str, str, int]) -> bool:
-    dataset, arch, topology, width = key
-    return (
-        spec["arch"] == arch
-        and dataset in spec["datasets"]
-        and topology in spec["topologies"]
-        and width in map(int, spec["widths"])
-    )
-
-
 def seed_job_seconds(
     config: dict[str, Any], params: CostParameters, dataset: str, arch: str, topology: str, width: int
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -256,8 +246,7 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
     by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
     for key, entry in sorted(configurations(config).items(), key=lambda kv: str(kv[0])):
         dataset, arch, topology, width = key
-        # the sweeps this configuration is in: its family owns it in the tables
-        members = [n for n, spec in found.items() if _member(spec, key)]
+        members = entry["sweeps"]  # its family owns it in the tables
         families = [m for m in members if m != TOPOLOGY_SWEEP]
         owner = families[0] if families else members[0]
         seconds, epochs = seed_job_seconds(config, params, dataset, arch, topology, width)
@@ -454,8 +443,10 @@ def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, so
 
 
 _STAGE_FILE = {"train": "train.parquet", "prune": "prune.parquet", "qat": "qat.parquet"}
-# one seed's job, as job names (plan) and log/benchmark paths (workflow) spell it
-_SEED_JOB = r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/seed(?P<seed>\d+)"
+# one configuration, and one seed's job of it, as job names (plan) and log/benchmark paths
+# (workflow) spell them
+_CONFIGURATION = r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)"
+_SEED_JOB = rf"{_CONFIGURATION}/seed(?P<seed>\d+)"
 _TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_SEED_JOB}$")
 
 
@@ -523,10 +514,7 @@ def format_summary(summary: Summary, title: str = "") -> str:
 
 # ---------------------------------------------------------------------------- measurements
 # a benchmark file of one seed's job, or of a block of seeds (runs made before seeds had jobs of their own)
-_JOB_PATH = re.compile(
-    r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)/"
-    r"(?:seed(?P<seed>\d+)|seeds(?P<first>\d+)-(?P<last>\d+))\.tsv$"
-)
+_JOB_PATH = re.compile(rf"{_CONFIGURATION}/(?:seed(?P<seed>\d+)|seeds(?P<first>\d+)-(?P<last>\d+))\.tsv$")
 RUN_KEYS = ["dataset", "arch", "topology", "width", "seed"]
 
 

@@ -50,10 +50,10 @@ def test_sweep_square_runs_are_the_phase2_runs(tmp_path):
     # a square run of both phases is trained for the larger seed count, pruned and quantised
     # for the family's
     square = cfg.configurations(config)[("mnist", "dnn", "L1", 5)]
-    assert (square["train"], square["staged"]) == (3, 2)
+    assert (square["train"], square["staged"], square["sweeps"]) == (3, 2, ["dnn", "topology_sweep"])
     del config["topology_sweep"]
     assert "topology_sweep" not in cfg.sweeps(config)
-    assert cfg.configurations(config)[("mnist", "dnn", "L1", 5)] == {"train": 2, "staged": 2}
+    assert cfg.configurations(config)[("mnist", "dnn", "L1", 5)] == {"train": 2, "staged": 2, "sweeps": ["dnn"]}
 
 
 def test_schema_checks_the_sweep_section():
