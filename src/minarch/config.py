@@ -273,29 +273,23 @@ def _sweep_text(name: str, spec: dict[str, Any], config: dict[str, Any]) -> str:
     return f"{'phase 1' if name == TOPOLOGY_SWEEP else name} [{'; '.join(parts)}]"
 
 
-def planned_jobs(config: dict[str, Any]) -> dict[str, int]:
-    """Training runs and train/prune/qat jobs of the default target, counted as the rules plan
-    them: one job per seed and stage (``configurations``); phase-1-only configurations are
-    trained, not pruned or quantised."""
-    found = configurations(config).values()
-    runs = sum(entry["train"] for entry in found)
-    staged = sum(entry["staged"] for entry in found)
-    return {"runs": runs, "train": runs, "prune": staged, "qat": staged}
-
-
-def plan_summary(config: dict[str, Any]) -> str:
+def plan_summary(config: dict[str, Any], jobs: dict[str, int] | None = None) -> str:
     """One line saying what a config runs, shown before any compute is spent: each sweep's
-    datasets, shapes, widths and seeds, the epochs, and the number of runs and jobs."""
+    datasets, shapes, widths and seeds, the epochs, the number of training runs, and with
+    ``jobs`` (``minarch.cost.planned_jobs``: the blocks of seeds the cost model cut) the jobs."""
     found = sweeps(config)
     text = [_sweep_text(name, spec, config) for name, spec in found.items()]
     if TOPOLOGY_SWEEP not in found:
         text.append("no phase 1")
-    jobs = planned_jobs(config)
+    runs = sum(entry["train"] for entry in configurations(config).values())
     epochs = config.get("train", {}).get("max_epochs", "?")
-    return (
-        f"minarch plan: {', '.join(text)}; max_epochs {epochs}; {jobs['runs']} training runs in "
-        f"{jobs['train']} train + {jobs['prune']} prune + {jobs['qat']} qat jobs (plus data and aggregate jobs)"
-    )
+    line = f"minarch plan: {', '.join(text)}; max_epochs {epochs}; {runs} training runs"
+    if jobs is not None:
+        line += (
+            f" in {jobs['train']} train + {jobs['prune']} prune + {jobs['qat']} qat jobs of blocks of seeds "
+            "(plus data and aggregate jobs)"
+        )
+    return line
 
 
 # ---------------------------------------------------------------------------- command line

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minarch import records
 from minarch import topology as topo
 from minarch.config import (
     TOPOLOGY_SWEEP,
@@ -58,7 +59,7 @@ from minarch.config import (
     prepare,
     sweeps,
 )
-from minarch.settings import section_defaults
+from minarch.settings import schema_default, section_defaults
 from minarch.sizes import (
     NUM_CLASSES,  # noqa: F401  (also the regimes' chance level)
     VIT_GRID,
@@ -218,20 +219,76 @@ class Job:
 def seed_job_seconds(
     config: dict[str, Any], params: CostParameters, dataset: str, arch: str, topology: str, width: int
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """CPU seconds of one seed's train, prune and QAT job (process start and data loading
-    included), and the epochs each trains; ``config`` as ``load_config`` returns it."""
+    """CPU seconds of one seed's train, prune and QAT work (without the job's process start and
+    data loading, ``job_overhead``), and the epochs each trains; ``config`` as ``load_config``
+    returns it."""
     train_cfg, prune_cfg, qat_cfg = config["train"], config["prune"], config["qat"]
     max_epochs = int(train_cfg["max_epochs"]) * params.epoch_fraction
     finetune = int(prune_cfg["finetune_epochs"]) * sum(1 for r in prune_cfg["ratios"] if r > 0)
     qat_epochs = max_epochs if qat_cfg["mode"] == "scratch" else float(qat_cfg["finetune_epochs"])
     cost = params.seconds(dataset, arch, depth_of(arch, topology), parameter_count(dataset, arch, topology, width))
-    start = params.process_start + params.data_load.get(f"{dataset}/{arch}", params.data_load.get(dataset, 1.0))
     seconds = {
-        "train": start + max_epochs * cost["epoch"] + params.final_eval_tests * cost["test_eval"],
-        "prune": start + len(prune_cfg["ratios"]) * cost["test_eval"] + finetune * cost["epoch"],
-        "qat": start + qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"],
+        "train": max_epochs * cost["epoch"] + params.final_eval_tests * cost["test_eval"],
+        "prune": len(prune_cfg["ratios"]) * cost["test_eval"] + finetune * cost["epoch"],
+        "qat": qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"],
     }
     return seconds, {"train": max_epochs, "prune": float(finetune), "qat": qat_epochs}
+
+
+def job_overhead(params: CostParameters, dataset: str, arch: str) -> float:
+    """What every job pays once, whatever its seeds: the process start and loading its dataset."""
+    return params.process_start + params.data_load.get(f"{dataset}/{arch}", params.data_load.get(dataset, 1.0))
+
+
+# ---------------------------------------------------------------------------- blocks of seeds
+# A job runs a block of seeds of one configuration and stage in one process. Blocks sit at fixed
+# seed indices, [0, k), [k, 2k), ... (the last one cut at the seed count), so adding seeds adds
+# blocks and leaves finished ones alone; k is the number of seeds whose predicted work at
+# max_epochs fits cluster.job_minutes (at least one, so a seed longer than that is a job alone).
+
+
+def block_size(
+    config: dict[str, Any], params: CostParameters, stage: str, dataset: str, arch: str, topology: str, width: int
+) -> int:
+    """Seeds per job of one configuration and stage."""
+    minutes = config.get("cluster", {}).get("job_minutes") or schema_default("cluster", "job_minutes")
+    target = 60.0 * float(minutes)
+    work = seed_job_seconds(config, params, dataset, arch, topology, width)[0][stage]
+    return max(1, int(target // work)) if work > 0 else 1 << 20
+
+
+def seed_blocks(n_seeds: int, size: int) -> list[tuple[int, int]]:
+    """The blocks (first seed, last seed, both included) of seeds 0..n_seeds-1 in blocks of ``size``."""
+    return [(first, min(first + size, n_seeds) - 1) for first in range(0, n_seeds, max(1, size))]
+
+
+def configuration_blocks(
+    config: dict[str, Any], params: CostParameters
+) -> dict[tuple[str, str, str, int], dict[str, list[tuple[int, int]]]]:
+    """Every configuration's blocks per stage: train covers the seeds some sweep trains,
+    prune and QAT the seeds a family prunes and quantises (none for phase-1-only shapes)."""
+    found = {}
+    for key, entry in configurations(config).items():
+        found[key] = {
+            stage: seed_blocks(
+                entry["train" if stage == "train" else "staged"], block_size(config, params, stage, *key)
+            )
+            for stage in STAGES
+        }
+    return found
+
+
+def planned_jobs(config: dict[str, Any], params: CostParameters) -> dict[str, int]:
+    """Training runs, and the train, prune and QAT jobs (blocks) of the default target."""
+    found = configurations(config).values()
+    blocks = configuration_blocks(config, params).values()
+    counts = {stage: sum(len(entry[stage]) for entry in blocks) for stage in STAGES}
+    return {"runs": sum(entry["train"] for entry in found), **counts}
+
+
+def covering(blocks: list[tuple[int, int]], first: int, last: int) -> list[tuple[int, int]]:
+    """The blocks of ``blocks`` that hold any seed of first..last."""
+    return [(a, b) for a, b in blocks if a <= last and b >= first]
 
 
 def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[Job]:
@@ -244,30 +301,38 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
         for d in sorted({d for spec in found.values() for d in spec["datasets"]})
     ]
     by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
+    all_blocks = configuration_blocks(config, params)
     for key, entry in sorted(configurations(config).items(), key=lambda kv: str(kv[0])):
         dataset, arch, topology, width = key
         members = entry["sweeps"]  # its family owns it in the tables
         families = [m for m in members if m != TOPOLOGY_SWEEP]
         owner = families[0] if families else members[0]
         seconds, epochs = seed_job_seconds(config, params, dataset, arch, topology, width)
-        for seed in range(entry["train"]):
-            tag = f"{dataset}/{arch}/{topology}/w{width}/seed{seed}"
-            train = Job(
-                f"train/{tag}", "train", owner, dataset, seconds["train"], [f"prepare_dataset/{dataset}"], 1,
-                epochs["train"],
-            )  # fmt: skip
-            jobs.append(train)
-            for member in members:
-                if seed < found[member]["seeds"]:
-                    by_sweep[(member, "train")].append(train.name)
-            if seed >= entry["staged"]:
-                continue  # phase 1 trains only
-            for stage in ("prune", "qat"):
-                job = Job(f"{stage}/{tag}", stage, owner, dataset, seconds[stage], [train.name], 1, epochs[stage])
+        overhead = job_overhead(params, dataset, arch)
+        configuration = f"{dataset}/{arch}/{topology}/w{width}"
+        names: dict[str, list[tuple[tuple[int, int], str]]] = {}
+        for stage in STAGES:
+            names[stage] = []
+            for first, last in all_blocks[key][stage]:
+                n = last - first + 1
+                after = (
+                    [f"prepare_dataset/{dataset}"]
+                    if stage == "train"
+                    else [
+                        name
+                        for block, name in names["train"]
+                        if block in covering(all_blocks[key]["train"], first, last)
+                    ]
+                )
+                job = Job(
+                    f"{stage}/{configuration}/seeds{first}-{last}", stage, owner, dataset,
+                    overhead + n * seconds[stage], after, n, n * epochs[stage],
+                )  # fmt: skip
                 jobs.append(job)
-                for family in families:
-                    if seed < found[family]["seeds"]:
-                        by_sweep[(family, stage)].append(job.name)
+                names[stage].append(((first, last), job.name))
+                for member in members if stage == "train" else families:
+                    if first < found[member]["seeds"]:
+                        by_sweep[(member, stage)].append(job.name)
     families = [name for name in found if name != TOPOLOGY_SWEEP]
     aggregate = params.aggregate_seconds
     jobs.append(Job("save_config", "aggregate", "all", "-", aggregate))  # results/config.yaml, for the report
@@ -352,16 +417,24 @@ def job_memory_mb(dataset: str, arch: str, topology: str, width: int, stage: str
 
 
 def job_request(
-    config: dict[str, Any], stage: str, dataset: str, arch: str, topology: str, width: int, params: CostParameters
+    config: dict[str, Any],
+    stage: str,
+    dataset: str,
+    arch: str,
+    topology: str,
+    width: int,
+    params: CostParameters,
+    seeds: int = 1,
 ) -> dict[str, int]:
-    """What the job of one seed's ``stage`` asks a scheduler for: ``runtime`` in minutes, the
-    predicted seconds at ``max_epochs`` (early stopping only shortens a run) spread over the
-    job's threads where they scale, times ``cluster.runtime_margin``, at least one minute; and
-    ``mem_mb``, the estimated peak times ``cluster.memory_margin``. ``params`` are the cost
-    model's (``cluster_parameters``). ``config`` is the workflow's (defaults filled in)."""
+    """What the job of a block of ``seeds`` seeds of ``stage`` asks a scheduler for: ``runtime``
+    in minutes, the predicted seconds at ``max_epochs`` (early stopping only shortens a run)
+    times ``cluster.runtime_margin``, at least one minute; and ``mem_mb``, the estimated peak
+    of one seed (a block runs its seeds one after another) times ``cluster.memory_margin``.
+    ``params`` are the cost model's (``cluster_parameters``); ``config`` is the workflow's."""
     cluster = config.get("cluster", {})
     seconds, _ = seed_job_seconds(config, params, dataset, arch, topology, width)
-    runtime = max(1, math.ceil(float(cluster.get("runtime_margin", 1.5)) * seconds[stage] / 60))
+    predicted = job_overhead(params, dataset, arch) + seeds * seconds[stage]
+    runtime = max(1, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
     memory = math.ceil(float(cluster.get("memory_margin", 1.5)) * job_memory_mb(dataset, arch, topology, width, stage))
     return {"runtime": runtime, "mem_mb": memory}
 
@@ -442,24 +515,24 @@ def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, so
     )
 
 
-_STAGE_FILE = {"train": "train.parquet", "prune": "prune.parquet", "qat": "qat.parquet"}
-# one configuration, and one seed's job of it, as job names (plan) and log/benchmark paths
+# one configuration, and one block's job of it, as job names (plan) and log/benchmark paths
 # (workflow) spell them
 _CONFIGURATION = r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)"
-_SEED_JOB = rf"{_CONFIGURATION}/seed(?P<seed>\d+)"
-_TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_SEED_JOB}$")
+_BLOCK_JOB = rf"{_CONFIGURATION}/seeds(?P<first>\d+)-(?P<last>\d+)"
+_TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_BLOCK_JOB}$")
 
 
 def job_done(job: Job, workdir: str | Path = ".") -> bool:
-    """A train, prune or QAT job is done when its seed's output file of its stage exists
-    under ``workdir`` (the workflow's ``results/runs`` layout); other jobs are never done here:
-    they take seconds, and the workflow reruns them whenever a stage job ran."""
+    """A train, prune or QAT job is done when its block's record exists under ``workdir``
+    (``records.block_record``: written last, once every seed of the block is in place); other
+    jobs are never done here: they take seconds, and the workflow reruns them whenever a stage
+    job ran."""
     match = _TAG.match(job.name)
     if not match:
         return False
     m = match.groupdict()
-    run = Path(workdir, "results", "runs", m["dataset"], m["arch"], m["topology"], f"w{m['width']}", f"seed{m['seed']}")
-    return (run / _STAGE_FILE[m["stage"]]).is_file()
+    key = (m["dataset"], m["arch"], m["topology"], int(m["width"]))
+    return (Path(workdir) / records.block_record(m["stage"], *key, int(m["first"]), int(m["last"]))).is_file()
 
 
 def remaining(jobs: list[Job], workdir: str | Path = ".") -> tuple[list[Job], int]:

@@ -220,3 +220,19 @@ def load(path) -> tuple[nn.Module, dict]:
             f"{path} is corrupt or incompatible ({type(error).__name__}); delete it and rerun to retrain this seed"
         ) from None
     return model, spec
+
+
+def load_checked(path, expected: dict) -> nn.Module:
+    """``load``, and the model's stored spec must be the run ``expected`` names (its job's
+    path): a model copied from another seed or configuration is an error, not an input."""
+    try:
+        model, spec = load(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing; rerun the workflow to retrain this seed") from None
+    found = {key: spec.get(key) for key in expected}
+    if {k: str(v) for k, v in found.items()} != {k: str(v) for k, v in expected.items()}:
+        raise CheckpointError(
+            f"{path} holds the model of {found}, not of {dict(expected)}: it was copied or moved; delete it and "
+            "rerun the workflow to retrain this seed"
+        )
+    return model

@@ -343,8 +343,9 @@ def test_plan_summary_says_what_runs(schema, full):
     line = cfg.plan_summary(run)
     assert "\n" not in line
     assert "dnn [mnist; L1; widths 4, 16; 2 seeds]" in line and "no phase 1" in line and "max_epochs 3" in line
-    assert "4 training runs in 4 train + 4 prune + 4 qat jobs" in line
-    assert "cnn" not in line and "vit" not in line
+    assert line.endswith("4 training runs") and "cnn" not in line and "vit" not in line
+    with_jobs = cfg.plan_summary(run, {"runs": 4, "train": 2, "prune": 1, "qat": 2})
+    assert with_jobs.startswith(line) and "4 training runs in 2 train + 1 prune + 2 qat jobs" in with_jobs
 
 
 def test_plan_summary_counts_phase_1_and_shared_runs(schema, full):
@@ -352,18 +353,7 @@ def test_plan_summary_counts_phase_1_and_shared_runs(schema, full):
     line = cfg.plan_summary(quick)
     assert "phase 1 [mnist; depths 1, 2 (4 shapes); widths 5, 50; 2 seeds]" in line
     # 24 family configurations + the 4 phase-1 shapes the DNN family lacks (L2u, L2d x 2 widths)
-    assert cfg.planned_jobs(quick) == {"runs": 56, "train": 56, "prune": 48, "qat": 48}
-
-
-def test_planned_jobs_are_one_per_seed_that_a_sweep_needs(schema, full):
-    layer = {
-        "families": {"dnn": {"datasets": ["mnist", "cifar10"], "topologies": ["L1"], "widths": [4], "seeds": 2}},
-        "topology_sweep": {"datasets": ["mnist"], "depths": [1], "widths": [4], "seeds": 5},
-    }
-    run = as_run(full, schema, layer)
-    # mnist/L1/w4 needs 5 seeds (phase 1), cifar10/L1/w4 needs 2; prune and QAT only for the
-    # families' 2 seeds of each
-    assert cfg.planned_jobs(run) == {"runs": 7, "train": 7, "prune": 4, "qat": 4}
+    assert "56 training runs" in line
 
 
 def test_command_line_prints_the_plan_or_one_line(tmp_path, capsys):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from minarch import cost
-from minarch.config import ConfigError, planned_jobs
+from minarch import cost, records
+from minarch.config import ConfigError
 from minarch.settings import schema_default
 
 TINY = {
@@ -19,6 +19,11 @@ TINY = {
     "qat": {"mode": "scratch", "finetune_epochs": 3},
     "families": {"dnn": {"datasets": ["mnist"], "topologies": ["L1", "L2e"], "widths": [5, 50], "seeds": 3}},
 }
+ONE_SEED_JOBS = {**TINY, "cluster": {"job_minutes": 1e-6}}  # every seed its own job
+
+
+def planned_jobs(config):
+    return cost.planned_jobs(config, cost.CostParameters())
 
 
 def by_stage(jobs):
@@ -52,25 +57,59 @@ def test_depths_interpolate_linearly_and_fashion_mnist_uses_mnist():
         params.seconds("cifar10", "cnn", 1, 100)
 
 
-def test_plan_has_one_job_per_seed_and_stage():
-    jobs = cost.plan(TINY)
+def test_plan_has_one_job_per_block_and_stage():
+    jobs = cost.plan(TINY)  # 4 epochs of tiny MLPs: a configuration's 3 seeds fit one job
     configurations = 2 * 2
     counts = by_stage(jobs)
-    assert counts["train"] == counts["prune"] == counts["qat"] == configurations * 3
+    assert counts["train"] == counts["prune"] == counts["qat"] == configurations
     assert counts["prepare"] == 1
     # save_config, collect x 3 stages, regimes, table1, paper comparison, one figure
     assert counts["aggregate"] == 1 + 3 + 3 + 1
     assert "save_config" in {job.name for job in jobs}
     names = [job.name for job in jobs]
     assert len(set(names)) == len(names)
-    assert "train/mnist/dnn/L2e/w50/seed2" in names
     by_name = {job.name: job for job in jobs}
-    assert by_name["qat/mnist/dnn/L1/w5/seed1"].after == ["train/mnist/dnn/L1/w5/seed1"]
+    assert by_name["qat/mnist/dnn/L1/w5/seeds0-2"].after == ["train/mnist/dnn/L1/w5/seeds0-2"]
     assert sum(job.seeds for job in jobs if job.stage == "train") == configurations * 3
+    one = {job.name: job for job in cost.plan(ONE_SEED_JOBS)}
+    assert by_stage(one.values())["train"] == configurations * 3
+    assert one["qat/mnist/dnn/L1/w5/seeds1-1"].after == ["train/mnist/dnn/L1/w5/seeds1-1"]
+
+
+def test_blocks_sit_at_fixed_seed_indices_and_fit_the_target():
+    assert cost.seed_blocks(7, 3) == [(0, 2), (3, 5), (6, 6)]
+    assert cost.seed_blocks(2, 30) == [(0, 1)] and cost.seed_blocks(0, 3) == []
+    assert cost.covering([(0, 2), (3, 5), (6, 6)], 2, 3) == [(0, 2), (3, 5)]
+    config, params = cost.load_config(None), cost.CostParameters()
+    key = ("mnist", "dnn", "L1", 100)
+    seconds, _ = cost.seed_job_seconds(config, params, *key)
+    for minutes in (1, 15, 60):
+        sized = {**config, "cluster": {**config["cluster"], "job_minutes": minutes}}
+        k = cost.block_size(sized, params, "train", *key)
+        assert k >= 1 and (k == 1 or k * seconds["train"] <= 60 * minutes < (k + 1) * seconds["train"])
+    # a seed longer than the target is a job of its own; more seeds never go beyond the count
+    assert cost.block_size({**config, "cluster": {"job_minutes": 0.01}}, params, "train", *key) == 1
+    blocks = cost.configuration_blocks(config, params)
+    assert blocks[key]["train"][-1][1] == config["families"]["dnn"]["seeds"] - 1
+
+
+def test_planned_jobs_count_the_blocks_a_sweep_needs(tmp_path):
+    layer = {
+        "families": {"dnn": {"datasets": ["mnist", "cifar10"], "topologies": ["L1"], "widths": [4], "seeds": 2}},
+        "topology_sweep": {"datasets": ["mnist"], "depths": [1], "widths": [4], "seeds": 5},
+    }
+    config = cost.load_config(write_config(tmp_path, layer))
+    # mnist/L1/w4 trains 5 seeds (phase 1), cifar10/L1/w4 2; prune and QAT only the families' 2
+    assert planned_jobs(config) == {"runs": 7, "train": 2, "prune": 2, "qat": 2}
+    one_each = {**config, "cluster": {**config["cluster"], "job_minutes": 1e-6}}
+    assert planned_jobs(one_each) == {"runs": 7, "train": 7, "prune": 4, "qat": 4}
 
 
 def test_topology_sweep_shares_the_square_runs_and_trains_only():
-    config = {**TINY, "topology_sweep": {"datasets": ["mnist"], "depths": [1, 2], "widths": [5, 50], "seeds": 3}}
+    config = {
+        **ONE_SEED_JOBS,
+        "topology_sweep": {"datasets": ["mnist"], "depths": [1, 2], "widths": [5, 50], "seeds": 3},
+    }
     jobs = cost.plan(config)
     counts = by_stage(jobs)
     # depth 1-2: L1, L2u, L2d, L2e; L1 and L2e are the DNN family's runs
@@ -94,13 +133,14 @@ def test_costs_scale_with_epochs_seeds_and_process_start():
     )
     base = TINY
     jobs = {job.name: job for job in cost.plan(base, params)}
-    train = jobs["train/mnist/dnn/L1/w5/seed2"]
-    assert train.seconds == pytest.approx(4 * 1.0)  # 4 epochs x 1 s
-    assert jobs["qat/mnist/dnn/L1/w5/seed2"].seconds == pytest.approx(4 * 3.0)
-    assert jobs["prune/mnist/dnn/L1/w5/seed2"].seconds == pytest.approx(0.0)
+    train = jobs["train/mnist/dnn/L1/w5/seeds0-2"]
+    assert train.seconds == pytest.approx(3 * 4 * 1.0)  # 3 seeds x 4 epochs x 1 s
+    assert jobs["qat/mnist/dnn/L1/w5/seeds0-2"].seconds == pytest.approx(3 * 4 * 3.0)
+    assert jobs["prune/mnist/dnn/L1/w5/seeds0-2"].seconds == pytest.approx(0.0)
     params.epoch_fraction = 0.5
     assert {j.name: j for j in cost.plan(base, params)}[train.name].seconds == pytest.approx(train.seconds / 2)
     params.epoch_fraction, params.process_start = 1.0, 5.0
+    # the process start is paid once per block, not per seed
     assert {j.name: j for j in cost.plan(base, params)}[train.name].seconds == pytest.approx(train.seconds + 5)
 
 
@@ -231,32 +271,32 @@ def test_default_points_are_the_calibration_csv(tmp_path):
     assert cost.read_points(tmp_path / "points.csv") == list(cost.DEFAULT_POINTS[:3])
 
 
-def test_remaining_counts_only_the_stage_jobs_whose_seed_outputs_are_missing(tmp_path):
-    """Progress: a stage job is done when its seed has that stage's file; what is left keeps
-    its order but no longer waits for done jobs."""
+def test_remaining_counts_only_the_stage_jobs_whose_block_records_exist(tmp_path):
+    """Progress: a stage job is done when its block's record exists; what is left keeps its
+    order but no longer waits for done jobs."""
     path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
+    path.write_text(yaml.safe_dump(ONE_SEED_JOBS))
     jobs = cost.plan(cost.load_config(path))
     left, done = cost.remaining(jobs, tmp_path)
     assert done == 0 and [j.name for j in left] == [j.name for j in jobs]
-    run = tmp_path / "results/runs/mnist/dnn/L1/w5"
-    for seed in (0, 1):  # seeds 0 and 1 of L1 w5 have trained; seed 2 has not
-        (run / f"seed{seed}").mkdir(parents=True)
-        (run / f"seed{seed}" / "train.parquet").write_bytes(b"")
-    (run / "seed0" / "prune.parquet").write_bytes(b"")
-    stale = tmp_path / "results/runs/mnist/dnn/L1/w50/seed2"  # a QAT output whose train job must rerun
-    stale.mkdir(parents=True)
-    (stale / "qat.parquet").write_bytes(b"")
+
+    def finish(stage, width, seed):
+        record = tmp_path / records.block_record(stage, "mnist", "dnn", "L1", width, seed, seed)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text("{}")
+
+    finish("train", 5, 0), finish("train", 5, 1), finish("prune", 5, 0)  # seeds 0 and 1 of L1 w5 trained
+    finish("qat", 50, 2)  # a QAT block whose train block must rerun
     left, done = cost.remaining(jobs, tmp_path)
     names = {j.name for j in left}
-    assert done == 3 and not {"train/mnist/dnn/L1/w5/seed0", "train/mnist/dnn/L1/w5/seed1"} & names
-    assert "prune/mnist/dnn/L1/w5/seed0" not in names
+    assert done == 3 and not {"train/mnist/dnn/L1/w5/seeds0-0", "train/mnist/dnn/L1/w5/seeds1-1"} & names
+    assert "prune/mnist/dnn/L1/w5/seeds0-0" not in names
     assert {
-        "train/mnist/dnn/L1/w5/seed2",
-        "prune/mnist/dnn/L1/w5/seed1",
-        "qat/mnist/dnn/L1/w50/seed2",
+        "train/mnist/dnn/L1/w5/seeds2-2",
+        "prune/mnist/dnn/L1/w5/seeds1-1",
+        "qat/mnist/dnn/L1/w50/seeds2-2",
     } <= names
-    prune = next(j for j in left if j.name == "prune/mnist/dnn/L1/w5/seed1")
+    prune = next(j for j in left if j.name == "prune/mnist/dnn/L1/w5/seeds1-1")
     assert prune.after == []  # its train job is done
     assert cost.summarize(left).total_cpu_hours < cost.summarize(jobs).total_cpu_hours
 
@@ -276,12 +316,16 @@ def test_a_jobs_request_covers_its_prediction_and_at_most_triples_it(key):
     config, params = cost.load_config(None), cost.CostParameters()
     seconds, _ = cost.seed_job_seconds(config, params, *key)
     for stage in cost.STAGES:
+        overhead = cost.job_overhead(params, key[0], key[1])
         request = cost.job_request(config, stage, *key, params)
-        assert request["runtime"] * 60 >= seconds[stage]
-        assert request["runtime"] * 60 <= max(60, 3 * seconds[stage])
+        assert request["runtime"] * 60 >= overhead + seconds[stage]
+        assert request["runtime"] * 60 <= max(60, 3 * (overhead + seconds[stage]))
+        block = cost.job_request(config, stage, *key, params, seeds=4)  # a block asks for its seeds' time
+        assert block["runtime"] * 60 >= overhead + 4 * seconds[stage] and block["mem_mb"] == request["mem_mb"]
         assert request["mem_mb"] >= config["cluster"]["memory_margin"] * cost.PROCESS_MB
     tight = {**config, "cluster": {**config["cluster"], "runtime_margin": 1.0, "memory_margin": 1.0}}
-    assert cost.job_request(tight, "train", *key, params)["runtime"] == max(1, math.ceil(seconds["train"] / 60))
+    predicted = cost.job_overhead(params, key[0], key[1]) + seconds["train"]
+    assert cost.job_request(tight, "train", *key, params)["runtime"] == max(1, math.ceil(predicted / 60))
     assert cost.job_memory_mb("cifar10", "dnn", "L4uuu", 1000) > cost.job_memory_mb("cifar10", "dnn", "L1", 5) + 1000
 
 

@@ -60,11 +60,11 @@ def runs(tmp_path_factory):
     snakemake(reference, cores=1)
     killed = workdir_for(tmp_path_factory, "killed")
     run_until(killed, ".train-seed0.ckpt")  # killed in training, after an epoch
-    train_log = killed / "results/logs/train/mnist/dnn/L2e/w30/seed0.log"
+    train_log = killed / "results/logs/train/mnist/dnn/L2e/w30/seeds0-0.log"
     unlock_and_rerun_until(killed, ".qat-seed0.ckpt")  # training resumes; killed again in QAT
     resumed_train_log = train_log.read_text()
     unlock_and_rerun_until(killed, None)  # QAT resumes; the run completes
-    qat_log = (killed / "results/logs/qat/mnist/dnn/L2e/w30/seed0.log").read_text()
+    qat_log = (killed / "results/logs/qat/mnist/dnn/L2e/w30/seeds0-0.log").read_text()
     return reference, killed, resumed_train_log, qat_log
 
 

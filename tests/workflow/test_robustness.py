@@ -28,7 +28,7 @@ import pytest
 from snakemake_support import MIRROR, one_line_error, planned_jobs, run_and_kill, snakemake_command
 
 # two configurations x 2 seeds: two train jobs (one block of 2 seeds each), so that one can
-# finish while the other is half done
+# finish while the other has written one seed of two
 SMALL = """
 train: {max_epochs: 1}
 prune: {ratios: [0.0, 0.5, 1.0]}
@@ -37,6 +37,7 @@ families:
 """
 BLOCKS = ["results/runs/mnist/dnn/L1/w4", "results/runs/mnist/dnn/L1/w16"]
 STAGE_FILES = {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
+STAGE_OF = {"model.pt": "train", "train.parquet": "train", "prune.parquet": "prune", "qat.parquet": "qat"}
 TIMING = ["seconds"]  # wall-clock time of a run (train and QAT rows): the only column allowed to differ
 TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # minarch.io.atomic_path: .{name}.{random}.tmp
 CHECKPOINT = re.compile(r"^\.(train|qat)-seeds?\d+(-\d+)?\.ckpt$")  # a running job's per-epoch checkpoint
@@ -45,6 +46,19 @@ CHECKPOINT = re.compile(r"^\.(train|qat)-seeds?\d+(-\d+)?\.ckpt$")  # a running 
 def is_output(path: str) -> bool:
     """A stage's output, not a temporary write or a job's checkpoint."""
     return not (TEMP_NAME.match(Path(path).name) or CHECKPOINT.match(Path(path).name))
+
+
+def completed(paths: list[str]) -> list[str]:
+    """The seeds' files among ``paths`` whose stage table, written last, is there too."""
+    present = set(paths)
+    return [p for p in paths if (Path(p).parent / f"{STAGE_OF[Path(p).name]}.parquet").as_posix() in present]
+
+
+def block_record_of(seed_file: str) -> str:
+    """The record of the block (seeds 0-1 of its configuration) that writes a seed's file."""
+    run = Path(seed_file)
+    configuration = run.parent.parent.relative_to("results/runs").as_posix()
+    return f"results/blocks/{STAGE_OF[run.name]}/{configuration}/seeds0-1.json"
 
 
 KILL_TIMEOUT_S = 600
@@ -185,9 +199,10 @@ def interrupted(tmp_path_factory) -> dict:
     def a_train_job_done_and_another_half_done() -> bool:
         started, finished = jobs_in_log(log_path.read_text())
         done = {f for jobid in finished for f in started.get(jobid, [])}
-        trains_done = [j for j in finished if any(f.endswith("train.parquet") for f in started.get(j, []))]
-        # a seed's file whose job (block of seeds) has not finished yet: a half-done job
-        half_done = [p for p in files_under(workdir, "results/runs") if p not in done and is_output(p)]
+        trains_done = [f for f in done if f.startswith("results/blocks/train/")]
+        # a seed's file whose block has not finished yet: a half-done job
+        written = [p for p in files_under(workdir, "results/runs") if is_output(p)]
+        half_done = [p for p in completed(written) if block_record_of(p) not in done]
         return bool(trains_done and half_done)
 
     run_and_kill(
@@ -206,10 +221,12 @@ def interrupted(tmp_path_factory) -> dict:
         "finished_outputs": finished_outputs,
         "before": fingerprint(workdir, finished_outputs),
         "files_at_kill": files_under(workdir, "results", "resources"),
-        # outputs of the jobs the kill interrupted (a temporary file, if the kill hit a write,
-        # is no output: it stays behind, hidden, and is never mistaken for one)
+        # seeds' files of the blocks the kill interrupted (a temporary file, if the kill hit a
+        # write, is no output: it stays behind, hidden, and is never mistaken for one)
         "half_done": sorted(
-            p for p in set(files_under(workdir, "results/runs")) - set(finished_outputs) if is_output(p)
+            p
+            for p in completed([p for p in files_under(workdir, "results/runs") if is_output(p)])
+            if block_record_of(p) not in finished_outputs
         ),
         "table1_at_kill": (workdir / "results/table1.csv").exists(),
     }
@@ -243,7 +260,7 @@ def interrupted(tmp_path_factory) -> dict:
 
 
 def test_killed_run_is_caught_midway(interrupted):
-    assert any(p.endswith("train.parquet") for p in interrupted["finished_outputs"]), "no train job had finished"
+    assert any(p.startswith("results/blocks/train/") for p in interrupted["finished_outputs"]), "no train job ended"
     assert interrupted["half_done"], "no job was half done at the kill"
     assert not interrupted["table1_at_kill"], "the run had already finished"
 
@@ -271,11 +288,12 @@ def test_rerun_after_kill_keeps_finished_outputs(interrupted):
     assert not changed, f"finished before the kill, rewritten by the rerun: {changed}"
 
 
-def test_rerun_after_kill_redoes_half_done_jobs(interrupted):
-    """A seed file whose job was killed is redone (rerun-incomplete), not trusted."""
+def test_rerun_after_kill_keeps_the_seeds_a_killed_block_finished(interrupted):
+    """A seed whose files a killed block had written completely (stamped, minarch.records) is
+    kept, not redone: the rerun of its block skips it."""
     after = fingerprint(interrupted["workdir"], interrupted["half_done"])
-    kept = [p for p in interrupted["half_done"] if after[p][0] == interrupted["half_done_before"][p][0]]
-    assert not kept, f"outputs of a killed job were kept as if finished: {kept}"
+    redone = [p for p in interrupted["half_done"] if after[p] != interrupted["half_done_before"][p]]
+    assert not redone, f"seeds a killed block had finished were redone: {redone}"
 
 
 def test_kill_leaves_no_file_that_looks_finished(interrupted):
@@ -432,43 +450,30 @@ def test_download_from_a_network_that_never_answers_times_out(tmp_path):
     assert not (tmp_path / "mnist.npz").exists()
 
 
-def test_corrupt_model_fails_clearly_and_recovers_by_retraining_its_seed(serial, tmp_path):
+def test_a_damaged_model_is_retrained_alone_and_nothing_else_changes(serial, tmp_path):
+    """A seed's model.pt overwritten after its block finished (e.g. a disk filled up while
+    copying results): the run notices the changed file, says so in one line, retrains that
+    seed alone (its block-mate is kept) and ends with the results of the undamaged run."""
     workdir = tmp_path / "run"
     copy_run(serial, workdir)
     corrupt = "results/runs/mnist/dnn/L1/w4/seed0/model.pt"
-    seed_dir = f"{BLOCKS[0]}/seed0"
-    block_prunes = [f"{seed_dir}/prune.parquet"]
-    others = [
-        p
-        for p in files_under(workdir, "results/runs", "results/collected", "resources")
-        if p != corrupt and p not in block_prunes
-    ]
+    others = [p for p in files_under(workdir, "results/runs") if p != corrupt]
     before = fingerprint(workdir, others)
     data = (workdir / corrupt).read_bytes()
-    (workdir / corrupt).write_bytes(data[: len(data) // 2])  # e.g. a disk filled up while copying results
+    (workdir / corrupt).write_bytes(data[: len(data) // 2])
 
-    # the prune job (whose input changed) stops with one line naming the file
-    result = snakemake(workdir, check=False)
-    line = one_line_error(result, corrupt, "corrupt")
-    assert "delete it" in line, line
-    assert "Error in rule prune_dnn" in result.stdout + result.stderr
-    assert (workdir / corrupt).exists()  # the input is not Snakemake's to delete
-    assert fingerprint(workdir, others) == before, "a finished file outside the failed job changed"
-
-    # as the error says: delete it; only that seed is retrained, and what depends on it
-    (workdir / corrupt).unlink()
     dry_run = snakemake(workdir, "-n")
+    output = dry_run.stdout + dry_run.stderr
+    assert f"minarch: {corrupt} is gone or changed, so its block runs again" in output, output[-3000:]
     plan = planned_jobs(dry_run)
-    per_seed_jobs = {rule: n for rule, n in plan.items() if rule.startswith(("prepare", "train", "prune", "qat"))}
-    assert per_seed_jobs == {"train_dnn": 1, "prune_dnn": 1, "qat_dnn": 1}, plan
-    planned_outputs = [f for outputs in jobs_in_log(dry_run.stdout + dry_run.stderr)[0].values() for f in outputs]
-    assert {f for f in planned_outputs if f.startswith("results/runs/")} == {
-        f"{seed_dir}/{name}" for name in STAGE_FILES
-    }
-    assert plan.get("collect") == 3 and plan.get("table1") == 1  # and the aggregates, whatever they are
-    snakemake(workdir)
-    untouched = [p for p in others if not p.startswith(seed_dir) and not p.startswith("results/collected")]
-    assert fingerprint(workdir, untouched) == {p: before[p] for p in untouched}
-    # retrained from the same seed: the same weights and metrics as before the damage
+    stage_jobs = {rule: n for rule, n in plan.items() if rule.startswith(("prepare", "train", "prune", "qat"))}
+    # the train block reruns; prune and QAT follow it, and find their seeds still valid
+    assert stage_jobs == {"train_dnn": 1, "prune_dnn": 1, "qat_dnn": 1}, plan
+    result = snakemake(workdir)
+    train_log = (workdir / "results/logs/train/mnist/dnn/L1/w4/seeds0-1.log").read_text()
+    assert "1 of 2 seeds to train" in train_log, train_log
+    for stage in ("prune", "qat"):  # the retrained model has the same bits: nothing to redo
+        assert "0 of 2 seeds" in (workdir / f"results/logs/{stage}/mnist/dnn/L1/w4/seeds0-1.log").read_text()
+    assert fingerprint(workdir, others) == before, result.stderr[-3000:]
     assert_same_runs(workdir, serial)
     assert_same_tables(workdir, serial)

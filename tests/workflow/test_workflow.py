@@ -72,12 +72,16 @@ def test_builds_every_output(workdir):
         else:  # phase 1 only trains
             assert files == {"model.pt", "train.parquet"}
     assert not list((workdir / "results").rglob("*.tmp")), "temporary files left behind"
+    assert not list((workdir / "results").rglob("*.ckpt")), "checkpoints left behind"
+    # one job per stage and configuration here (a block of its 2 seeds), each with its record
+    assert len(list((workdir / "results/blocks/train").rglob("seeds0-1.json"))) == 4 + 1 + 1
 
 
 def test_parquet_schemas_and_values(workdir):
     run = workdir / "results/runs/mnist/dnn/L2e/w8/seed1"
     train, prune, qat = (pd.read_parquet(run / f"{stage}.parquet") for stage in ("train", "prune", "qat"))
     provenance = {"dataset", "arch", "topology", "width", "seed", "n_params", "minarch_version", "torch_version"}
+    provenance |= {"stamp", "code_version"}
     for frame in (train, prune, qat):
         assert provenance <= set(frame.columns)
         assert frame[["dataset", "arch", "topology", "width", "seed"]].iloc[0].tolist() == ["mnist", "dnn", "L2e", 8, 1]
@@ -154,7 +158,7 @@ def test_topology_sweep_outputs(workdir):
 def test_topology_figure_plans_training_only(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     plan = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig2b_topologies.png"))
-    assert plan["train_dnn"] == 4 * 2 * 2 and plan["topology_figure"] == 1  # shapes x widths x seeds
+    assert plan["train_dnn"] == 4 * 2 and plan["topology_figure"] == 1  # shapes x widths, a block of 2 seeds each
     assert not any(name.startswith(("prune", "qat", "train_cnn", "train_vit")) for name in plan)
 
 
@@ -182,10 +186,10 @@ def test_second_run_does_nothing(workdir):
     assert planned_jobs(snakemake(workdir, "-n")) == {}
 
 
-def test_deleting_one_qat_file_reruns_only_that_job(workdir):
+def test_deleting_one_qat_file_reruns_only_that_seed(workdir):
     target = workdir / "results/runs/mnist/dnn/L1/w2/seed0/qat.parquet"
-    untouched = workdir / "results/runs/mnist/dnn/L1/w8/seed0/qat.parquet"
-    before = untouched.stat().st_mtime_ns
+    untouched = [workdir / f"results/runs/mnist/dnn/L1/{run}/qat.parquet" for run in ("w2/seed1", "w8/seed0")]
+    before = [path.stat().st_mtime_ns for path in untouched]
     target.unlink()
     plan = planned_jobs(snakemake(workdir, "-n"))
     assert plan == {
@@ -197,14 +201,16 @@ def test_deleting_one_qat_file_reruns_only_that_job(workdir):
         "all": 1,
     }
     snakemake(workdir)
-    assert target.is_file() and untouched.stat().st_mtime_ns == before
+    assert target.is_file() and [path.stat().st_mtime_ns for path in untouched] == before
+    log = (workdir / "results/logs/qat/mnist/dnn/L1/w2/seeds0-1.log").read_text()
+    assert "1 of 2 seeds to quantise" in log, log
 
 
 def test_one_figure_plans_only_what_it_needs(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     plan = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig3_dnn.png"))
     assert "table1" not in plan and "regimes" not in plan and "all" not in plan
-    assert plan["family_figure"] == 1 and plan["collect"] == 3 and plan["train_dnn"] == 4 * 2
+    assert plan["family_figure"] == 1 and plan["collect"] == 3 and plan["train_dnn"] == 4  # 2 topologies x 2 widths
 
 
 def job_resources_in_plan(result: subprocess.CompletedProcess) -> dict[str, set[str]]:
@@ -252,7 +258,7 @@ def test_stage_jobs_ask_for_the_cost_models_runtime_and_memory(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     plan = job_resources_in_plan(snakemake(tmp_path, "-n"))
     config = cost.load_config(tmp_path / "tiny.yaml")
-    expected = cost.job_request(config, "qat", "mnist", "vit", "enc2learned", 4, cost.CostParameters())
+    expected = cost.job_request(config, "qat", "mnist", "vit", "enc2learned", 4, cost.CostParameters(), seeds=2)
     lines = plan["qat_vit"]
     assert lines and all(
         f"runtime={expected['runtime']}," in line and f"mem_mb={expected['mem_mb']}," in line for line in lines
@@ -302,8 +308,8 @@ def test_bad_config_fails_with_one_named_line(tmp_path, bad_yaml, named):
 
 
 def test_growing_the_sweep_runs_only_what_is_new(workdir, tmp_path):
-    """More seeds and a new width for the CNN: the dry run plans the new seeds' jobs (and the
-    aggregates) only, and the run leaves every finished per-seed file as it was."""
+    """More seeds and a new width for the CNN: the dry run plans the blocks that hold new seeds
+    (and the aggregates) only, and the run leaves every finished per-seed file as it was."""
     grown = tmp_path / "grown"
     shutil.copytree(workdir, grown)  # mtimes kept: Snakemake sees a finished run
     old = "cnn: {datasets: [mnist], widths: [2], seeds: 2}"
@@ -311,7 +317,8 @@ def test_growing_the_sweep_runs_only_what_is_new(workdir, tmp_path):
     (grown / "tiny.yaml").write_text(TINY.replace(old, "cnn: {datasets: [mnist], widths: [2, 3], seeds: 3}"))
     plan = planned_jobs(snakemake(grown, "-n"))
     stage_jobs = {rule: n for rule, n in plan.items() if rule.startswith(("train_", "prune_", "qat_"))}
-    assert stage_jobs == {"train_cnn": 1 + 3, "prune_cnn": 1 + 3, "qat_cnn": 1 + 3}, plan  # w2 seed 2, w3 seeds 0-2
+    # w2's block grows to seeds 0-2 (seeds 0 and 1 are skipped), w3 is a new block of seeds 0-2
+    assert stage_jobs == {"train_cnn": 2, "prune_cnn": 2, "qat_cnn": 2}, plan
     finished = {
         p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (grown / "results" / "runs").rglob("*") if p.is_file()
     }

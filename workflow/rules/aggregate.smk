@@ -22,7 +22,7 @@ localrules:
 
 rule collect:
     input:
-        runs=lambda wc: family_runs_of(wc.family, f"{wc.stage}.parquet"),
+        records=lambda wc: stage_records(wc.family, wc.stage),
     output:
         table="results/collected/{family}/{stage}.parquet",
     log:
@@ -34,6 +34,8 @@ rule collect:
         stage="train|prune|qat",
     conda:
         "../../envs/minarch.yaml"
+    params:
+        seeds=lambda wc: SWEEPS[wc.family]["seeds"],
     script:
         "../scripts/collect.py"
 

@@ -1,4 +1,5 @@
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from minarch.config import (
     prepare,
     sweeps,
 )
-from minarch.cost import cluster_parameters, job_request
+from minarch.cost import cluster_parameters, configuration_blocks, covering, job_request, planned_jobs
+from minarch.provenance import code_version
+from minarch.records import RECORD, block_record, changed_files
 
 min_version("9.0")
 
@@ -39,31 +42,39 @@ except ConfigError as error:
 config.clear()  # in place: `config` is the workflow's own dict
 config.update(resolved)
 validate(config, schema=SCHEMA)  # fills the schema's defaults
-# once per snakemake command, not again in each cluster job
-if workflow.is_main_process:
-    print(plan_summary(config), file=sys.stderr)
-
 FAMILIES = config["families"]
 SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when configured
 FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
-RUN = "results/runs/{dataset}/{arch}/{topology}/w{width}/seed{seed}"
-STAGE_FILES = ["model.pt", "train.parquet", "prune.parquet", "qat.parquet"]
-# One job per seed and stage: finished seeds are never rerun when seeds are added, and each
-# stage has one rule per family (train_dnn, prune_cnn, qat_vit, ...) whatever the seed counts.
+# A stage job runs a block of seeds of one configuration in one process (rules train_dnn,
+# prune_cnn, qat_vit, ... whatever the seed counts); each seed keeps its files in
+# results/runs/{dataset}/{arch}/{topology}/w{width}/seed{seed}/, and
+# the block's record (minarch.records) is what Snakemake tracks. Blocks sit at fixed seed
+# indices, sized by the cost model to about cluster.job_minutes of work (minarch.cost).
 ARCHS = sorted({spec["arch"] for spec in SWEEPS.values()})
-JOB = "{dataset}/{arch}/{topology}/w{width}/seed{seed}"
-COST = cluster_parameters(config)  # the cost model that sizes each job's request
+BLOCK = "{dataset}/{arch}/{topology}/w{width}/seeds{first}-{last}"
+COST = cluster_parameters(config)  # the cost model that sizes each block and its request
+BLOCKS = configuration_blocks(config, COST)  # (dataset, arch, topology, width) -> stage -> [(first, last)]
+# once per snakemake command, not again in each cluster job
+if workflow.is_main_process:
+    print(plan_summary(config, planned_jobs(config, COST)), file=sys.stderr)
 
 
 wildcard_constraints:
     dataset="mnist|fashion_mnist|cifar10",
     width=r"\d+",
     topology=r"[A-Za-z0-9]+",
+    first=r"\d+",
+    last=r"\d+",
+
+
+# Settings that do not change results (evaluation batch size, threads, device, checkpoints)
+# reach the jobs through the config, not params: changing them reruns nothing.
+NOT_RESULTS = ("threads", "device", "checkpoint", "eval_batch_size")
 
 
 def train_params():
     """The train recipe as TrainSettings fields: only what changes results reruns jobs."""
-    train = {k: v for k, v in config["train"].items() if k not in ("threads", "device", "checkpoint")}
+    train = {k: v for k, v in config["train"].items() if k not in NOT_RESULTS}
     return {
         **train,
         "validation_fraction": config["data"]["validation_fraction"],
@@ -71,28 +82,52 @@ def train_params():
     }
 
 
-def run_file(family, name):
-    """One seed's file ``name`` of a family, as a pattern of its job's wildcards."""
-    return f"{RUN}/{name}".replace("{arch}", family)
+def block_file(family, stage):
+    """The record of one block's job of ``stage``, as a pattern of its wildcards."""
+    return RECORD.replace("{stage}", stage).replace("{arch}", family)
 
 
 def job_file(family, folder, suffix):
-    return f"results/{folder}/{JOB}{suffix}".replace("{arch}", family)
+    return f"results/{folder}/{BLOCK}{suffix}".replace("{arch}", family)
 
 
 def stage_resources(family, stage):
-    """runtime (minutes) and mem_mb of one seed's job: the cost model's prediction at
-    max_epochs times cluster.runtime_margin and cluster.memory_margin (minarch.cost.job_request)."""
+    """runtime (minutes) and mem_mb of one block's job: the cost model's prediction for its
+    seeds at max_epochs times cluster.runtime_margin and cluster.memory_margin
+    (minarch.cost.job_request)."""
 
-    @functools.cache  # the seeds of a configuration ask for the same
-    def request(dataset, topology, width):
-        return job_request(config, stage, dataset, family, topology, int(width), COST)
+    @functools.cache  # the blocks of a configuration ask alike
+    def request(dataset, topology, width, seeds):
+        return job_request(config, stage, dataset, family, topology, int(width), COST, seeds)
+
+    def block_request(wc):
+        return request(wc.dataset, wc.topology, wc.width, int(wc.last) - int(wc.first) + 1)
 
     return {
         **device_resources(),
-        "runtime": lambda wc: request(wc.dataset, wc.topology, wc.width)["runtime"],
-        "mem_mb": lambda wc: request(wc.dataset, wc.topology, wc.width)["mem_mb"],
+        "runtime": lambda wc: block_request(wc)["runtime"],
+        "mem_mb": lambda wc: block_request(wc)["mem_mb"],
     }
+
+
+def configuration_of(wc, family):
+    key = (wc.dataset, family, wc.topology, int(wc.width))
+    if key not in BLOCKS:
+        raise WorkflowError(f"{'/'.join(map(str, key))} is not a configuration of this config's sweep")
+    return key
+
+
+def trained_blocks(family):
+    """Input of a prune or QAT block: the records of the train blocks that hold its seeds."""
+
+    def records(wc):
+        key = configuration_of(wc, family)
+        return [
+            block_record("train", *key, first, last)
+            for first, last in covering(BLOCKS[key]["train"], int(wc.first), int(wc.last))
+        ]
+
+    return records
 
 
 def device_resources():
@@ -113,17 +148,18 @@ def device_resources():
     return found
 
 
-def family_runs_of(sweep, name):
-    """File ``name`` of every run of a sweep (a family, or the topology sweep)."""
+def stage_records(sweep, stage):
+    """The block records of ``stage`` that hold the seeds a sweep (a family, or the topology
+    sweep) reports, in the order of its configurations."""
     spec = SWEEPS[sweep]
-    return expand(
-        f"{RUN}/{name}",
-        dataset=spec["datasets"],
-        arch=spec["arch"],
-        topology=spec["topologies"],
-        width=spec["widths"],
-        seed=range(spec["seeds"]),
-    )
+    found = []
+    for dataset in spec["datasets"]:
+        for topology in spec["topologies"]:
+            for width in spec["widths"]:
+                key = (dataset, spec["arch"], topology, int(width))
+                blocks = covering(BLOCKS[key][stage], 0, int(spec["seeds"]) - 1)
+                found += [block_record(stage, *key, first, last) for first, last in blocks]
+    return found
 
 
 def collected(stage):
@@ -131,19 +167,19 @@ def collected(stage):
 
 
 def final_targets():
-    """Every per-seed file is a target too: Snakemake does not regenerate a deleted
+    """Every block record is a target too: Snakemake does not regenerate a deleted
     intermediate while everything downstream of it is up to date."""
-    per_seed = [path for family in FAMILIES for name in STAGE_FILES for path in family_runs_of(family, name)]
+    records = [path for family in FAMILIES for stage in ("train", "prune", "qat") for path in stage_records(family, stage)]
     if TOPOLOGY_SWEEP in SWEEPS:
-        per_seed += [path for name in STAGE_FILES[:2] for path in family_runs_of(TOPOLOGY_SWEEP, name)]
-        per_seed += [
+        records += stage_records(TOPOLOGY_SWEEP, "train")
+        records += [
             "results/topologies.parquet",
             "results/topology_invariance.csv",
             "results/topology_invariance.html",
             "results/figures/fig2b_topologies.png",
         ]
     return [
-        *dict.fromkeys(per_seed),
+        *dict.fromkeys(records),
         "results/config.yaml",
         "results/regimes.parquet",
         "results/regimes.csv",
@@ -155,3 +191,22 @@ def final_targets():
         "results/paper_comparison.html",
         *[f"results/figures/{FIGURES[family]}.png" for family in FAMILIES],
     ]
+
+
+def forget_changed_blocks():
+    """A block whose record exists but some of whose seed files are gone or changed since (a
+    user deleted, overwrote or copied over them) runs again: its record, which no longer
+    describes what is on disk, is removed before the DAG is built (by a dry run too, so that
+    it plans what a run does). The job then redoes only the seeds whose files are not intact
+    (minarch.records.finished)."""
+    for stage in ("train", "prune", "qat"):
+        for key, blocks in BLOCKS.items():
+            for first, last in blocks[stage]:
+                path = block_record(stage, *key, first, last)
+                if os.path.exists(path) and (changed := changed_files(path)):
+                    os.remove(path)
+                    print(f"minarch: {changed[0]} is gone or changed, so its block runs again ({path})", file=sys.stderr)
+
+
+if workflow.is_main_process and not building_report():
+    forget_changed_blocks()

@@ -1,4 +1,4 @@
-# One job per seed: the seed's trained model under every pruning ratio.
+# One job per block of seeds: each seed's trained model under every pruning ratio.
 for family in ARCHS:
 
     rule:
@@ -6,9 +6,9 @@ for family in ARCHS:
             f"prune_{family}"
         input:
             dataset="resources/datasets/{dataset}.npz",
-            model=run_file(family, "model.pt"),
+            train=trained_blocks(family),
         output:
-            prune=run_file(family, "prune.parquet"),
+            block=block_file(family, "prune"),
         log:
             job_file(family, "logs/prune", ".log"),
         benchmark:
@@ -22,5 +22,6 @@ for family in ARCHS:
             arch=family,
             train=train_params(),
             prune=config["prune"],
+            code=code_version("prune"),
         script:
             "../scripts/prune.py"

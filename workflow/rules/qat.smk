@@ -1,16 +1,15 @@
-# One job per seed. Only fine-tuning (qat.mode: finetune) starts from the trained float
-# weights, so only then is model.pt an input; train.parquet gives the float accuracy.
+# One job per block of seeds. The train records give each seed's float accuracy, and its
+# trained weights when QAT fine-tunes them (qat.mode: finetune).
 for family in ARCHS:
 
     rule:
         name:
             f"qat_{family}"
         input:
-            **({"model": run_file(family, "model.pt")} if config["qat"]["mode"] == "finetune" else {}),
             dataset="resources/datasets/{dataset}.npz",
-            train=run_file(family, "train.parquet"),
+            train=trained_blocks(family),
         output:
-            qat=run_file(family, "qat.parquet"),
+            block=block_file(family, "qat"),
         log:
             job_file(family, "logs/qat", ".log"),
         benchmark:
@@ -24,5 +23,6 @@ for family in ARCHS:
             arch=family,
             train=train_params(),
             qat=config["qat"],
+            code=code_version("qat"),
         script:
             "../scripts/qat.py"

@@ -1,5 +1,6 @@
-# One job per seed (stable rule names train_dnn, train_cnn, train_vit): the seed comes from the
-# path, every seed keeps its own files, and adding seeds trains only the new ones.
+# One job per block of seeds of a configuration (rules train_dnn, train_cnn, train_vit): the
+# seeds come from the path (seeds{first}-{last}), each seed keeps its own files, and the block's
+# record is the job's output (minarch.records).
 for family in ARCHS:
 
     rule:
@@ -8,8 +9,7 @@ for family in ARCHS:
         input:
             dataset="resources/datasets/{dataset}.npz",
         output:
-            model=run_file(family, "model.pt"),
-            train=run_file(family, "train.parquet"),
+            block=block_file(family, "train"),
         log:
             job_file(family, "logs/train", ".log"),
         benchmark:
@@ -22,5 +22,6 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
+            code=code_version("train"),
         script:
             "../scripts/train.py"

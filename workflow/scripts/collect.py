@@ -1,14 +1,16 @@
-"""One Parquet table per family and stage, from the per-seed files."""
+"""One Parquet table per family and stage, from the per-seed files its block records list
+(each checked against the stamp its record holds)."""
 
-from minarch.io import read_parquets, write_parquet
+from minarch.io import write_parquet
 from minarch.jobs import log, run_job, warn_mixed_code
+from minarch.records import collect_rows
 
 
 def main(job):
-    frame = read_parquets(job.input.runs)
+    frame = collect_rows(job.input.records, job.wildcards.stage, int(job.params.seeds))
     warn_mixed_code(frame)
     write_parquet(frame, job.output.table)
-    log.info("%d rows from %d runs", len(frame), len(job.input.runs))
+    log.info("%d rows from %d block records", len(frame), len(job.input.records))
 
 
 run_job(snakemake, main)  # noqa: F821

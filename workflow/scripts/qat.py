@@ -1,29 +1,48 @@
-"""8-bit QAT of one seed, evaluated as a real int8 model (the seed comes from the job's path)."""
+"""8-bit QAT of a block of seeds of one configuration, one seed at a time, each evaluated as a
+real int8 model."""
 
-from minarch import models, stages
-from minarch.io import read_parquet, write_parquet
+from minarch.blockjob import BlockJob
 from minarch.jobs import log, run_job, setup_torch
-from minarch.settings import QATSettings, RunSpec, TrainSettings
 
 
 def main(job):
-    setup_torch(job.threads)
-    train_settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
-    settings = QATSettings.from_dict(job.params.qat)
-    splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, job.config["train"]["device"])
-    w = job.wildcards
-    spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), int(w.seed))
-    trained = read_parquet(job.input.train)
-    float_acc = float(trained.loc[trained["kind"] == "final", "test_acc"].iloc[0])
-    float_models = [models.load(job.input.model)[0]] if "model" in job.input.keys() else None
-    checkpoints = stages.checkpoint_dir(job.config, job.output.qat)
-    [frame] = stages.qat_block([spec], splits, train_settings, settings, [float_acc], float_models, None, checkpoints)
-    write_parquet(frame, job.output.qat)
-    row = frame.iloc[0]
-    log.info(
-        "%s: float %.2f%% int8 %.2f%% gap %.2f pp", spec.directory, row.float_test_acc, row.int8_test_acc, row.gap_pp
-    )
-    stages.remove_checkpoints(checkpoints, "qat", [spec])  # every output is in place
+    block = BlockJob.from_snakemake(job, "qat", {"train": job.params.train, "qat": job.params.qat})
+    pending = block.pending()
+    log.info("%s: %d of %d seeds to quantise", block.record, len(pending), len(block.specs))
+    if pending:  # torch is imported only when there is something to compute
+        from minarch import models, records, stages
+        from minarch.io import read_parquet, write_parquet
+        from minarch.settings import QATSettings, TrainSettings
+
+        setup_torch(job.threads)
+        train_settings = TrainSettings.from_dict(
+            {**job.params.train, "threads": job.threads, "eval_batch_size": job.config["train"]["eval_batch_size"]}
+        )
+        settings = QATSettings.from_dict(job.params.qat)
+        device = job.config["train"]["device"]
+        splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, device)
+        checkpoints = stages.checkpoint_dir(job.config, records.seed_file("qat", pending[0]))
+        for spec in pending:
+            block.check_upstream(spec)
+            trained = read_parquet(records.seed_file("train", spec))
+            float_acc = float(trained.loc[trained["kind"] == "final", "test_acc"].iloc[0])
+            float_models = None
+            if settings.mode == "finetune":
+                float_models = [models.load_checked(records.seed_file("train", spec, "model.pt"), spec.columns())]
+            [frame] = stages.qat_block(
+                [spec], splits, train_settings, settings, [float_acc], float_models, None, checkpoints
+            )
+            write_parquet(frame.assign(**block.columns(spec)), records.seed_file("qat", spec))
+            row = frame.iloc[0]
+            log.info(
+                "%s: float %.2f%% int8 %.2f%% gap %.2f pp",
+                spec.directory,
+                row.float_test_acc,
+                row.int8_test_acc,
+                row.gap_pp,
+            )
+            stages.remove_checkpoints(checkpoints, "qat", [spec])  # the seed's outputs are in place
+    block.finish()
 
 
 run_job(snakemake, main)  # noqa: F821

@@ -1,24 +1,35 @@
-"""Train one seed of one configuration (the seed comes from the job's path)."""
+"""Train a block of seeds of one configuration, one seed at a time (the seeds come from the
+job's path); seeds already finished with the same settings, code and data are skipped."""
 
-from minarch import models, stages
-from minarch.io import write_parquet
+from minarch.blockjob import BlockJob
 from minarch.jobs import log, run_job, setup_torch
-from minarch.settings import RunSpec, TrainSettings
 
 
 def main(job):
-    setup_torch(job.threads)
-    settings = TrainSettings.from_dict({**job.params.train, "threads": job.threads})
-    splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
-    w = job.wildcards
-    spec = RunSpec(w.dataset, job.params.arch, w.topology, int(w.width), int(w.seed))
-    checkpoints = stages.checkpoint_dir(job.config, job.output.model)
-    [(model, frame)] = stages.train_block([spec], splits, settings, checkpoint_dir=checkpoints)
-    models.save(job.output.model, model, spec.columns(), splits.image_shape)
-    write_parquet(frame, job.output.train)
-    final = frame[frame["kind"] == "final"].iloc[0]
-    log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
-    stages.remove_checkpoints(checkpoints, "train", [spec])  # every output is in place
+    block = BlockJob.from_snakemake(job, "train", {"train": job.params.train})
+    pending = block.pending()
+    log.info("%s: %d of %d seeds to train", block.record, len(pending), len(block.specs))
+    if pending:  # torch is imported only when there is something to compute
+        from minarch import models, records, stages
+        from minarch.io import write_parquet
+        from minarch.settings import TrainSettings
+
+        setup_torch(job.threads)
+        settings = TrainSettings.from_dict(
+            {**job.params.train, "threads": job.threads, "eval_batch_size": job.config["train"]["eval_batch_size"]}
+        )
+        splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
+        checkpoints = stages.checkpoint_dir(job.config, records.seed_file("train", pending[0]))
+        for spec in pending:
+            [(model, frame)] = stages.train_block([spec], splits, settings, checkpoint_dir=checkpoints)
+            model_path = records.seed_file("train", spec, "model.pt")
+            models.save(model_path, model, spec.columns(), splits.image_shape)
+            frame = frame.assign(**block.columns(spec), **{records.MODEL_SHA256: records.file_sha256(model_path)})
+            write_parquet(frame, records.seed_file("train", spec))
+            final = frame[frame["kind"] == "final"].iloc[0]
+            log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
+            stages.remove_checkpoints(checkpoints, "train", [spec])  # the seed's outputs are in place
+    block.finish()
 
 
 run_job(snakemake, main)  # noqa: F821
