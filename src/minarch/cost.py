@@ -248,12 +248,19 @@ def job_overhead(params: CostParameters, dataset: str, arch: str) -> float:
 
 
 def block_size(
-    config: dict[str, Any], params: CostParameters, stage: str, dataset: str, arch: str, topology: str, width: int
+    config: dict[str, Any],
+    params: CostParameters,
+    stage: str,
+    dataset: str,
+    arch: str,
+    topology: str,
+    width: int,
+    seconds: dict[str, float] | None = None,
 ) -> int:
-    """Seeds per job of one configuration and stage."""
+    """Seeds per job of one configuration and stage (``seconds``: its ``seed_job_seconds``, when known)."""
     minutes = config.get("cluster", {}).get("job_minutes") or schema_default("cluster", "job_minutes")
     target = 60.0 * float(minutes)
-    work = seed_job_seconds(config, params, dataset, arch, topology, width)[0][stage]
+    work = (seconds or seed_job_seconds(config, params, dataset, arch, topology, width)[0])[stage]
     return max(1, int(target // work)) if work > 0 else 1 << 20
 
 
@@ -269,20 +276,24 @@ def configuration_blocks(
     prune and QAT the seeds a family prunes and quantises (none for phase-1-only shapes)."""
     found = {}
     for key, entry in configurations(config).items():
+        seconds = seed_job_seconds(config, params, *key)[0]
         found[key] = {
             stage: seed_blocks(
-                entry["train" if stage == "train" else "staged"], block_size(config, params, stage, *key)
+                entry["train" if stage == "train" else "staged"], block_size(config, params, stage, *key, seconds)
             )
             for stage in STAGES
         }
     return found
 
 
-def planned_jobs(config: dict[str, Any], params: CostParameters) -> dict[str, int]:
-    """Training runs, and the train, prune and QAT jobs (blocks) of the default target."""
+def planned_jobs(
+    config: dict[str, Any], params: CostParameters, blocks: dict[tuple, dict[str, list]] | None = None
+) -> dict[str, int]:
+    """Training runs, and the train, prune and QAT jobs (blocks) of the default target
+    (``blocks``: ``configuration_blocks``, when known)."""
     found = configurations(config).values()
-    blocks = configuration_blocks(config, params).values()
-    counts = {stage: sum(len(entry[stage]) for entry in blocks) for stage in STAGES}
+    blocks = blocks if blocks is not None else configuration_blocks(config, params)
+    counts = {stage: sum(len(entry[stage]) for entry in blocks.values()) for stage in STAGES}
     return {"runs": sum(entry["train"] for entry in found), **counts}
 
 

@@ -74,7 +74,7 @@ def test_builds_every_output(workdir):
     assert not list((workdir / "results").rglob("*.tmp")), "temporary files left behind"
     assert not list((workdir / "results").rglob("*.ckpt")), "checkpoints left behind"
     # one job per stage and configuration here (a block of its 2 seeds), each with its record
-    assert len(list((workdir / "results/blocks/train").rglob("seeds0-1.json"))) == 4 + 1 + 1
+    assert len(list((workdir / "results/blocks/train").rglob("seeds0-1.json"))) == 4 * 2 + 1 + 1
 
 
 def test_parquet_schemas_and_values(workdir):

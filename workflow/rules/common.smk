@@ -54,9 +54,12 @@ ARCHS = sorted({spec["arch"] for spec in SWEEPS.values()})
 BLOCK = "{dataset}/{arch}/{topology}/w{width}/seeds{first}-{last}"
 COST = cluster_parameters(config)  # the cost model that sizes each block and its request
 BLOCKS = configuration_blocks(config, COST)  # (dataset, arch, topology, width) -> stage -> [(first, last)]
+# each stage's code version (minarch.provenance): a param of its rules, so a change of the code
+# a stage runs reruns that stage's jobs, and only theirs
+CODE = {stage: code_version(stage) for stage in ("train", "prune", "qat")}
 # once per snakemake command, not again in each cluster job
 if workflow.is_main_process:
-    print(plan_summary(config, planned_jobs(config, COST)), file=sys.stderr)
+    print(plan_summary(config, planned_jobs(config, COST, BLOCKS)), file=sys.stderr)
 
 
 wildcard_constraints:

@@ -22,6 +22,6 @@ for family in ARCHS:
             arch=family,
             train=train_params(),
             prune=config["prune"],
-            code=code_version("prune"),
+            code=CODE["prune"],
         script:
             "../scripts/prune.py"

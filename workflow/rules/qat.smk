@@ -23,6 +23,6 @@ for family in ARCHS:
             arch=family,
             train=train_params(),
             qat=config["qat"],
-            code=code_version("qat"),
+            code=CODE["qat"],
         script:
             "../scripts/qat.py"

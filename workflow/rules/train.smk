@@ -22,6 +22,6 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
-            code=code_version("train"),
+            code=CODE["train"],
         script:
             "../scripts/train.py"
