@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
 # The CNN has one fixed shape (paper Sec. III-B); its name stands in the run paths where a
 # DNN names its topology.
 FIXED_TOPOLOGIES = {"cnn": "conv3x3"}
@@ -60,10 +64,14 @@ def run_directory(dataset, arch, topology, width, seed, root: str = "results/run
 
 
 # ---------------------------------------------------------------------------- the schema's defaults
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The config schema (``minarch.config`` checks configs against it; the defaults below are its)."""
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
 @functools.cache
 def _schema_sections() -> dict[str, Any]:
-    from minarch.config import load_schema  # here: minarch.config imports this module
-
     return load_schema()["properties"]
 
 
