@@ -89,7 +89,7 @@ def schema_default(section: str, key: str) -> Any:
     return defaults[key]
 
 
-def _default(section: str, key: str, convert: Callable[[Any], Any] = lambda value: value):
+def schema_field(section: str, key: str, convert: Callable[[Any], Any] = lambda value: value):
     """A dataclass field whose default is the schema's for ``section.key``."""
     return dataclasses.field(default_factory=lambda: convert(schema_default(section, key)))
 
@@ -99,14 +99,14 @@ class TrainSettings:
     """The paper's recipe (Sec. IV-a): Adam, batch size, epochs with early stopping; the
     held-out split comes from the config's ``data`` section."""
 
-    learning_rate: float = _default("train", "learning_rate")
-    batch_size: int = _default("train", "batch_size")
-    max_epochs: int = _default("train", "max_epochs")
-    patience: int = _default("train", "patience")
-    validation_fraction: float = _default("data", "validation_fraction")
-    split_seed: int = _default("data", "split_seed")
-    eval_batch_size: int = _default("train", "eval_batch_size")
-    threads: int = _default("train", "threads")
+    learning_rate: float = schema_field("train", "learning_rate")
+    batch_size: int = schema_field("train", "batch_size")
+    max_epochs: int = schema_field("train", "max_epochs")
+    patience: int = schema_field("train", "patience")
+    validation_fraction: float = schema_field("data", "validation_fraction")
+    split_seed: int = schema_field("data", "split_seed")
+    eval_batch_size: int = schema_field("train", "eval_batch_size")
+    threads: int = schema_field("train", "threads")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainSettings:
@@ -115,8 +115,8 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class PruneSettings:
-    ratios: tuple[float, ...] = _default("prune", "ratios", lambda ratios: tuple(float(r) for r in ratios))
-    finetune_epochs: int = _default("prune", "finetune_epochs")
+    ratios: tuple[float, ...] = schema_field("prune", "ratios", lambda ratios: tuple(float(r) for r in ratios))
+    finetune_epochs: int = schema_field("prune", "finetune_epochs")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PruneSettings:
@@ -131,9 +131,9 @@ class QATSettings:
     """8-bit W8A8 QAT; ``scratch`` retrains with the float recipe and seed, ``finetune`` starts
     from the trained float weights for ``finetune_epochs``."""
 
-    mode: str = _default("qat", "mode")
-    finetune_epochs: int = _default("qat", "finetune_epochs")
-    backend: str = _default("qat", "backend")
+    mode: str = schema_field("qat", "mode")
+    finetune_epochs: int = schema_field("qat", "finetune_epochs")
+    backend: str = schema_field("qat", "backend")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> QATSettings:
