@@ -26,7 +26,7 @@ help:
 	@echo "make run      run the workflow (CORES=$(CORES), CONFIG=file.yaml, TARGETS=..., SNAKEMAKE_ARGS=...)"
 	@echo "make dry-run  plan it: snakemake -n with the same variables"
 	@echo "make test     snakemake --lint, then pytest (PYTEST_ARGS='tests/unit -q' for a subset)"
-	@echo "make lint     snakemake --lint, snakefmt --check, ruff check and ruff format --check"
+	@echo "make lint     snakemake --lint, snakefmt --check, ruff check, ruff format --check, lint-imports (pyproject.toml)"
 	@echo "make install  create $(VENV) with $(PYTHON) and install the package (done by the others on first use)"
 
 install: $(STAMP)
@@ -54,6 +54,7 @@ lint: $(STAMP)
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
 	$(VENV)/bin/ruff check src workflow/scripts benchmarks tests tools
 	$(VENV)/bin/ruff format --check src workflow/scripts benchmarks tests tools
+	$(VENV)/bin/lint-imports --no-cache
 
 test: lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -1,15 +1,14 @@
-"""CPU seconds per seed-epoch (train, QAT) and per seed (prune sweep) for each family, three
-ways in one invocation so that all share the machine's load: the pre-engine eager loop one
-seed at a time (``_eager_baseline.py``, the code before the engine), the engine one seed at a
-time, and the engine with all seeds as one stack. On real data, one torch thread. What
-stacking buys (the workflow's jobs hold one seed each since issue 15; docs/design.md §4).
+"""CPU seconds per seed-epoch (train, QAT) and per seed (prune sweep) for each family, two
+ways in one invocation so that both share the machine's load: the engine one seed at a time,
+and the engine with all seeds as one stack. On real data, one torch thread. What stacking
+buys (the workflow's jobs hold one seed each, so they do not stack; docs/design.md §4).
 
     .venv/bin/python benchmarks/stage_speed.py --output benchmarks/reports/stage_speed.md
     .venv/bin/python benchmarks/stage_speed.py --configs vit:enc2:4 dnn:L1:10 --seeds 10
 
 ``--fraction`` (default 0.25) trains and evaluates on that fraction of every split (same
 proportions), so one epoch costs that fraction of a real one; CPU seconds are scaled back to a
-full epoch. The mean test accuracies after the epoch show that every way trains alike. Also
+full epoch. The mean test accuracies after the epoch show that both ways train alike. Also
 reported: each configuration's arithmetic floor (``macs_per_image``: forward and backward on
 the training images, forward on validation and test, at the single-core sgemm rate measured
 at the start) and the faster engine time's ratio to it."""
@@ -20,7 +19,6 @@ import argparse
 import statistics
 import time
 
-import _eager_baseline as eager
 import torch
 from _common import dataset_path, emit, load_line
 
@@ -103,20 +101,18 @@ def main() -> None:
     settings = TrainSettings(max_epochs=1)
     rate = sgemm_rate()
     lines = [
-        "# Stage speed: the engine, one seed at a time and stacked, against the pre-engine loop",
+        "# Stage speed: the engine, one seed at a time and stacked",
         "",
         f"{args.seeds} seeds per configuration, {args.dataset}, {args.fraction:g} of every split "
         f"(CPU seconds scaled to a full epoch), 1 epoch, one torch thread; {load_line()} at the start; "
         f"single-core sgemm {rate / 1e9:.0f} GFLOP/s. CPU seconds per seed-epoch (train, QAT from scratch with "
-        "its fake-quant and int8 evaluation) and per seed (prune sweep, 11 ratios). *before*: the pre-engine "
-        "eager loop, one seed at a time (`benchmarks/_eager_baseline.py`); *engine x1*: `stages.train_block` / "
-        "`qat_block` / `prune_block` one seed at a time; *engine x10*: the same with all seeds as one stack "
-        "(pruned models 8 at a time). Accuracy: mean test accuracy of the seeds after the epoch (before / "
-        "stacked). Floor: the epoch's multiply-adds at the sgemm rate (`macs_per_image`).",
+        "its fake-quant and int8 evaluation) and per seed (prune sweep, 11 ratios). *engine x1*: "
+        "`stages.train_block` / `qat_block` / `prune_block` one seed at a time; *engine x10*: the same with all "
+        "seeds as one stack (pruned models 8 at a time). Accuracy: mean test accuracy of the seeds after the "
+        "epoch (x1 / stacked). Floor: the epoch's multiply-adds at the sgemm rate (`macs_per_image`).",
         "",
-        "| config | stage | before | engine x1 | engine x10 | x1 vs before | x10 vs before | x10 vs x1 "
-        "| acc before | acc x10 | floor s | best / floor |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| config | stage | engine x1 | engine x10 | x10 vs x1 | acc x1 | acc x10 | floor s | best / floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     alone, stack_all = {}, {"dnn": 10**6, "cnn": 10**6, "vit": 10**6}
     data_cache = {}
@@ -132,11 +128,10 @@ def main() -> None:
         name = f"{arch} {topology} w{width}"
 
         def row(stage, times, accs, per_epoch=True):
-            before, one, many = (t * scale / args.seeds for t in times)
+            one, many = (t * scale / args.seeds for t in times)
             ratio_floor = f"{min(one, many) / floor:.1f}" if per_epoch else ""
             lines.append(
-                f"| {name} | {stage} | {before:.2f} | {one:.2f} | {many:.2f} | {before / one:.2f}x | "
-                f"{before / many:.2f}x | {one / many:.2f}x | {accs[0]:.2f} | {accs[1]:.2f} | "
+                f"| {name} | {stage} | {one:.2f} | {many:.2f} | {one / many:.2f}x | {accs[0]:.2f} | {accs[1]:.2f} | "
                 f"{f'{floor:.2f}' if per_epoch else ''} | {ratio_floor} |"
             )
             print(lines[-1], flush=True)
@@ -144,40 +139,30 @@ def main() -> None:
         def final_acc(frame):
             return float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
 
-        t_before, before = cpu(lambda: [eager.train_one(s, splits, settings) for s in specs])
-        t_one, _ = cpu(lambda: stages.train_block(specs, splits, settings, alone))
+        t_one, one = cpu(lambda: stages.train_block(specs, splits, settings, alone))
         t_many, many = cpu(lambda: stages.train_block(specs, splits, settings, stack_all))
         row(
             "train",
-            (t_before, t_one, t_many),
-            (statistics.mean(a for _, a in before), statistics.mean(final_acc(f) for _, f in many)),
+            (t_one, t_many),
+            (statistics.mean(final_acc(f) for _, f in one), statistics.mean(final_acc(f) for _, f in many)),
         )
         nets = [model for model, _ in many]
 
         floats = [0.0] * len(specs)
-        t_before, before = cpu(lambda: [eager.qat_one(s, splits, settings) for s in specs])
-        t_one, _ = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, alone))
-        t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, stack_all))
-        row(
-            "QAT",
-            (t_before, t_one, t_many),
-            (statistics.mean(before), statistics.mean(float(f["int8_test_acc"].iloc[0]) for f in many)),
-        )
 
-        t_before, before = cpu(
-            lambda: [eager.prune_one(n, s, splits, settings, PruneSettings()) for n, s in zip(nets, specs)]
-        )
-        t_one, _ = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings()))
+        def int8_acc(frames):
+            return statistics.mean(float(f["int8_test_acc"].iloc[0]) for f in frames)
+
+        t_one, one = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, alone))
+        t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, stack_all))
+        row("QAT", (t_one, t_many), (int8_acc(one), int8_acc(many)))
+
+        def pruned_acc(frames):
+            return statistics.mean(float(f["test_acc"].mean()) for f in frames)
+
+        t_one, one = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings()))
         t_many, many = cpu(lambda: stages.prune_block(nets, specs, splits, settings, PruneSettings(), stack_models=8))
-        row(
-            "prune sweep (per seed)",
-            (t_before, t_one, t_many),
-            (
-                statistics.mean(statistics.mean(a) for a in before),
-                statistics.mean(float(f["test_acc"].mean()) for f in many),
-            ),
-            per_epoch=False,
-        )
+        row("prune sweep (per seed)", (t_one, t_many), (pruned_acc(one), pruned_acc(many)), per_epoch=False)
     lines += ["", f"Finished with {load_line()}."]
     emit("\n".join(lines), args.output)
 

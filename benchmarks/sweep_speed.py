@@ -1,4 +1,4 @@
-"""minarch vs the paper-style baseline on one small sweep, in one invocation (issue #5).
+"""minarch vs the paper-style baseline on one small sweep, in one invocation.
 
     .venv/bin/python benchmarks/sweep_speed.py --output benchmarks/reports/sweep_speed.md
 

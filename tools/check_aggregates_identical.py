@@ -20,9 +20,9 @@ Scenarios:
 - ``edge``: a one-seed curve, a curve whose largest width is unstable, prune rows without the
   unpruned ratio;
 - ``recorded``: the real runs under ``docs/results/*/``, which keep only their aggregates: each
-  configuration's three seeds are rebuilt from its recorded min, max and mean (the middle seed
-  is ``3 * mean - min - max``), so the regimes are the recorded ones; prune and QAT rows are
-  synthetic.
+  configuration's seeds are rebuilt from its recorded min, max and mean (the ``n - 2`` middle
+  seeds share ``n * mean - min - max``; with three seeds the regimes are the recorded ones);
+  prune and QAT rows are synthetic.
 
 Usage::
 
@@ -186,13 +186,16 @@ def edge() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def recorded() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Three seeds per configuration rebuilt from docs/results/*/regimes.csv."""
+    """Each configuration's seeds rebuilt from docs/results/*/regimes.csv: the minimum, the
+    maximum and ``n_seeds - 2`` middle seeds that share the rest of the recorded mean."""
     train, prune, qat = [], [], []
     for path in sorted(ROOT.glob("docs/results/*/regimes.csv")):
         for row in pd.read_csv(path).itertuples(index=False):
-            if row.n_seeds != 3:
-                raise SystemExit(f"{path}: the rebuild needs 3 seeds per configuration, found {row.n_seeds}")
-            accs = [row.test_acc_min, 3 * row.test_acc_mean - row.test_acc_min - row.test_acc_max, row.test_acc_max]
+            n = int(row.n_seeds)
+            if n < 3:
+                raise SystemExit(f"{path}: the rebuild needs at least 3 seeds per configuration, found {n}")
+            middle = (n * row.test_acc_mean - row.test_acc_min - row.test_acc_max) / (n - 2)
+            accs = [row.test_acc_min, *[middle] * (n - 2), row.test_acc_max]
             config = {"dataset": row.dataset, "arch": row.arch, "topology": row.topology, "width": int(row.width)}
             for seed, acc in enumerate(accs):
                 rows = train_rows(*config.values(), seed, acc, acc + row.train_test_gap_mean, epochs=5)

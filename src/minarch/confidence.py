@@ -59,6 +59,7 @@ from minarch.regimes import (
     CONFIG_KEYS,
     CURVE_KEYS,
     FAILED,
+    PRUNE_TOLERANCE,
     Thresholds,
     minimum_stable,
     safe_ratio,
@@ -165,7 +166,7 @@ def _curve_distribution(
 def too_few_seeds(rows: pd.DataFrame, thresholds: Thresholds) -> bool:
     """Whether some configuration of ``rows`` has fewer seeds than ``min_seeds``: its
     stability is undetermined (``minarch.regimes``) and no interval is drawn from it."""
-    return bool(len(rows)) and int(rows.groupby(CONFIG_KEYS)["seed"].nunique().min()) < thresholds.min_seeds
+    return bool(len(rows)) and not thresholds.enough_seeds(int(rows.groupby(CONFIG_KEYS)["seed"].nunique().min()))
 
 
 def _single_group(rows: pd.DataFrame, what: str) -> tuple[str, str]:
@@ -223,7 +224,7 @@ def bootstrap_min_stable(
 
 
 def safe_pruning_distribution(
-    prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000, seed: int = 0
+    prune_rows: pd.DataFrame, tolerance: float = PRUNE_TOLERANCE, n_resamples: int = 1000, seed: int = 0
 ) -> np.ndarray:
     """Bootstrap distribution of ``safe_pruning_ratio`` (a ratio, 0-1) over whole seeds of one
     configuration's prune rows (``seed, ratio, test_acc``)."""
@@ -242,7 +243,11 @@ def safe_pruning_distribution(
 
 
 def bootstrap_safe_pruning(
-    prune_rows: pd.DataFrame, tolerance: float = 1.0, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    prune_rows: pd.DataFrame,
+    tolerance: float = PRUNE_TOLERANCE,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> tuple[float, float]:
     """(low, high): percentile interval of the safe pruning ratio (0-1) of one configuration,
     resampling whole seeds' prune curves."""
@@ -286,7 +291,7 @@ def table1_intervals(
     qat_rows: pd.DataFrame,
     table: pd.DataFrame,
     thresholds: Thresholds = Thresholds(),
-    prune_tolerance: float = 1.0,
+    prune_tolerance: float = PRUNE_TOLERANCE,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -323,11 +328,11 @@ def table1_intervals(
                 ]
 
             prune = of(prune_rows)
-            if not prune.empty and prune["seed"].nunique() >= thresholds.min_seeds:
+            if not prune.empty and thresholds.enough_seeds(prune["seed"].nunique()):
                 low, high = bootstrap_safe_pruning(prune, prune_tolerance, n_resamples, confidence, seed)
                 result.update(safe_pruning_pct_ci_low=100 * low, safe_pruning_pct_ci_high=100 * high)
             qat = of(qat_rows)
-            if not qat.empty and qat["seed"].nunique() >= thresholds.min_seeds:
+            if not qat.empty and thresholds.enough_seeds(qat["seed"].nunique()):
                 rng = generator(seed, "gap", dataset, arch, row["topology"], row["width"])
                 low, high = bootstrap_mean(qat["gap_pp"].to_numpy(float), n_resamples, confidence, rng)
                 result.update(gap_8bit_pct_ci_low=low, gap_8bit_pct_ci_high=high)
@@ -342,7 +347,7 @@ def curve_intervals(
     prune_rows: pd.DataFrame,
     regimes: pd.DataFrame,
     thresholds: Thresholds = Thresholds(),
-    prune_tolerance: float = 1.0,
+    prune_tolerance: float = PRUNE_TOLERANCE,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -369,7 +374,7 @@ def curve_intervals(
         ]
         prune_low, prune_high = (
             bootstrap_safe_pruning(pruned, prune_tolerance, n_resamples, confidence, seed)
-            if len(pruned) and pruned["seed"].nunique() >= thresholds.min_seeds
+            if len(pruned) and thresholds.enough_seeds(pruned["seed"].nunique())
             else (np.nan, np.nan)
         )
         out.append(

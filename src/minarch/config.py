@@ -15,9 +15,8 @@ if TYPE_CHECKING:
     import jsonschema
 
 from minarch import topology as topo
-from minarch.settings import FIXED_TOPOLOGIES, VIT_POSITIONS, RunSpec
+from minarch.settings import FIXED_TOPOLOGIES, SCHEMA_PATH, VIT_POSITIONS, RunSpec, load_schema
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 TOPOLOGY_SWEEP = "topology_sweep"
 # The sections that say *what* runs: a config file that names one replaces it whole, so a
 # small config never inherits the default config's families, seeds or phase 1.
@@ -190,13 +189,6 @@ def prepare(config: dict[str, Any], schema: dict[str, Any], layers: Iterable[dic
     if resolved.get(TOPOLOGY_SWEEP, {}) is None:
         del resolved[TOPOLOGY_SWEEP]
     return resolved
-
-
-def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    with open(path) as handle:
-        # libyaml's loader where PyYAML has it: the pure-Python one takes ~0.3 s for the schema,
-        # read at every Snakefile parse
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:

@@ -14,6 +14,8 @@ import warnings
 import torch
 from torch import nn
 
+from minarch.errors import NonFiniteRows
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import torch.ao.quantization as tq
@@ -124,14 +126,6 @@ def evaluate_int8(
     use_backend(backend)
     with quiet():
         return evaluate(int8_model, x.cpu(), y.cpu(), batch_size)
-
-
-class NonFiniteRows(ArithmeticError):
-    """Seeds (rows of a stack) whose values reached a fake-quant point non-finite."""
-
-    def __init__(self, rows: list[int]):
-        super().__init__(f"non-finite values in stacked rows {rows}")
-        self.rows = rows
 
 
 def fake_quant_points(qat_model: nn.Module) -> dict[str, nn.Module]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from minarch.settings import schema_default, schema_field
 from minarch.sizes import NUM_CLASSES
 
 CONFIG_KEYS = ["dataset", "arch", "topology", "width"]
@@ -46,11 +47,23 @@ NOT_JUDGED = (FAILED, UNDETERMINED)  # the labels that claim nothing about the a
 
 @dataclass(frozen=True)
 class Thresholds:
-    max_std: float = 1.0
-    max_drop: float = 2.0
-    max_gap: float = 3.0
-    chance_margin: float = 2.0
-    min_seeds: int = 2
+    """The config's ``regimes`` section; a key left out takes the schema's default."""
+
+    max_std: float = schema_field("regimes", "max_std")
+    max_drop: float = schema_field("regimes", "max_drop")
+    max_gap: float = schema_field("regimes", "max_gap")
+    chance_margin: float = schema_field("regimes", "chance_margin")
+    min_seeds: int = schema_field("regimes", "min_seeds")
+
+    def enough_seeds(self, n_seeds):
+        """Whether ``n_seeds`` (a count, or an array of counts) are enough to judge a
+        configuration's stability or to draw an interval from it (``min_seeds``)."""
+        return n_seeds >= self.min_seeds
+
+
+# pp: a pruned model is 'safe' while its mean accuracy is within this of the unpruned mean
+# (``safe_ratio``); the config's ``table1.prune_tolerance`` when left out
+PRUNE_TOLERANCE: float = schema_default("table1", "prune_tolerance")
 
 
 def chance_pct() -> float:
@@ -133,7 +146,7 @@ def label_curve(curve: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
     mean, std = curve["test_acc_mean"].to_numpy(), curve["test_acc_std"].to_numpy()
     failure = curve["failure"] if "failure" in curve else pd.Series("", index=curve.index)
     failed = (failure != "").to_numpy()
-    few = ~failed & (curve["n_seeds"] < thresholds.min_seeds).to_numpy() if "n_seeds" in curve else failed & False
+    few = ~failed & ~thresholds.enough_seeds(curve["n_seeds"]).to_numpy() if "n_seeds" in curve else failed & False
     unstable = unstable_mask(mean, std, thresholds, failed)
     overfitting = overfitting_mask(mean, curve["train_test_gap_mean"].to_numpy(), unstable, thresholds)
     curve["regime"] = np.select(

@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
 # The CNN has one fixed shape (paper Sec. III-B); its name stands in the run paths where a
 # DNN names its topology.
 FIXED_TOPOLOGIES = {"cnn": "conv3x3"}
@@ -60,10 +64,16 @@ def run_directory(dataset, arch, topology, width, seed, root: str = "results/run
 
 
 # ---------------------------------------------------------------------------- the schema's defaults
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The config schema (``minarch.config`` checks configs against it; the defaults below are its)."""
+    with open(path) as handle:
+        # libyaml's loader where PyYAML has it: the pure-Python one takes ~0.3 s for the schema,
+        # read at every Snakefile parse
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 @functools.cache
 def _schema_sections() -> dict[str, Any]:
-    from minarch.config import load_schema  # here: minarch.config imports this module
-
     return load_schema()["properties"]
 
 
@@ -81,7 +91,7 @@ def schema_default(section: str, key: str) -> Any:
     return defaults[key]
 
 
-def _default(section: str, key: str, convert: Callable[[Any], Any] = lambda value: value):
+def schema_field(section: str, key: str, convert: Callable[[Any], Any] = lambda value: value):
     """A dataclass field whose default is the schema's for ``section.key``."""
     return dataclasses.field(default_factory=lambda: convert(schema_default(section, key)))
 
@@ -91,14 +101,14 @@ class TrainSettings:
     """The paper's recipe (Sec. IV-a): Adam, batch size, epochs with early stopping; the
     held-out split comes from the config's ``data`` section."""
 
-    learning_rate: float = _default("train", "learning_rate")
-    batch_size: int = _default("train", "batch_size")
-    max_epochs: int = _default("train", "max_epochs")
-    patience: int = _default("train", "patience")
-    validation_fraction: float = _default("data", "validation_fraction")
-    split_seed: int = _default("data", "split_seed")
-    eval_batch_size: int = _default("train", "eval_batch_size")
-    threads: int = _default("train", "threads")
+    learning_rate: float = schema_field("train", "learning_rate")
+    batch_size: int = schema_field("train", "batch_size")
+    max_epochs: int = schema_field("train", "max_epochs")
+    patience: int = schema_field("train", "patience")
+    validation_fraction: float = schema_field("data", "validation_fraction")
+    split_seed: int = schema_field("data", "split_seed")
+    eval_batch_size: int = schema_field("train", "eval_batch_size")
+    threads: int = schema_field("train", "threads")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainSettings:
@@ -107,8 +117,8 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class PruneSettings:
-    ratios: tuple[float, ...] = _default("prune", "ratios", lambda ratios: tuple(float(r) for r in ratios))
-    finetune_epochs: int = _default("prune", "finetune_epochs")
+    ratios: tuple[float, ...] = schema_field("prune", "ratios", lambda ratios: tuple(float(r) for r in ratios))
+    finetune_epochs: int = schema_field("prune", "finetune_epochs")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PruneSettings:
@@ -123,9 +133,9 @@ class QATSettings:
     """8-bit W8A8 QAT; ``scratch`` retrains with the float recipe and seed, ``finetune`` starts
     from the trained float weights for ``finetune_epochs``."""
 
-    mode: str = _default("qat", "mode")
-    finetune_epochs: int = _default("qat", "finetune_epochs")
-    backend: str = _default("qat", "backend")
+    mode: str = schema_field("qat", "mode")
+    finetune_epochs: int = schema_field("qat", "finetune_epochs")
+    backend: str = schema_field("qat", "backend")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> QATSettings:

@@ -1,5 +1,5 @@
 """One run through each stage: train, prune-sweep, QAT. Each returns the Parquet rows of its
-stage; the Snakemake scripts only load inputs, loop over seeds and write files."""
+stage; the Snakemake scripts load inputs, call these, write files."""
 
 from __future__ import annotations
 

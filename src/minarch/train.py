@@ -39,9 +39,9 @@ from torch import nn
 
 from minarch import stacked
 from minarch.data import Splits
+from minarch.errors import NonFiniteRows
 from minarch.io import atomic_path
 from minarch.optim import OPTIMIZERS
-from minarch.quantize import NonFiniteRows
 from minarch.settings import TrainSettings
 
 log = logging.getLogger("minarch")

@@ -1,11 +1,25 @@
-"""comparison.py: verdicts on hand-made runs whose answers are known."""
+"""minarch.comparison: verdicts on hand-made runs whose answers are known; the claims as rows."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from minarch.comparison import AGREE, CLAIMS, DISAGREE, NOT_MEASURED, comparison_table, paper_comparison, run_size
+from minarch.comparison import (
+    AGREE,
+    CLAIMS,
+    DISAGREE,
+    NOT_MEASURED,
+    Run,
+    comparison_table,
+    evaluate,
+    markdown,
+    paper_comparison,
+    run_size,
+)
+from minarch.comparison import checks as checks_module
+from minarch.comparison.checks import AccuracyAt, Largest, PruningSummary
+from minarch.comparison.claims import Claim, Row
 from minarch.regimes import summarize
 from minarch.tables import table1
 
@@ -234,7 +248,7 @@ def test_markdown_has_the_run_size_and_one_row_per_claim():
     assert "2 seeds (paper: 30)" in text and "12 widths" in text
     assert "15,910 (L1 w20) (95% CI 15,910–beyond grid)" in text
     assert len({claim.id for claim in CLAIMS}) == len(CLAIMS)
-    assert run_size(regimes)[-1].startswith("- max epochs: not recorded")
+    assert run_size(Run(regimes, pd.DataFrame(), None, None))[-1].startswith("- max epochs: not recorded")
 
 
 def test_missing_prune_and_qat_rows_are_not_measured(default_run):
@@ -310,14 +324,12 @@ def test_one_failed_width_counts_as_unstable_not_as_not_measured(default_run):
 
 
 def test_a_criterion_is_stated_from_the_constant_the_check_uses(monkeypatch, default_run):
-    from minarch import comparison
-
     claim = next(c for c in CLAIMS if c.id == "dnn-mnist-prune-50-60")
     assert (claim.arch, claim.dataset, claim.paper) == ("dnn", "mnist", "50-60%")
     assert claim.measure.endswith("on MNIST; agree within 50-60% ±10 pp.")
     regimes, table, prune, qat = default_run  # safe pruning 60%: inside the range
     assert verdicts(regimes, table, prune, qat, claims=(claim,)).iloc[0] == AGREE
-    shifted = comparison.Claim(
+    shifted = Claim(
         id="x",
         section="s",
         topic="pruning",
@@ -325,19 +337,20 @@ def test_a_criterion_is_stated_from_the_constant_the_check_uses(monkeypatch, def
         arch="dnn",
         dataset="mnist",
         how="on {dataset}; {criterion}.",
-        check=comparison.PruningSummary("safe_pct", 68, 75),
+        check=PruningSummary("safe_pct", 68, 75),
     )
     ours = comparison_table(*default_run, claims=(shifted,)).iloc[0]
     assert shifted.paper == "68-75%" and ours["ours"].startswith("60% ") and ours["verdict"] == AGREE  # 60 >= 68 - 10
-    monkeypatch.setattr(comparison, "PRUNE_SLACK_PP", 5.0)
+    monkeypatch.setattr(checks_module, "PRUNE_SLACK_PP", 5.0)
     assert shifted.measure == "on MNIST; agree within 68-75% ±5 pp."
     assert verdicts(*default_run, claims=(shifted,)).iloc[0] == DISAGREE  # 60 < 68 - 5: words and rule move together
 
 
 def test_every_claim_states_its_rule_once_from_the_check():
     for claim in CLAIMS:
-        rule = claim.check.criterion(claim)
-        assert not rule or claim.measure.count(rule) == 1 or claim.how.startswith("As "), claim.id
+        rule = claim.criterion
+        assert rule == claim.check.criterion(claim.arch, claim.dataset)
+        assert not rule or claim.measure.count(rule) == 1 or claim.measure.startswith("As "), claim.id
         assert "{" not in claim.measure, claim.id
 
 
@@ -353,3 +366,50 @@ def test_the_qat_reason_names_the_mode_the_run_used():
     finetune = _gap_reason(qat.assign(qat_mode="finetune", qat_finetune_epochs=4, qat_backend="qnnpack"))
     assert "QAT fine-tuned from the float weights for 4 epochs, qnnpack W8A8" in finetune["reason"]
     assert "scratch" not in finetune["reason"]
+
+
+def test_a_row_is_one_claim_per_dataset_worded_by_its_check():
+    row = Row(
+        "vit-{d}-acc-16",
+        "IV-a",
+        "accuracy",
+        "vit",
+        {"mnist": AccuracyAt(Largest(16), 96, 96), "fashion_mnist": AccuracyAt(Largest(16), 80, 80)},
+        "The widest ViT scores about {check.low}% on {name}.",
+    )
+    mnist, fmnist = row.claims()
+    assert (mnist.id, fmnist.id) == ("vit-mnist-acc-16", "vit-fmnist-acc-16")
+    assert (mnist.dataset, fmnist.dataset) == ("mnist", "fashion_mnist")
+    assert fmnist.claim == "The widest ViT scores about 80% on Fashion-MNIST." and fmnist.paper == "~80%"
+    # the check words the measurement for its family and the claim's dataset
+    assert fmnist.measure == "Mean test accuracy at D=16 on F-MNIST; agree within ±1 pp."
+    cnn = Claim("x", "s", "accuracy", "c", AccuracyAt(Largest(32), 83, 88), "cnn", "cifar10")
+    assert cnn.measure == "Mean test accuracy at 32 channels on CIFAR-10; agree within the range ±1 pp."
+    # a row worded briefly after its first dataset repeats the criterion only where it differs
+    brief = Row(
+        "cnn-{d}-fail",
+        "IV-b",
+        "pruning",
+        "cnn",
+        {
+            d: PruningSummary("fail_pct", *r)
+            for d, r in (("mnist", (60, 70)), ("fashion_mnist", (60, 70)), ("cifar10", (50, 60)))
+        },
+        "The CNN on {name} starts failing at {paper} pruning.",
+        then="As for MNIST, on {dataset}",
+    ).claims()
+    assert brief[0].measure.startswith("Median failing % (first swept ratio past the safe one) over the stable CNN")
+    assert [c.measure for c in brief[1:]] == [
+        "As for MNIST, on F-MNIST.",
+        "As for MNIST, on CIFAR-10; agree within 50-60% ±10 pp.",
+    ]
+    assert brief[2].claim == "The CNN on CIFAR-10 starts failing at 50-60% pruning."
+
+
+def test_markdown_renders_the_evaluated_table_without_evaluating_again(default_run):
+    regimes, table, prune, qat = default_run
+    run = Run(regimes, table, prune, qat)
+    result = evaluate(run)
+    assert markdown(run, result) == paper_comparison(regimes, table, prune, qat)
+    edited = result.assign(ours=result["ours"].where(result["id"] != "dnn-mnist-prune-50-60", "edited"))
+    assert "| edited | agree |" in markdown(run, edited)  # what it renders is the table it is given

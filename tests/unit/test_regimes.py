@@ -105,6 +105,24 @@ def test_thresholds_are_used():
     assert lenient.loc[10, "regime"] == LEARNING  # gap 9.7 below 10
 
 
+def test_thresholds_and_tolerance_defaults_are_the_schemas(monkeypatch):
+    from minarch import regimes, settings
+
+    schema = settings.load_schema()["properties"]
+    assert Thresholds() == Thresholds(**{k: v["default"] for k, v in schema["regimes"]["properties"].items()})
+    assert regimes.PRUNE_TOLERANCE == schema["table1"]["properties"]["prune_tolerance"]["default"]
+    # nothing else holds a default: a changed schema default is the new default
+    changed = {**schema, "regimes": {"properties": {k: {"default": 7} for k in schema["regimes"]["properties"]}}}
+    monkeypatch.setattr(settings, "_schema_sections", lambda: changed)
+    assert Thresholds() == Thresholds(max_std=7, max_drop=7, max_gap=7, chance_margin=7, min_seeds=7)
+
+
+def test_enough_seeds_is_the_one_rule_for_counts_and_arrays():
+    rule = Thresholds(min_seeds=3)
+    assert not rule.enough_seeds(2) and rule.enough_seeds(3) and rule.enough_seeds(4)
+    assert rule.enough_seeds(pd.Series([1, 3, 5])).tolist() == [False, True, True]
+
+
 def test_single_seed_only_drop_counts_when_min_seeds_allows_it():
     curve = {2: ([70.0], [70.0]), 5: ([89.5], [90.0]), 10: ([90.0], [90.0])}
     table = summarize(final_rows(curve), Thresholds(min_seeds=1)).set_index("width")

@@ -1,4 +1,4 @@
-"""A user's config means what it says (issue 14): dry runs (``snakemake -n``, no training) in
+"""A user's config means what it says: dry runs (``snakemake -n``, no training) in
 a working directory laid out like a clone, with the default ``config/config.yaml`` beside the
 user's file, so Snakemake merges the user's file over the paper's full sweep as it does for a
 user. The sweep (``families``, ``topology_sweep``) comes whole from the user's files, every

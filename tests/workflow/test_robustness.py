@@ -1,4 +1,4 @@
-"""Robustness of the workflow end to end (issue 6): a SIGKILLed run resumes without touching
+"""Robustness of the workflow end to end: a SIGKILLed run resumes without touching
 what was finished and ends with the same results; runs are bit-reproducible on CPU, with
 jobs in parallel or not; bad input stops with one line naming the problem and loses nothing.
 

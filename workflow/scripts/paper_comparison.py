@@ -2,24 +2,19 @@
 
 import pandas as pd
 
-from minarch.comparison import comparison_table, paper_comparison
+from minarch.comparison import Run, evaluate, markdown
 from minarch.io import read_parquet, read_parquets, write_html_table, write_text
 from minarch.jobs import log, run_job, warn_mixed_code
 
 
 def main(job):
-    inputs = (
-        read_parquet(job.input.regimes),
-        pd.read_csv(job.input.table1),
-        read_parquets(job.input.prune),
-        read_parquets(job.input.qat),
-        pd.read_csv(job.input.invariance) if "invariance" in job.input.keys() else None,
-    )
-    warn_mixed_code(inputs[2], inputs[3])
-    table1 = inputs[1]
-    markdown = paper_comparison(*inputs, intervals=table1, prune_tolerance=job.params.prune_tolerance)
-    write_text(markdown, job.output.md)
-    table = comparison_table(*inputs, intervals=table1, prune_tolerance=job.params.prune_tolerance)
+    table1 = pd.read_csv(job.input.table1)
+    prune, qat = read_parquets(job.input.prune), read_parquets(job.input.qat)
+    invariance = pd.read_csv(job.input.invariance) if "invariance" in job.input.keys() else None
+    warn_mixed_code(prune, qat)
+    run = Run(read_parquet(job.input.regimes), table1, prune, qat, invariance, table1, job.params.prune_tolerance)
+    table = evaluate(run)  # once, for both files
+    write_text(markdown(run, table), job.output.md)
     write_html_table(table, job.output.html, "The paper's claims beside our measurements")
     log.info("%s", table["verdict"].value_counts().to_dict())
 
