@@ -84,7 +84,8 @@ def test_a_config_naming_only_the_dnn_plans_only_its_runs(clone):
     jobs = rules_of(result)
     stages = {rule for rule in jobs if rule.startswith(("train_", "prune_", "qat_"))}
     assert stages == {"train_dnn", "prune_dnn", "qat_dnn"}
-    assert jobs["train_dnn"] == 2 * 2 and jobs["prepare_dataset"] == 1  # w4 and w16 on MNIST, 2 seeds (not 30)
+    # w4 and w16 on MNIST, 2 seeds (not 30), each configuration's seeds one block (they fit cluster.job_minutes)
+    assert jobs["train_dnn"] == 2 and jobs["prepare_dataset"] == 1
     assert "topology_sweep" not in jobs and "topology_figure" not in jobs  # no phase 1
     assert jobs["family_figure"] == 1 and jobs["collect"] == 3
     line = summary_of(result)
@@ -95,12 +96,12 @@ def test_a_config_naming_only_the_cnn_plans_only_its_runs(clone):
     jobs = rules_of(dry_run(clone, CNN_ONLY))
     stages = {rule for rule in jobs if rule.startswith(("train_", "prune_", "qat_"))}
     assert stages == {"train_cnn", "prune_cnn", "qat_cnn"}
-    assert jobs["train_cnn"] == 3 and "topology_sweep" not in jobs
+    assert jobs["train_cnn"] == 1 and "topology_sweep" not in jobs  # one block of its 3 seeds
 
 
 def test_topology_sweep_null_turns_phase_1_off(clone):
     with_phase_1 = rules_of(dry_run(clone, WITH_PHASE_1))
-    assert with_phase_1["topology_sweep"] == 1 and with_phase_1["train_dnn"] == 4 * 2  # L1 (shared), L2u, L2d, L2e
+    assert with_phase_1["topology_sweep"] == 1 and with_phase_1["train_dnn"] == 4  # L1 (shared), L2u, L2d, L2e
     # a second file turns it off; so does --config
     for result in (
         dry_run(clone, WITH_PHASE_1, "topology_sweep: null\n"),
@@ -108,7 +109,7 @@ def test_topology_sweep_null_turns_phase_1_off(clone):
     ):
         jobs = rules_of(result)
         assert "topology_sweep" not in jobs and "topology_figure" not in jobs
-        assert jobs["train_dnn"] == 2
+        assert jobs["train_dnn"] == 1
         assert "no phase 1" in summary_of(result)
 
 
@@ -118,7 +119,7 @@ def test_config_override_replaces_the_families_whole(clone):
     )
     jobs = rules_of(result)
     assert {rule for rule in jobs if rule.startswith("train_")} == {"train_vit"}
-    assert jobs["train_vit"] == 2 * 2
+    assert jobs["train_vit"] == 2  # a block of 2 seeds per width
     assert "vit [mnist; widths 4, 8; 2 seeds]" in summary_of(result)
 
 
@@ -127,7 +128,8 @@ def test_summary_line_counts_what_the_dry_run_plans(clone):
     jobs = rules_of(result)
     runs, train, prune, qat = map(int, SUMMARY.search(summary_of(result)).groups())
     assert (train, prune, qat) == (by_stage(jobs, "train"), by_stage(jobs, "prune"), by_stage(jobs, "qat"))
-    assert (runs, train, prune, qat) == (8, 8, 2, 2)  # 4 configurations x 2 seeds; only L1 is pruned/quantised
+    # 4 configurations x 2 seeds, a block each; only L1 is pruned and quantised
+    assert (runs, train, prune, qat) == (8, 4, 1, 1)
     assert "max_epochs 2" in summary_of(result)
 
 
@@ -136,7 +138,8 @@ def test_quick_config_still_runs_its_whole_sweep(clone):
     jobs = rules_of(result)
     assert {rule.split("_")[1] for rule in jobs if rule.startswith("train_")} == {"dnn", "cnn", "vit"}
     assert jobs["topology_sweep"] == 1
-    assert (by_stage(jobs, "train"), by_stage(jobs, "prune"), by_stage(jobs, "qat")) == (56, 48, 48)
+    # a block per configuration and stage: 24 family configurations + 4 phase-1-only shapes
+    assert (by_stage(jobs, "train"), by_stage(jobs, "prune"), by_stage(jobs, "qat")) == (28, 24, 24)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +162,7 @@ def test_bad_values_stop_with_one_line(clone, bad, fragments):
 
 def test_learning_rate_1e_minus_3_is_a_number(clone):
     result = dry_run(clone, DNN_ONLY + "train: {learning_rate: 1e-3, max_epochs: 1}\n")
-    assert by_stage(rules_of(result), "train") == 2 * 2  # 2 widths x 2 seeds
+    assert by_stage(rules_of(result), "train") == 2  # 2 widths, a block of 2 seeds each
 
 
 def test_yaml_error_in_the_default_config_names_file_and_line(clone):
