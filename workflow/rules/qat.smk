@@ -1,12 +1,19 @@
-# One job per seed. Only fine-tuning (qat.mode: finetune) starts from the trained float
-# weights, so only then is model.pt an input; train.parquet gives the float accuracy.
+from minarch.settings import qat_params
+
+# One job per seed. Fine-tuning (qat.mode: finetune) starts from the trained float weights
+# and post-training quantization (qat.ptq) quantizes them, so only then is model.pt an
+# input; train.parquet gives the float accuracy.
 for family in ARCHS:
 
     rule:
         name:
             f"qat_{family}"
         input:
-            **({"model": run_file(family, "model.pt")} if config["qat"]["mode"] == "finetune" else {}),
+            **(
+                {"model": run_file(family, "model.pt")}
+                if config["qat"]["mode"] == "finetune" or config["qat"]["ptq"]
+                else {}
+            ),
             dataset="resources/datasets/{dataset}.npz",
             train=run_file(family, "train.parquet"),
         output:
@@ -23,6 +30,6 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
-            qat=config["qat"],
+            qat=qat_params(config["qat"], family),
         script:
             "../scripts/qat.py"

@@ -1,4 +1,5 @@
-"""8-bit QAT of one seed, evaluated as a real int8 model (the seed comes from the job's path)."""
+"""8-bit QAT of one seed, one row per quantization scope, evaluated as a real int8 model beside
+post-training quantization of the float model (the seed comes from the job's path)."""
 
 from minarch import models, stages
 from minarch.io import read_parquet, write_parquet
@@ -19,10 +20,16 @@ def main(job):
     checkpoints = stages.checkpoint_dir(job.config, job.output.qat)
     [frame] = stages.qat_block([spec], splits, train_settings, settings, [float_acc], float_models, None, checkpoints)
     write_parquet(frame, job.output.qat)
-    row = frame.iloc[0]
-    log.info(
-        "%s: float %.2f%% int8 %.2f%% gap %.2f pp", spec.directory, row.float_test_acc, row.int8_test_acc, row.gap_pp
-    )
+    for row in frame.itertuples():
+        log.info(
+            "%s (%s): float %.2f%% int8 %.2f%% gap %.2f pp, PTQ gap %.2f pp",
+            spec.directory,
+            row.qat_scope,
+            row.float_test_acc,
+            row.int8_test_acc,
+            row.gap_pp,
+            row.ptq_gap_pp,
+        )
     stages.remove_checkpoints(checkpoints, "qat", [spec])  # every output is in place
 
 
