@@ -22,10 +22,11 @@ from minarch.tables import ARCH_TITLES, SCOPE_ORDER, headline_qat_rows, with_sco
 
 # The quantization panel's int8 curves: QAT per scope (``qat.scope``), and post-training
 # quantization (of the headline scope, ``tables.headline_qat_rows``); float32 is solid.
-QAT_STYLE = {"full": "--", "linear": "-."}
+DASH_DOT_DOT = (0, (4, 1.5, 1, 1.5, 1, 1.5))
+QAT_STYLE = {"full": "--", "attention": DASH_DOT_DOT, "linear": "-."}
 PTQ_STYLE = ":"
 # a curve of one width: its points side by side, so that none hides another
-_NUDGE = {"-": 1.0, "--": 1.04, "-.": 1.08, ":": 0.96}
+_NUDGE = {"-": 1.0, "--": 1.04, DASH_DOT_DOT: 1.06, "-.": 1.08, ":": 0.96}
 
 WIDTH_LABEL = {"dnn": "nodes in first hidden layer", "cnn": "conv channels", "vit": "hidden dimension"}
 

@@ -30,11 +30,14 @@ from minarch import models
 FUSABLE = (nn.Linear, nn.Conv2d)
 
 # What is quantized (``qat.scope``; docs/design.md §1). DNN and CNN have one answer, their
-# whole graph, recorded as ``full``; the ViT has two:
+# whole graph, recorded as ``full``; the ViT has three, each adding to the one before:
 # - ``linear``: each nn.Linear between its own quant/dequant stubs; LayerNorm, the attention
 #   products and softmax, GELU, the class token, position and residual additions stay float;
-# - ``full``: the whole ViT between one pair of stubs, every activation 8-bit (``_FullViT``).
-SCOPES = ("linear", "full")
+# - ``attention``: as ``linear``, but each attention (its four projections, q k^T, softmax
+#   and probs v) runs between one pair of stubs (``_Attention``);
+# - ``full``: the whole ViT between one pair of stubs, every activation 8-bit (``_FullViT``):
+#   adds LayerNorm, GELU, the residual stream, class token and positions.
+SCOPES = ("linear", "attention", "full")
 
 # The softmax has a quantized kernel but no entry in torch's default mappings: it is added
 # here, with the fixed output grid torch gives fixed-range ops (scale 1/256, zero point 0:
@@ -73,10 +76,12 @@ def _fusable_pairs(model: nn.Module) -> list[list[str]]:
 
 def _wrap_linear_layers(model: nn.Module) -> list[nn.Module]:
     """Put every Linear between its own Quant/DeQuant stubs, so the float operations around
-    it (LayerNorm, softmax, attention matmuls, residual adds) keep float inputs."""
+    it (LayerNorm, softmax, attention matmuls, residual adds) keep float inputs; the Linears
+    of an int8 attention (``_Attention``, already between stubs) are left as they are."""
     linears = [
         (parent, name, child)
         for parent in model.modules()
+        if not isinstance(parent, _Attention)
         for name, child in parent.named_children()
         if isinstance(child, nn.Linear)
     ]
@@ -190,8 +195,13 @@ def _between_stubs(model: nn.Module, scope: str, qat: bool) -> tuple[nn.Module, 
     if scope not in SCOPES:
         raise ValueError(f"unknown quantization scope {scope!r}; known: {', '.join(SCOPES)}")
     if isinstance(model, models.ViT):
-        if scope == "linear":
-            return model, _wrap_linear_layers(model)
+        attentions = []
+        if scope == "attention":
+            for block in model.blocks:
+                block.attention = tq.QuantWrapper(_Attention(block.attention))
+                attentions.append(block.attention)
+        if scope in ("linear", "attention"):
+            return model, attentions + _wrap_linear_layers(model)
         full = _FullViT(model)
         return full, [full]
     wrapped = tq.QuantWrapper(model)

@@ -236,7 +236,9 @@ class CNNStack(_Family):
 class ViTStack(_Family):
     """``models.ViT``: patch embedding, class token, positions, pre-norm blocks, head. QAT
     follows the quantization scope of ``quant`` (``quantize.SCOPES``): ``linear``, each linear
-    layer between its own stubs, or ``full``, every activation (``_forward_full``)."""
+    layer between its own stubs; ``attention``, the same but each attention (projections,
+    scores, softmax, context) between one pair of stubs (``_int8_attention``); ``full``,
+    every activation (``_forward_full``)."""
 
     def __init__(self, model: nn.Module):
         from minarch import models
@@ -301,6 +303,12 @@ class ViTStack(_Family):
         for i in range(self.blocks):
             block = f"blocks.{i}"
             y = norm(f"{block}.attention_norm", h)
+            if quant.scope == "attention":  # the whole attention between one pair of stubs
+                y = q_act(f"{block}.attention.quant.activation_post_process", y)
+                h = h + self._int8_attention(p, f"{block}.attention.module", y, quant, (s, b, n))
+                y = norm(f"{block}.mlp_norm", h)
+                h = h + linear(f"{block}.mlp.2", F.gelu(linear(f"{block}.mlp.0", y)))
+                continue
             query, key, value = (
                 linear(f"{block}.attention.{part}", y).view(s * b, n, self.dim) for part in ("query", "key", "value")
             )
@@ -311,22 +319,46 @@ class ViTStack(_Family):
         first = h.view(s, b, n, self.dim)[:, :, 0]
         return linear("head", norm("norm", first))
 
+    def _int8_linear(self, p, name, h, quant, points=None):
+        """Linear layer ``name`` inside an int8 region: weight and output fake-quantized at
+        the points of its module ``points`` (default: ``name``)."""
+        points = points or name
+        weight = quant.weight(f"{points}.weight_fake_quant", p[self.index[f"{name}.weight"]])
+        out = _linear(h, weight, p[self.index[f"{name}.bias"]], self.min_stack == 1)
+        return quant.act(f"{points}.activation_post_process", out)
+
+    def _int8_attention(self, p, prefix, y, quant, shape):
+        """``quantize._Attention`` at ``prefix`` (names of its points) on int8 input ``y``
+        ``(S, B * tokens, D)``: q k^T fake-quantized, times 1/sqrt(D); softmax on its fixed
+        grid; probs v fake-quantized; the output projection. The parameters' names are the
+        float ViT's (``prefix`` without a QuantWrapper's ``.module``)."""
+        s, b, n = shape
+        dim, params = self.dim, prefix.removesuffix(".module")
+
+        def linear(part, h):
+            return self._int8_linear(p, f"{params}.{part}", h, quant, f"{prefix}.{part}")
+
+        query, key, value = (linear(part, y).view(s * b, n, dim) for part in ("query", "key", "value"))
+        scores = torch.bmm(query, key.transpose(1, 2)).view(s, b, n, n)
+        scores = quant.act(f"{prefix}.scores.activation_post_process", scores)
+        probs = quant.act(f"{prefix}.softmax.activation_post_process", torch.softmax(scores * dim**-0.5, dim=-1))
+        context = torch.bmm(probs.view(s * b, n, n), value).view(s, b * n, dim)
+        return linear("out", quant.act(f"{prefix}.context.activation_post_process", context))
+
     def _forward_full(self, p, x, quant):
         """QAT of scope ``full`` (``quantize._FullViT``): every activation fake-quantized, at
         the eager model's points and by their names; the attention written out as there
         (q k^T, fake-quantized, times 1/sqrt(D); softmax on its fixed grid; probs v), GELU
         rounded onto the grid of the layer before it. Every fake-quantized tensor keeps the
         seed axis first: each seed has its own scale."""
-        act, weight, dim = quant.act, quant.weight, self.dim
+        act, dim = quant.act, self.dim
         s, b, c = x.shape[:3]
         (ph, pw), g = self.patch, self.grid
         x = act("quant.activation_post_process", x)
         patches = x.reshape(s, b, c, g, ph, g, pw).permute(0, 1, 3, 5, 2, 4, 6).reshape(s, b * g * g, c * ph * pw)
 
         def linear(name, h):
-            w = weight(f"{name}.weight_fake_quant", p[self.index[f"{name}.weight"]])
-            out = _linear(h, w, p[self.index[f"{name}.bias"]], self.min_stack == 1)
-            return act(f"{name}.activation_post_process", out)
+            return self._int8_linear(p, name, h, quant)
 
         def norm(name, h):
             y = torch.addcmul(p[self.index[f"{name}.bias"]], F.layer_norm(h, (dim,)), p[self.index[f"{name}.weight"]])
@@ -343,18 +375,10 @@ class ViTStack(_Family):
         tokens = act("cat.activation_post_process", torch.cat([cls.expand(s, b, 1, dim), tokens], dim=2))
         h = act("add_positions.activation_post_process", tokens + positions).reshape(s, b * n, dim)
         for i in range(self.blocks):
-            block, attention = f"blocks.{i}", f"blocks.{i}.attention"
+            block = f"blocks.{i}"
             y = norm(f"{block}.attention_norm", h)
-            query, key, value = (
-                linear(f"{attention}.{part}", y).view(s * b, n, dim) for part in ("query", "key", "value")
-            )
-            scores = act(
-                f"{attention}.scores.activation_post_process", torch.bmm(query, key.transpose(1, 2)).view(s, b, n, n)
-            )
-            probs = act(f"{attention}.softmax.activation_post_process", torch.softmax(scores * dim**-0.5, dim=-1))
-            context = torch.bmm(probs.view(s * b, n, n), value).view(s, b * n, dim)
-            context = act(f"{attention}.context.activation_post_process", context)
-            h = act(f"{block}.attention_residual.activation_post_process", h + linear(f"{attention}.out", context))
+            attended = self._int8_attention(p, f"{block}.attention", y, quant, (s, b, n))
+            h = act(f"{block}.attention_residual.activation_post_process", h + attended)
             y = norm(f"{block}.mlp_norm", h)
             hidden = quant.again(f"{block}.mlp.0.activation_post_process", F.gelu(linear(f"{block}.mlp.0", y)))
             h = act(f"{block}.mlp_residual.activation_post_process", h + linear(f"{block}.mlp.2", hidden))

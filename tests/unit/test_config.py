@@ -153,7 +153,7 @@ def test_settings_from_dict():
         QATSettings.from_dict({"colour": 1})
 
 
-@pytest.mark.parametrize("scope", [[], ["linear", "linear"], ["attention"], "full"])
+@pytest.mark.parametrize("scope", [[], ["linear", "linear"], ["norm"], "full"])
 def test_bad_qat_scope_rejected(schema, scope):
     with pytest.raises(cfg.ConfigError):
         cfg.check(

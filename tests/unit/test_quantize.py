@@ -202,6 +202,21 @@ def test_vit_scope_linear_runs_only_linear_layers_in_int8():
     )
 
 
+def test_vit_scope_attention_adds_each_whole_attention_in_int8():
+    _, int8 = _int8_vit("attention")
+    kinds = _int8_kinds(int8)
+    assert kinds.pop("LinearPackedParams") == 14
+    # per block one quantize/dequantize pair around the attention, whose 4 projections, q k^T,
+    # softmax and probs v are int8; the 6 other linear layers each between their own stubs
+    assert kinds == {"Linear": 14, "Softmax": 2, "QFunctional": 4, "Quantize": 2 + 6, "DeQuantize": 2 + 6}
+    outputs = _output_kinds(int8, torch.randn(4, 1, 28, 28))
+    for block in ("blocks.0", "blocks.1"):
+        inside = [n for n in outputs if n.startswith(f"{block}.attention.module.")]
+        assert len(inside) == 6 and all(outputs[n] for n in inside)  # q, k, v, 1/sqrt(D), softmax, out
+        assert not outputs[f"{block}.attention"] and not outputs[f"{block}.attention_norm"]
+        assert not outputs[f"{block}.mlp.1"]  # GELU stays float
+
+
 @pytest.mark.parametrize("positions", ["enc2", "enc2learned"])
 def test_vit_scope_full_runs_every_activation_in_int8(positions):
     """One quantize of the images (and of the class token and position table), one dequantize of
@@ -258,7 +273,7 @@ def test_dnn_and_cnn_ignore_the_scope(scope):
 
 def test_unknown_scope_rejected():
     with pytest.raises(ValueError, match="scope"):
-        quantize.prepare(_vit(), scope="attention")
+        quantize.prepare(_vit(), scope="everything")
 
 
 def _learnt(arch, topology, width, splits_factory, epochs=4, learning_rate=0.01):
