@@ -275,12 +275,13 @@ def qat_block(
         raise ValueError("post-training quantization (qat.ptq) needs the trained float model")
     position = {spec: i for i, spec in enumerate(specs)}
     rows: list[list[pd.DataFrame]] = [[] for _ in specs]
-    for scope in qat_scopes(specs[0].arch, settings.scope):
+    scopes = qat_scopes(specs[0].arch, settings.scope)
+    for scope in scopes:
         scoped = dataclasses.replace(settings, scope=(scope,))  # a row's qat_scope: its own
+        part = scope if len(scopes) > 1 else ""  # a checkpoint per scope, named so when several
         for block in stack_blocks(specs, stack_max_width or {}):
-            for spec, frame in zip(
-                block, _qat_stack(block, splits, train_settings, scoped, float_models, position, checkpoint_dir)
-            ):
+            trained = _qat_stack(block, splits, train_settings, scoped, float_models, position, checkpoint_dir, part)
+            for spec, frame in zip(block, trained):
                 float_acc = float_test_accs[position[spec]]
                 frame.insert(frame.columns.get_loc("fake_quant_test_acc"), "float_test_acc", float_acc)
                 frame.insert(frame.columns.get_loc("int8_test_loss") + 1, "gap_pp", float_acc - frame["int8_test_acc"])
@@ -293,7 +294,9 @@ def qat_block(
     return [pd.concat(frames, ignore_index=True) for frames in rows]
 
 
-def _qat_stack(block, splits, train_settings, settings, float_models, position, checkpoint_dir) -> list[pd.DataFrame]:
+def _qat_stack(
+    block, splits, train_settings, settings, float_models, position, checkpoint_dir, part=""
+) -> list[pd.DataFrame]:
     """QAT of one stack of seeds under one scope (``settings.scope``, one of them)."""
     [scope] = settings.scope
     device = splits.x_train.device
@@ -315,7 +318,7 @@ def _qat_stack(block, splits, train_settings, settings, float_models, position, 
         [s.seed for s in block],
         max_epochs,
         quant=quant,
-        checkpoint=_checkpoint(checkpoint_dir, "qat", block, (train_settings, settings, max_epochs), scope),
+        checkpoint=_checkpoint(checkpoint_dir, "qat", block, (train_settings, settings, max_epochs), part),
         label=label,
     )
     _, fake_quant_accs = train.evaluate_stack(
