@@ -90,7 +90,7 @@ def qat_one(spec, splits, settings, backend="qnnpack"):
 
     model = models.seeded(spec.seed, spec.arch, spec.topology, spec.width, splits.image_shape)
     float_bytes = quantize.serialized_bytes(model)
-    qat_model = quantize.prepare(model, backend)
+    qat_model = quantize.prepare(model, backend, scope="linear")  # the ViT QAT of that commit
     result = fit(qat_model, splits, settings, spec.seed)
     quantize.freeze_observers(qat_model)
     _, fake_quant_acc = evaluate(qat_model, splits.x_test, splits.y_test, settings.eval_batch_size)
@@ -105,7 +105,7 @@ def qat_one(spec, splits, settings, backend="qnnpack"):
         "best_epoch": result.best_epoch,
         "stopped_epoch": result.stopped_epoch,
     }
-    columns = {**settings_columns("qat", QATSettings()), **settings_columns("train", settings)}
+    columns = {**settings_columns("qat", QATSettings(scope=("linear",), ptq=False)), **settings_columns("train", settings)}
     stages._with_run_columns([row], spec, models.parameter_count(model), columns)
     return acc
 
