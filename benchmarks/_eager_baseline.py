@@ -105,7 +105,8 @@ def qat_one(spec, splits, settings, backend="qnnpack"):
         "best_epoch": result.best_epoch,
         "stopped_epoch": result.stopped_epoch,
     }
-    columns = {**settings_columns("qat", QATSettings(scope=("linear",), ptq=False)), **settings_columns("train", settings)}
+    qat = QATSettings(scope=("linear",), ptq=False)
+    columns = {**settings_columns("qat", qat), **settings_columns("train", settings)}
     stages._with_run_columns([row], spec, models.parameter_count(model), columns)
     return acc
 

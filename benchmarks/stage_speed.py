@@ -156,8 +156,9 @@ def main() -> None:
 
         floats = [0.0] * len(specs)
         t_before, before = cpu(lambda: [eager.qat_one(s, splits, settings) for s in specs])
-        t_one, _ = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(ptq=False), floats, None, alone))
-        t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(ptq=False), floats, None, stack_all))
+        qat = QATSettings(ptq=False)
+        t_one, _ = cpu(lambda: stages.qat_block(specs, splits, settings, qat, floats, None, alone))
+        t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, qat, floats, None, stack_all))
         row(
             "QAT",
             (t_before, t_one, t_many),

@@ -37,7 +37,7 @@ families:
 """
 BLOCKS = ["results/runs/mnist/dnn/L1/w4", "results/runs/mnist/dnn/L1/w16"]
 STAGE_FILES = {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
-TIMING = ["seconds"]  # wall-clock time of a run (train and QAT rows): the only column allowed to differ
+TIMING = ["seconds", "ptq_seconds"]  # wall-clock times (train, QAT, PTQ): the only columns allowed to differ
 TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # minarch.io.atomic_path: .{name}.{random}.tmp
 CHECKPOINT = re.compile(r"^\.(train|qat)-seeds?\d+(-\d+)?(\.[a-z]+)?\.ckpt$")  # a running job's per-epoch checkpoint
 
