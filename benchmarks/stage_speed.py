@@ -153,8 +153,8 @@ def main() -> None:
         def int8_acc(frames):
             return statistics.mean(float(f["int8_test_acc"].iloc[0]) for f in frames)
 
-        t_one, one = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, alone))
-        t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(), floats, None, stack_all))
+        t_one, one = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(ptq=False), floats, None, alone))
+        t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, QATSettings(ptq=False), floats, None, stack_all))
         row("QAT", (t_one, t_many), (int8_acc(one), int8_acc(many)))
 
         def pruned_acc(frames):

@@ -142,9 +142,6 @@ class ViT(nn.Module):
     D-vector per token as in Dosovitskiy et al., drawn from N(0, 0.02^2) as their reference
     code does (docs/design.md §1 says which matches the paper's parameter counts)."""
 
-    # Only the linear layers run in int8; norms, softmax and attention matmuls stay float.
-    quantize_linear_layers_only = True
-
     def __init__(self, image_shape: tuple[int, ...], dim: int, num_classes: int = NUM_CLASSES, *, positions: str):
         super().__init__()
         in_channels, height, width = image_shape

@@ -18,7 +18,15 @@ from minarch.data import DATASETS  # noqa: E402
 from minarch.io import atomic_path  # noqa: E402
 from minarch.regimes import shown_width  # noqa: E402
 from minarch.settings import vit_position_kind  # noqa: E402
-from minarch.tables import ARCH_TITLES  # noqa: E402
+from minarch.tables import ARCH_TITLES, SCOPE_ORDER, headline_qat_rows, with_scope  # noqa: E402
+
+# The quantization panel's int8 curves: QAT per scope (``qat.scope``), and post-training
+# quantization (of the headline scope, ``tables.headline_qat_rows``); float32 is solid.
+DASH_DOT_DOT = (0, (4, 1.5, 1, 1.5, 1, 1.5))
+QAT_STYLE = {"full": "--", "attention": DASH_DOT_DOT, "linear": "-."}
+PTQ_STYLE = ":"
+# a curve of one width: its points side by side, so that none hides another
+_NUDGE = {"-": 1.0, "--": 1.04, DASH_DOT_DOT: 1.06, "-.": 1.08, ":": 0.96}
 
 WIDTH_LABEL = {"dnn": "nodes in first hidden layer", "cnn": "conv channels", "vit": "hidden dimension"}
 
@@ -31,10 +39,10 @@ def curve_label(arch: str, topology: str) -> str:
 def _band(ax, x, mean, std, label, color, linestyle="-"):
     """Mean with a +-1 std band; a curve of one width gets an error bar (a band of one point
     would not show)."""
-    if len(x) == 1:  # int8 (dashed) a little to the right of float32, hollow, so neither hides the other
-        dashed = linestyle == "--"
+    if len(x) == 1:  # int8 curves a little beside float32, hollow, so that none hides another
+        dashed = linestyle != "-"
         ax.errorbar(
-            np.asarray(x, float) * (1.04 if dashed else 1.0),
+            np.asarray(x, float) * _NUDGE.get(linestyle, 1.0),
             mean,
             yerr=std.fillna(0),
             fmt="o",
@@ -117,12 +125,7 @@ def family_figure(
                 )
             quant = qat_rows[(qat_rows["dataset"] == dataset) & (qat_rows["topology"] == topology)]
             if len(quant):
-                float_stats, int8_stats = (
-                    _stats(quant, "width", "float_test_acc"),
-                    _stats(quant, "width", "int8_test_acc"),
-                )
-                _band(ax_quant, float_stats.index, float_stats["mean"], float_stats["std"], label, color)
-                _band(ax_quant, int8_stats.index, int8_stats["mean"], int8_stats["std"], None, color, "--")
+                _quantization_curves(ax_quant, quant, label, color)
         if intervals is not None:
             for i, (topology, _) in enumerate(curves.groupby("topology", sort=True)):
                 found = intervals[(intervals["dataset"] == dataset) & (intervals["topology"] == topology)]
@@ -138,12 +141,9 @@ def family_figure(
                         label,
                     )
         title = DATASETS[dataset].title
-        # one entry per curve, and the line styles once: solid float32, dashed int8
+        # one entry per curve, and the line styles once: solid float32, int8 QAT (per scope), PTQ
         handles, _ = ax_quant.get_legend_handles_labels()
-        styles = [
-            Line2D([], [], color="0.3", marker="o", markersize=4, label="float32"),
-            Line2D([], [], color="0.3", ls="--", marker="o", markersize=4, markerfacecolor="white", label="int8"),
-        ]
+        styles = _style_legend(qat_rows[qat_rows["dataset"] == dataset])
         for ax, what in ((ax_conv, "convergence"), (ax_prune, "pruning"), (ax_quant, "quantization")):
             ax.set_title(f"{title}: {what}")
             ax.set_ylabel("test accuracy (%)")
@@ -160,8 +160,47 @@ def family_figure(
                 ax.set_xlim(widths[0] / 1.6, widths[0] * 1.6)
         ax_prune.set_xlabel("pruning ratio (%)")
     pruned = "smallest stable width per depth" if arch == "dnn" else "smallest stable width"
-    fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning ({pruned}) and 8-bit QAT")
+    fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning ({pruned}) and 8-bit QAT and PTQ")
     _save(fig, path)
+
+
+def _has_ptq(rows: pd.DataFrame) -> bool:
+    return "ptq_int8_test_acc" in rows and rows["ptq_int8_test_acc"].notna().any()
+
+
+def _quantization_curves(ax, quant: pd.DataFrame, label: str, color) -> None:
+    """One curve's quantization panel: float32, int8 after QAT under each scope it ran, and
+    int8 after post-training quantization (headline scope), each against width."""
+    quant = with_scope(quant)
+    headline = headline_qat_rows(quant)
+    stats = _stats(headline, "width", "float_test_acc")
+    _band(ax, stats.index, stats["mean"], stats["std"], label, color)
+    for scope in SCOPE_ORDER:
+        rows = quant[quant["qat_scope"] == scope]
+        if len(rows):
+            stats = _stats(rows, "width", "int8_test_acc")
+            _band(ax, stats.index, stats["mean"], stats["std"], None, color, QAT_STYLE[scope])
+    if _has_ptq(headline):
+        stats = _stats(headline.dropna(subset=["ptq_int8_test_acc"]), "width", "ptq_int8_test_acc")
+        _band(ax, stats.index, stats["mean"], stats["std"], None, color, PTQ_STYLE)
+
+
+def _style_legend(qat_rows: pd.DataFrame) -> list[Line2D]:
+    """The line styles of a quantization panel, once each: float32, int8 QAT (named by scope
+    where the panel has several), int8 PTQ."""
+
+    def style(linestyle: str, label: str) -> Line2D:
+        hollow = {"markerfacecolor": "white"} if linestyle != "-" else {}
+        return Line2D([], [], color="0.3", ls=linestyle, marker="o", markersize=4, label=label, **hollow)
+
+    rows = with_scope(qat_rows)
+    scopes = [s for s in SCOPE_ORDER if len(rows) and s in set(rows["qat_scope"])] or ["full"]
+    styles = [style("-", "float32")]
+    for scope in scopes:
+        styles.append(style(QAT_STYLE[scope], "int8 QAT" + (f" ({scope} scope)" if len(scopes) > 1 else "")))
+    if _has_ptq(rows):
+        styles.append(style(PTQ_STYLE, "int8 PTQ" + (f" ({scopes[0]} scope)" if len(scopes) > 1 else "")))
+    return styles
 
 
 def topology_figure(table: pd.DataFrame, path) -> None:

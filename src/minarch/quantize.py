@@ -7,6 +7,7 @@ paper's method, so its deprecation warnings are silenced in this module and nowh
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 import warnings
@@ -18,9 +19,34 @@ from minarch.errors import NonFiniteRows
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
+    import torch.ao.nn.quantized as nnq
     import torch.ao.quantization as tq
+    from torch.ao.quantization.quantization_mappings import (
+        get_default_qat_module_mappings,
+        get_default_qconfig_propagation_list,
+        get_default_static_quant_module_mappings,
+    )
+
+from minarch import models
 
 FUSABLE = (nn.Linear, nn.Conv2d)
+
+# What is quantized (``qat.scope``; docs/design.md §1). DNN and CNN have one answer, their
+# whole graph, recorded as ``full``; the ViT has three, each adding to the one before:
+# - ``linear``: each nn.Linear between its own quant/dequant stubs; LayerNorm, the attention
+#   products and softmax, GELU, the class token, position and residual additions stay float;
+# - ``attention``: as ``linear``, but each attention (its four projections, q k^T, softmax
+#   and probs v) runs between one pair of stubs (``_Attention``);
+# - ``full``: the whole ViT between one pair of stubs, every activation 8-bit (``_FullViT``):
+#   adds LayerNorm, GELU, the residual stream, class token and positions.
+SCOPES = ("linear", "attention", "full")
+
+# The softmax has a quantized kernel but no entry in torch's default mappings: it is added
+# here, with the fixed output grid torch gives fixed-range ops (scale 1/256, zero point 0:
+# [0, 1) in 256 steps) in QAT and post-training quantization alike.
+_OBSERVED = get_default_qconfig_propagation_list() | {nn.Softmax}
+_QAT_MAPPING = get_default_qat_module_mappings()
+_INT8_MAPPING = {**get_default_static_quant_module_mappings(), nn.Softmax: nnq.Softmax}
 
 
 @contextlib.contextmanager
@@ -52,10 +78,12 @@ def _fusable_pairs(model: nn.Module) -> list[list[str]]:
 
 def _wrap_linear_layers(model: nn.Module) -> list[nn.Module]:
     """Put every Linear between its own Quant/DeQuant stubs, so the float operations around
-    it (LayerNorm, softmax, attention matmuls, residual adds) keep float inputs."""
+    it (LayerNorm, softmax, attention matmuls, residual adds) keep float inputs; the Linears
+    of an int8 attention (``_Attention``, already between stubs) are left as they are."""
     linears = [
         (parent, name, child)
         for parent in model.modules()
+        if not isinstance(parent, _Attention)
         for name, child in parent.named_children()
         if isinstance(child, nn.Linear)
     ]
@@ -67,29 +95,157 @@ def _wrap_linear_layers(model: nn.Module) -> list[nn.Module]:
     return wrappers
 
 
-def prepare(model: nn.Module, backend: str = "qnnpack") -> nn.Module:
+# --- the ViT with every activation in 8 bits (scope ``full``) -------------------------------
+#
+# Every operation of the ViT has a quantized kernel in torch 2.14.1 once the attention is
+# written out: scaled_dot_product_attention has none, so it is q @ k^T, a scalar product,
+# softmax and probs @ v here (FloatFunctional.matmul, quantized::mul_scalar, nnq.Softmax).
+# LayerNorm -> nnq.LayerNorm; additions and the class-token concatenation -> FloatFunctional;
+# GELU -> torch's quantized GELU, which keeps its input's grid (scale and zero point), so QAT
+# rounds GELU's output onto the grid of the layer before it (``_MLP``). The class token and
+# the position table are parameters: each gets its own QuantStub. Parameters and fake-quant
+# points keep the float ViT's names (``blocks.0.attention.query.weight`` ...), so the stacked
+# engine (``stacked.ViTStack``) fake-quantizes at the same points by name.
+
+
+class _MulScalar(nn.Module):
+    """``x * factor``; on an int8 tensor quantized::mul_scalar, which keeps the integers and
+    multiplies the scale (exact for a positive factor), so it needs no observer of its own."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized.mul_scalar(x, self.factor) if x.is_quantized else x * self.factor
+
+
+class _Attention(nn.Module):
+    """``models.SelfAttention`` with its scaled dot product written out as int8 operations."""
+
+    def __init__(self, attention: nn.Module):
+        super().__init__()
+        self.query, self.key, self.value, self.out = attention.query, attention.key, attention.value, attention.out
+        self.scores = nnq.FloatFunctional()
+        self.scale = _MulScalar(attention.query.out_features**-0.5)
+        self.softmax = nn.Softmax(dim=-1)
+        self.context = nnq.FloatFunctional()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        query, key, value = self.query(x), self.key(x), self.value(x)
+        scores = self.scale(self.scores.matmul(query, key.transpose(-2, -1)))
+        return self.out(self.context.matmul(self.softmax(scores), value))
+
+
+class _MLP(nn.Sequential):
+    """Linear, GELU, Linear. torch's int8 GELU writes its output on its input's grid, so in QAT
+    the GELU's output is fake-quantized with the first layer's output scale and zero point
+    (no observer of its own); before QAT (float, or observers of post-training calibration)
+    it is the plain GELU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first, gelu, second = self
+        h = gelu(first(x))
+        grid = getattr(first, "activation_post_process", None)
+        if isinstance(grid, tq.FakeQuantizeBase) and bool(grid.fake_quant_enabled[0]):
+            h = torch.fake_quantize_per_tensor_affine(h, grid.scale, grid.zero_point, grid.quant_min, grid.quant_max)
+        return second(h)
+
+
+class _Block(nn.Module):
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.attention_norm, self.mlp_norm = block.attention_norm, block.mlp_norm
+        self.attention = _Attention(block.attention)
+        self.mlp = _MLP(*block.mlp)
+        self.attention_residual, self.mlp_residual = nnq.FloatFunctional(), nnq.FloatFunctional()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.attention_residual.add(x, self.attention(self.attention_norm(x)))
+        return self.mlp_residual.add(x, self.mlp(self.mlp_norm(x)))
+
+
+class _FullViT(nn.Module):
+    """``models.ViT`` (its modules and parameters, not copies) between one pair of stubs."""
+
+    def __init__(self, vit: nn.Module):
+        super().__init__()
+        self.patch = vit.patch
+        self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+        self.patch_embedding = vit.patch_embedding
+        self.class_token = vit.class_token
+        if isinstance(vit.positions, nn.Parameter):
+            self.positions = vit.positions
+        else:
+            self.register_buffer("positions", vit.positions, persistent=False)
+        self.class_quant, self.positions_quant = tq.QuantStub(), tq.QuantStub()
+        self.cat, self.add_positions = nnq.FloatFunctional(), nnq.FloatFunctional()
+        self.blocks = nn.Sequential(*(_Block(block) for block in vit.blocks))
+        self.norm, self.head = vit.norm, vit.head
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch_embedding(models.ViT.patches(self, self.quant(images)))
+        cls = self.class_quant(self.class_token).expand(len(tokens), -1, -1)
+        tokens = self.add_positions.add(self.cat.cat([cls, tokens], dim=1), self.positions_quant(self.positions))
+        return self.dequant(self.head(self.norm(self.blocks(tokens)[:, 0])))
+
+
+def _between_stubs(model: nn.Module, scope: str, qat: bool) -> tuple[nn.Module, list[nn.Module]]:
+    """``model`` with quant/dequant stubs as ``scope`` places them (``model``'s modules are
+    reused, not copied), and the modules whose qconfig covers what is quantized. DNN and CNN
+    are quantized whole whatever the scope, Linear/Conv2d fused with the ReLU after them."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown quantization scope {scope!r}; known: {', '.join(SCOPES)}")
+    if isinstance(model, models.ViT):
+        attentions = []
+        if scope == "attention":
+            for block in model.blocks:
+                block.attention = tq.QuantWrapper(_Attention(block.attention))
+                attentions.append(block.attention)
+        if scope in ("linear", "attention"):
+            return model, attentions + _wrap_linear_layers(model)
+        full = _FullViT(model)
+        return full, [full]
+    wrapped = tq.QuantWrapper(model)
+    pairs = _fusable_pairs(wrapped.module)
+    if pairs and qat:
+        wrapped.train()
+        tq.fuse_modules_qat(wrapped.module, pairs, inplace=True)
+    elif pairs:
+        wrapped.eval()
+        tq.fuse_modules(wrapped.module, pairs, inplace=True)
+    return wrapped, [wrapped]
+
+
+def scope_of(model: nn.Module, scope: str) -> str:
+    """The scope a model is quantized under: ``scope`` for the ViT, ``full`` for the others."""
+    return scope if isinstance(model, models.ViT) else "full"
+
+
+def _set_qconfig(root: nn.Module, targets: list[nn.Module], qconfig, softmax_qconfig) -> None:
+    for target in targets:
+        target.qconfig = qconfig
+    for module in root.modules():
+        if isinstance(module, nn.Softmax):
+            module.qconfig = softmax_qconfig
+
+
+def prepare(model: nn.Module, backend: str = "qnnpack", scope: str = "full") -> nn.Module:
     """Attach the backend's default QAT qconfig (weights per-tensor symmetric qint8,
     activations per-tensor affine quint8, moving-average min/max observers) and insert fake
-    quantization. Models whose every operation has an int8 kernel (DNN, CNN) run quantized end
-    to end between one pair of stubs, conv/linear+ReLU fused; a model that sets
-    ``quantize_linear_layers_only`` (the ViT) gets stubs around each linear layer instead."""
+    quantization where ``scope`` puts stubs (``_between_stubs``). ``model`` is reused."""
     use_backend(backend)
-    qconfig = tq.get_default_qat_qconfig(backend)
     with quiet():
-        if getattr(model, "quantize_linear_layers_only", False):
-            wrapped = model
-            for wrapper in _wrap_linear_layers(model):
-                wrapper.qconfig = qconfig
-        else:
-            wrapped = tq.QuantWrapper(model)
-            pairs = _fusable_pairs(wrapped.module)
-            if pairs:
-                wrapped.train()
-                tq.fuse_modules_qat(wrapped.module, pairs, inplace=True)
-            wrapped.qconfig = qconfig
-        wrapped.train()
-        tq.prepare_qat(wrapped, inplace=True)
-    return wrapped
+        root, targets = _between_stubs(model, scope, qat=True)
+        softmax = tq.QConfig(activation=tq.default_fixed_qparams_range_0to1_fake_quant, weight=None)
+        _set_qconfig(root, targets, tq.get_default_qat_qconfig(backend), softmax)
+        root.train()
+        # torch's prepare_qat, with the softmax among the observed modules
+        tq.propagate_qconfig_(root)
+        tq.convert(root, mapping=_QAT_MAPPING, inplace=True, remove_qconfig=False)
+        tq.prepare(root, inplace=True, allow_list=_OBSERVED, observer_non_leaf_module_list=set(_QAT_MAPPING.values()))
+    root.quant_scope = scope_of(model, scope)
+    return root
 
 
 def freeze_observers(qat_model: nn.Module) -> None:
@@ -102,7 +258,27 @@ def convert(qat_model: nn.Module, backend: str = "qnnpack") -> nn.Module:
     trained QAT model (moved to the CPU first if it trained on a GPU)."""
     use_backend(backend)
     with quiet():
-        return tq.convert(qat_model.cpu().eval(), inplace=False)
+        return tq.convert(qat_model.cpu().eval(), mapping=_INT8_MAPPING, inplace=False)
+
+
+def post_training(
+    model: nn.Module, calibration: torch.Tensor, backend: str = "qnnpack", scope: str = "full", batch_size: int = 100
+) -> nn.Module:
+    """Post-training static quantization: a real int8 model of the trained float ``model``
+    (left as it is), stubs placed as in QAT of ``scope``, observed with the backend's default
+    static qconfig (``get_default_qconfig``: histogram observer for activations, min/max for
+    per-tensor symmetric weights) on ``calibration`` images in batches, then converted."""
+    use_backend(backend)
+    with quiet():
+        root, targets = _between_stubs(copy.deepcopy(model).cpu().eval(), scope, qat=False)
+        softmax = tq.QConfig(activation=tq.default_fixed_qparams_range_0to1_observer, weight=None)
+        _set_qconfig(root, targets, tq.get_default_qconfig(backend), softmax)
+        root.eval()
+        tq.prepare(root, inplace=True, allow_list=_OBSERVED)
+        with torch.no_grad():
+            for start in range(0, len(calibration), batch_size):
+                root(calibration[start : start + batch_size].cpu())
+        return tq.convert(root, mapping=_INT8_MAPPING, inplace=True)
 
 
 def is_quantized(model: nn.Module) -> bool:
@@ -145,11 +321,23 @@ class StackedFakeQuant:
     symmetry, averaging) are read from the eager module of ``template``, so the qconfig is
     defined once, by ``prepare``. ``observe`` switches range tracking (on for training
     batches, off for evaluation); ``keep``/``state``/``load_state`` follow the stack's seeds.
+    A point of fixed scale and zero point (the softmax's, ``fixed``) has no state, and
+    ``again`` rounds onto a point's current grid without observing (the ViT's GELU, whose int8
+    kernel keeps its input's grid). ``scope`` is the template's quantization scope.
     """
 
     def __init__(self, template: nn.Module, seeds: int, device: torch.device | str = "cpu"):
-        self.points = {}
+        self.scope = getattr(template, "quant_scope", "full")
+        self.points, self.fixed = {}, {}
         for name, module in fake_quant_points(template).items():
+            if isinstance(module, tq.FixedQParamsFakeQuantize):
+                self.fixed[name] = (
+                    float(module.scale),
+                    int(module.zero_point),
+                    int(module.quant_min),
+                    int(module.quant_max),
+                )
+                continue
             observer = module.activation_post_process
             self.points[name] = (
                 float(observer.averaging_constant),
@@ -166,7 +354,31 @@ class StackedFakeQuant:
         self._off = torch.zeros(1, dtype=torch.long, device=device)
         self.observe = True
 
+    @property
+    def names(self) -> set[str]:
+        """Every fake-quant point, observed or fixed."""
+        return set(self.points) | set(self.fixed)
+
+    def _fixed(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        scale, zero_point, quant_min, quant_max = self.fixed[name]
+        self.used.add(name)
+        return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, quant_min, quant_max)
+
+    def again(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """``x`` rounded per row onto point ``name``'s current grid; the point's observer
+        neither sees ``x`` nor changes."""
+        _, quant_min, quant_max, _ = self.points[name]
+        scale, zero_point = self.scale[name], self.zero_point[name]
+        flat = x.reshape(x.shape[0], -1)
+        if len(flat) == 1:  # the eager modules' per-tensor op
+            out = torch.fake_quantize_per_tensor_affine(flat, scale, zero_point, quant_min, quant_max)
+        else:
+            out = torch.fake_quantize_per_channel_affine(flat, scale, zero_point, 0, quant_min, quant_max)
+        return out.view(x.shape)
+
     def _apply(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if name in self.fixed:
+            return self._fixed(name, x)
         averaging, quant_min, quant_max, symmetric = self.points[name]
         self.used.add(name)
         flat = x.reshape(x.shape[0], -1)
@@ -224,9 +436,11 @@ class StackedFakeQuant:
         """Give the eager QAT model (``prepare``'s output) seed ``row``'s observer state."""
         state = self.state() if state is None else state
         modules = fake_quant_points(qat_model)
-        if set(modules) != set(self.points):
+        if set(modules) != self.names:
             raise ValueError("the QAT model's fake-quant points differ from the stack's")
         for name, module in modules.items():
+            if name in self.fixed:  # nothing learnt
+                continue
             low, high, scale, zero = (t[row] for t in state[name])
             module.activation_post_process.min_val.copy_(low)
             module.activation_post_process.max_val.copy_(high)

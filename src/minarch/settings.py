@@ -128,18 +128,43 @@ class PruneSettings:
         return _from_dict(cls, values)
 
 
+# The families quantized whole whatever ``qat.scope`` says: their every operation is int8.
+WHOLE_MODEL_QUANTIZED = ("dnn", "cnn")
+
+
 @dataclass(frozen=True)
 class QATSettings:
     """8-bit W8A8 QAT; ``scratch`` retrains with the float recipe and seed, ``finetune`` starts
-    from the trained float weights for ``finetune_epochs``."""
+    from the trained float weights for ``finetune_epochs``. ``scope``: what of the ViT is
+    quantized, one QAT run (and result row) per scope (``qat_scopes``). ``ptq``: also quantize
+    the trained float model after training, calibrated on its first ``ptq_batches`` training
+    batches (post-training quantization, the baseline of QAT)."""
 
     mode: str = schema_field("qat", "mode")
     finetune_epochs: int = schema_field("qat", "finetune_epochs")
     backend: str = schema_field("qat", "backend")
+    scope: tuple[str, ...] = schema_field("qat", "scope", tuple)
+    ptq: bool = schema_field("qat", "ptq")
+    ptq_batches: int = schema_field("qat", "ptq_batches")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> QATSettings:
+        values = dict(values)
+        if "scope" in values:
+            values["scope"] = tuple(values["scope"])
         return _from_dict(cls, values)
+
+
+def qat_scopes(arch: str, scopes) -> tuple[str, ...]:
+    """The quantization scopes a family runs: DNN and CNN are quantized whole, once, recorded
+    as ``full`` whatever ``qat.scope`` lists; the ViT runs each listed scope."""
+    return ("full",) if arch in WHOLE_MODEL_QUANTIZED else tuple(scopes)
+
+
+def qat_params(qat: dict[str, Any], arch: str) -> dict[str, Any]:
+    """A family's ``qat`` config section as its QAT jobs see it (Snakemake ``params``), with
+    the scopes it runs: editing ``qat.scope`` reruns the ViT's QAT jobs only."""
+    return {**qat, "scope": list(qat_scopes(arch, qat["scope"]))}
 
 
 def _from_dict(cls, values: dict[str, Any]):

@@ -58,8 +58,19 @@ class Param:
         return value.reshape(like.shape)
 
 
-def _no_quant(_name: str, x: torch.Tensor) -> torch.Tensor:
-    return x
+class _NoQuant:
+    """The float forward: every fake-quant point is the identity."""
+
+    scope = None
+
+    @staticmethod
+    def act(_name: str, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    weight = again = act
+
+
+NO_QUANT = _NoQuant()
 
 
 def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alone: bool) -> torch.Tensor:
@@ -110,9 +121,7 @@ class Stack:
 
     def forward(self, x: torch.Tensor, quant=None) -> torch.Tensor:
         """Logits ``(S, B, classes)`` for per-seed inputs ``x`` ``(S, B, *image)``."""
-        q_act = quant.act if quant is not None else _no_quant
-        q_weight = quant.weight if quant is not None else _no_quant
-        return self.family.forward(self.views(), x, q_act, q_weight)
+        return self.family.forward(self.views(), x, NO_QUANT if quant is None else quant)
 
     def set_masks(self, masks: Sequence[torch.Tensor | None]) -> None:
         """Per parameter, a ``(S, *shape)`` 0/1 mask that multiplies it in every forward
@@ -168,7 +177,8 @@ class DNNStack(_Family):
     def activation_floats(self, image_shape) -> int:
         return math.prod(image_shape) + 2 * self.widest
 
-    def forward(self, p, x, q_act, q_weight):
+    def forward(self, p, x, quant):
+        q_act, q_weight = quant.act, quant.weight
         s, b = x.shape[:2]
         h = q_act("quant.activation_post_process", x.reshape(s, b, -1))
         last = len(self.layers) - 1
@@ -198,7 +208,8 @@ class CNNStack(_Family):
         c, h, w = image_shape
         return c * h * w + 2 * self.channels * (h - 2) * (w - 2)
 
-    def forward(self, p, x, q_act, q_weight):
+    def forward(self, p, x, quant):
+        q_act, q_weight = quant.act, quant.weight
         s, b, c, height, width = x.shape
         x = q_act("quant.activation_post_process", x)
         weight = q_weight("module.0.weight_fake_quant", p[0])
@@ -223,8 +234,11 @@ class CNNStack(_Family):
 
 
 class ViTStack(_Family):
-    """``models.ViT``: patch embedding, class token, positions, pre-norm blocks, head.
-    In QAT every linear layer has its own quant stub (``ViT.quantize_linear_layers_only``)."""
+    """``models.ViT``: patch embedding, class token, positions, pre-norm blocks, head. QAT
+    follows the quantization scope of ``quant`` (``quantize.SCOPES``): ``linear``, each linear
+    layer between its own stubs; ``attention``, the same but each attention (projections,
+    scores, softmax, context) between one pair of stubs (``_int8_attention``); ``full``,
+    every activation (``_forward_full``)."""
 
     def __init__(self, model: nn.Module):
         from minarch import models
@@ -258,7 +272,10 @@ class ViTStack(_Family):
         tokens = self.grid * self.grid + 1
         return math.prod(image_shape) + 8 * tokens * self.dim
 
-    def forward(self, p, x, q_act, q_weight):
+    def forward(self, p, x, quant):
+        if quant.scope == "full":
+            return self._forward_full(p, x, quant)
+        q_act, q_weight = quant.act, quant.weight
         s, b, c = x.shape[:3]
         (ph, pw), g = self.patch, self.grid
         patches = x.reshape(s, b, c, g, ph, g, pw).permute(0, 1, 3, 5, 2, 4, 6).reshape(s, b * g * g, c * ph * pw)
@@ -286,6 +303,12 @@ class ViTStack(_Family):
         for i in range(self.blocks):
             block = f"blocks.{i}"
             y = norm(f"{block}.attention_norm", h)
+            if quant.scope == "attention":  # the whole attention between one pair of stubs
+                y = q_act(f"{block}.attention.quant.activation_post_process", y)
+                h = h + self._int8_attention(p, f"{block}.attention.module", y, quant, (s, b, n))
+                y = norm(f"{block}.mlp_norm", h)
+                h = h + linear(f"{block}.mlp.2", F.gelu(linear(f"{block}.mlp.0", y)))
+                continue
             query, key, value = (
                 linear(f"{block}.attention.{part}", y).view(s * b, n, self.dim) for part in ("query", "key", "value")
             )
@@ -294,6 +317,72 @@ class ViTStack(_Family):
             y = norm(f"{block}.mlp_norm", h)
             h = h + linear(f"{block}.mlp.2", F.gelu(linear(f"{block}.mlp.0", y)))
         first = h.view(s, b, n, self.dim)[:, :, 0]
+        return linear("head", norm("norm", first))
+
+    def _int8_linear(self, p, name, h, quant, points=None):
+        """Linear layer ``name`` inside an int8 region: weight and output fake-quantized at
+        the points of its module ``points`` (default: ``name``)."""
+        points = points or name
+        weight = quant.weight(f"{points}.weight_fake_quant", p[self.index[f"{name}.weight"]])
+        out = _linear(h, weight, p[self.index[f"{name}.bias"]], self.min_stack == 1)
+        return quant.act(f"{points}.activation_post_process", out)
+
+    def _int8_attention(self, p, prefix, y, quant, shape):
+        """``quantize._Attention`` at ``prefix`` (names of its points) on int8 input ``y``
+        ``(S, B * tokens, D)``: q k^T fake-quantized, times 1/sqrt(D); softmax on its fixed
+        grid; probs v fake-quantized; the output projection. The parameters' names are the
+        float ViT's (``prefix`` without a QuantWrapper's ``.module``)."""
+        s, b, n = shape
+        dim, params = self.dim, prefix.removesuffix(".module")
+
+        def linear(part, h):
+            return self._int8_linear(p, f"{params}.{part}", h, quant, f"{prefix}.{part}")
+
+        query, key, value = (linear(part, y).view(s * b, n, dim) for part in ("query", "key", "value"))
+        scores = torch.bmm(query, key.transpose(1, 2)).view(s, b, n, n)
+        scores = quant.act(f"{prefix}.scores.activation_post_process", scores)
+        probs = quant.act(f"{prefix}.softmax.activation_post_process", torch.softmax(scores * dim**-0.5, dim=-1))
+        context = torch.bmm(probs.view(s * b, n, n), value).view(s, b * n, dim)
+        return linear("out", quant.act(f"{prefix}.context.activation_post_process", context))
+
+    def _forward_full(self, p, x, quant):
+        """QAT of scope ``full`` (``quantize._FullViT``): every activation fake-quantized, at
+        the eager model's points and by their names; the attention written out as there
+        (q k^T, fake-quantized, times 1/sqrt(D); softmax on its fixed grid; probs v), GELU
+        rounded onto the grid of the layer before it. Every fake-quantized tensor keeps the
+        seed axis first: each seed has its own scale."""
+        act, dim = quant.act, self.dim
+        s, b, c = x.shape[:3]
+        (ph, pw), g = self.patch, self.grid
+        x = act("quant.activation_post_process", x)
+        patches = x.reshape(s, b, c, g, ph, g, pw).permute(0, 1, 3, 5, 2, 4, 6).reshape(s, b * g * g, c * ph * pw)
+
+        def linear(name, h):
+            return self._int8_linear(p, name, h, quant)
+
+        def norm(name, h):
+            y = torch.addcmul(p[self.index[f"{name}.bias"]], F.layer_norm(h, (dim,)), p[self.index[f"{name}.weight"]])
+            return act(f"{name}.activation_post_process", y)
+
+        tokens = linear("patch_embedding", patches).view(s, b, g * g, dim)
+        cls = act("class_quant.activation_post_process", p[self.index["class_token"]].view(s, 1, 1, dim))
+        n = g * g + 1
+        if self.positions is None:
+            positions = p[self.index["positions"]]  # (S, tokens, D)
+        else:
+            positions = self.positions.to(x.device).expand(s, n, dim)
+        positions = act("positions_quant.activation_post_process", positions).unsqueeze(1)
+        tokens = act("cat.activation_post_process", torch.cat([cls.expand(s, b, 1, dim), tokens], dim=2))
+        h = act("add_positions.activation_post_process", tokens + positions).reshape(s, b * n, dim)
+        for i in range(self.blocks):
+            block = f"blocks.{i}"
+            y = norm(f"{block}.attention_norm", h)
+            attended = self._int8_attention(p, f"{block}.attention", y, quant, (s, b, n))
+            h = act(f"{block}.attention_residual.activation_post_process", h + attended)
+            y = norm(f"{block}.mlp_norm", h)
+            hidden = quant.again(f"{block}.mlp.0.activation_post_process", F.gelu(linear(f"{block}.mlp.0", y)))
+            h = act(f"{block}.mlp_residual.activation_post_process", h + linear(f"{block}.mlp.2", hidden))
+        first = h.view(s, b, n, dim)[:, :, 0]
         return linear("head", norm("norm", first))
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from minarch import models, prune, quantize, stacked, train
 from minarch.data import Splits, load_splits
 from minarch.io import versions
-from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, settings_columns
+from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, qat_scopes, settings_columns
 from minarch.train import FitResult
 
 
@@ -70,15 +70,19 @@ def checkpoint_dir(config: dict, first_output) -> Path | None:
     return Path(first_output).parent.parent if config["train"].get("checkpoint", True) else None
 
 
-def _checkpoint_path(directory, stage: str, block: list[RunSpec]) -> Path:
+def _checkpoint_path(directory, stage: str, block: list[RunSpec], part: str = "") -> Path:
+    """``.{stage}-seed{n}.ckpt``, or ``.{stage}-seed{n}.{part}.ckpt`` for one of a stage's
+    several trainings (QAT: one per quantization scope)."""
     seeds = f"seed{block[0].seed}" if len(block) == 1 else f"seeds{block[0].seed}-{block[-1].seed}"
-    return Path(directory) / f".{stage}-{seeds}.ckpt"
+    return Path(directory) / f".{stage}-{seeds}{'.' + part if part else ''}.ckpt"
 
 
-def _checkpoint(directory, stage: str, block: list[RunSpec], key: object) -> train.Checkpoint | None:
+def _checkpoint(directory, stage: str, block: list[RunSpec], key: object, part: str = "") -> train.Checkpoint | None:
     if directory is None:
         return None
-    return train.Checkpoint(_checkpoint_path(directory, stage, block), repr((stage, [s.columns() for s in block], key)))
+    return train.Checkpoint(
+        _checkpoint_path(directory, stage, block, part), repr((stage, [s.columns() for s in block], key))
+    )
 
 
 def remove_checkpoints(
@@ -89,7 +93,10 @@ def remove_checkpoints(
     if directory is None:
         return
     for block in stack_blocks(specs, stack_max_width or {}):
-        _checkpoint_path(directory, stage, block).unlink(missing_ok=True)
+        path = _checkpoint_path(directory, stage, block)
+        path.unlink(missing_ok=True)
+        for part in path.parent.glob(f"{path.name.removesuffix('.ckpt')}.*.ckpt"):
+            part.unlink(missing_ok=True)
 
 
 def _seeded_stack(block: list[RunSpec], splits: Splits) -> tuple[stacked.Stack, list[nn.Module]]:
@@ -255,67 +262,128 @@ def qat_block(
     """8-bit QAT of a job's seeds, stacked as in ``train_block``: from scratch (the float run's
     initial weights, recipe and data order) or fine-tuned from the trained float weights.
     After training, each seed becomes its own eager QAT model with its own observer state,
-    is converted to a real int8 model and evaluated on the test set by the quantized engine."""
+    is converted to a real int8 model and evaluated on the test set by the quantized engine.
+    One QAT per quantization scope the family runs (``settings.qat_scopes``), a row each
+    (``qat_scope``). With ``settings.ptq`` each row also holds the post-training quantization
+    of the trained float model (``float_models``) under the same scope (``_post_training``)."""
     if settings.mode not in ("scratch", "finetune"):
         raise ValueError(f"unknown QAT mode {settings.mode!r}; use scratch or finetune")
-    if settings.mode == "finetune" and (float_models is None or any(m is None for m in float_models)):
+    missing = float_models is None or any(m is None for m in float_models)
+    if settings.mode == "finetune" and missing:
         raise ValueError("QAT mode 'finetune' needs the trained float model")
+    if settings.ptq and missing:
+        raise ValueError("post-training quantization (qat.ptq) needs the trained float model")
     position = {spec: i for i, spec in enumerate(specs)}
-    frames: list[pd.DataFrame | None] = [None] * len(specs)
+    rows: list[list[pd.DataFrame]] = [[] for _ in specs]
+    scopes = qat_scopes(specs[0].arch, settings.scope)
+    for scope in scopes:
+        scoped = dataclasses.replace(settings, scope=(scope,))  # a row's qat_scope: its own
+        part = scope if len(scopes) > 1 else ""  # a checkpoint per scope, named so when several
+        for block in stack_blocks(specs, stack_max_width or {}):
+            trained = _qat_stack(block, splits, train_settings, scoped, float_models, position, checkpoint_dir, part)
+            for spec, frame in zip(block, trained):
+                float_acc = float_test_accs[position[spec]]
+                frame.insert(frame.columns.get_loc("fake_quant_test_acc"), "float_test_acc", float_acc)
+                frame.insert(frame.columns.get_loc("int8_test_loss") + 1, "gap_pp", float_acc - frame["int8_test_acc"])
+                ptq = (
+                    _post_training(spec, splits, train_settings, scoped, float_models, position) if settings.ptq else {}
+                )
+                for name, value in _ptq_columns(ptq, float_acc).items():
+                    frame[name] = value
+                rows[position[spec]].append(frame)
+    return [pd.concat(frames, ignore_index=True) for frames in rows]
+
+
+def _qat_stack(
+    block, splits, train_settings, settings, float_models, position, checkpoint_dir, part=""
+) -> list[pd.DataFrame]:
+    """QAT of one stack of seeds under one scope (``settings.scope``, one of them)."""
+    [scope] = settings.scope
     device = splits.x_train.device
     columns = {**settings_columns("qat", settings), **settings_columns("train", train_settings)}
-    for block in stack_blocks(specs, stack_max_width or {}):
-        started = time.perf_counter()
-        if settings.mode == "scratch":
-            stack, nets = _seeded_stack(block, splits)
-            max_epochs = train_settings.max_epochs
-        else:
-            nets = [float_models[position[s]].to(device) for s in block]
-            stack, max_epochs = stacked.Stack(block[0].arch, nets), settings.finetune_epochs
-        template = quantize.prepare(copy.deepcopy(nets[0]).cpu(), settings.backend)
-        quant = quantize.StackedFakeQuant(template, len(block), device)
-        label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed} (QAT): "
-        key = (train_settings, settings, max_epochs)
-        results = train.fit_stack(
-            stack,
-            splits,
-            train_settings,
-            [s.seed for s in block],
-            max_epochs,
-            quant=quant,
-            checkpoint=_checkpoint(checkpoint_dir, "qat", block, key),
-            label=label,
+    started = time.perf_counter()
+    if settings.mode == "scratch":
+        stack, nets = _seeded_stack(block, splits)
+        max_epochs = train_settings.max_epochs
+    else:
+        nets = [float_models[position[s]].to(device) for s in block]
+        stack, max_epochs = stacked.Stack(block[0].arch, nets), settings.finetune_epochs
+    template = quantize.prepare(copy.deepcopy(nets[0]).cpu(), settings.backend, scope)
+    quant = quantize.StackedFakeQuant(template, len(block), device)
+    label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed} (QAT, {scope}): "
+    results = train.fit_stack(
+        stack,
+        splits,
+        train_settings,
+        [s.seed for s in block],
+        max_epochs,
+        quant=quant,
+        checkpoint=_checkpoint(checkpoint_dir, "qat", block, (train_settings, settings, max_epochs), part),
+        label=label,
+    )
+    _, fake_quant_accs = train.evaluate_stack(
+        stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, quant
+    )
+    seconds = (time.perf_counter() - started) / len(block)
+    frames = []
+    for row, (spec, result, fake_quant_acc) in enumerate(zip(block, results, fake_quant_accs)):
+        model = stack.write_into(models.build(spec.arch, spec.topology, spec.width, splits.image_shape), row)
+        n_params, float_bytes = models.parameter_count(model), quantize.serialized_bytes(model)
+        qat_model = quant.write_into(quantize.prepare(model, settings.backend, scope), row)
+        quantize.freeze_observers(qat_model)
+        int8_model = quantize.convert(qat_model, settings.backend)
+        int8_loss, int8_acc = quantize.evaluate_int8(
+            int8_model, splits.x_test, splits.y_test, train_settings.eval_batch_size, settings.backend
         )
-        _, fake_quant_accs = train.evaluate_stack(
-            stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, quant
-        )
-        seconds = (time.perf_counter() - started) / len(block)
-        for row, (spec, result, fake_quant_acc) in enumerate(zip(block, results, fake_quant_accs)):
-            model = stack.write_into(models.build(spec.arch, spec.topology, spec.width, splits.image_shape), row)
-            n_params, float_bytes = models.parameter_count(model), quantize.serialized_bytes(model)
-            qat_model = quant.write_into(quantize.prepare(model, settings.backend), row)
-            quantize.freeze_observers(qat_model)
-            int8_model = quantize.convert(qat_model, settings.backend)
-            int8_loss, int8_acc = quantize.evaluate_int8(
-                int8_model, splits.x_test, splits.y_test, train_settings.eval_batch_size, settings.backend
-            )
-            float_acc = float_test_accs[position[spec]]
-            row_values = {
-                "float_test_acc": float_acc,
-                "fake_quant_test_acc": fake_quant_acc,
-                "int8_test_acc": int8_acc,
-                "int8_test_loss": int8_loss,
-                "gap_pp": float_acc - int8_acc,
-                "float_bytes": float_bytes,
-                "int8_bytes": quantize.serialized_bytes(int8_model),
-                "best_epoch": result.best_epoch,
-                "stopped_epoch": result.stopped_epoch,
-                "seconds": seconds,
-                "int8_is_quantized": quantize.is_quantized(int8_model),
-                "stacked_seeds": len(block),
-            }
-            frames[position[spec]] = _with_run_columns([row_values], spec, n_params, columns)
+        row_values = {
+            "fake_quant_test_acc": fake_quant_acc,
+            "int8_test_acc": int8_acc,
+            "int8_test_loss": int8_loss,
+            "float_bytes": float_bytes,
+            "int8_bytes": quantize.serialized_bytes(int8_model),
+            "best_epoch": result.best_epoch,
+            "stopped_epoch": result.stopped_epoch,
+            "seconds": seconds,
+            "int8_is_quantized": quantize.is_quantized(int8_model),
+            "stacked_seeds": len(block),
+        }
+        frames.append(_with_run_columns([row_values], spec, n_params, columns))
     return frames
+
+
+def ptq_calibration(spec: RunSpec, splits: Splits, train_settings: TrainSettings, batches: int) -> torch.Tensor:
+    """The training images that calibrate a seed's post-training quantization: the first
+    ``batches`` batches of its first training epoch (its data order, ``train.fit_stack``)."""
+    order = torch.randperm(len(splits.y_train), generator=torch.Generator().manual_seed(int(spec.seed)))
+    return splits.x_train[order[: batches * train_settings.batch_size].to(splits.x_train.device)]
+
+
+def _post_training(spec, splits, train_settings, settings, float_models, position) -> dict:
+    """The trained float model of ``spec`` quantized after training under ``settings.scope``
+    (``quantize.post_training``) and evaluated as a real int8 model on the test set."""
+    [scope] = settings.scope
+    started = time.perf_counter()
+    calibration = ptq_calibration(spec, splits, train_settings, settings.ptq_batches)
+    int8_model = quantize.post_training(
+        float_models[position[spec]], calibration, settings.backend, scope, train_settings.batch_size
+    )
+    loss, acc = quantize.evaluate_int8(
+        int8_model, splits.x_test, splits.y_test, train_settings.eval_batch_size, settings.backend
+    )
+    return {"acc": acc, "loss": loss, "seconds": time.perf_counter() - started}
+
+
+def _ptq_columns(ptq: dict, float_acc: float) -> dict:
+    """``ptq_int8_test_acc``, ``ptq_int8_test_loss``, ``ptq_gap_pp`` (float - PTQ int8) and
+    ``ptq_seconds`` (calibration, conversion and test evaluation); NaN without PTQ."""
+    if not ptq:
+        return dict.fromkeys(("ptq_int8_test_acc", "ptq_int8_test_loss", "ptq_gap_pp", "ptq_seconds"), float("nan"))
+    return {
+        "ptq_int8_test_acc": ptq["acc"],
+        "ptq_int8_test_loss": ptq["loss"],
+        "ptq_gap_pp": float_acc - ptq["acc"],
+        "ptq_seconds": ptq["seconds"],
+    }
 
 
 def qat_run(

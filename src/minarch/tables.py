@@ -9,6 +9,8 @@ import pandas as pd
 from minarch.data import DATASETS
 from minarch.regimes import representative, safe_ratio, unclaimable
 
+CONFIG_KEYS = ["dataset", "arch", "topology", "width"]
+
 ARCH_TITLES = {"dnn": "DNN", "cnn": "CNN", "vit": "ViT"}
 
 # Paper, Table I.
@@ -28,6 +30,32 @@ PAPER_TABLE1 = pd.DataFrame(
 )
 
 
+# Quantization scopes (``qat.scope``), the paper's W8A8 first: Table I's and the paper
+# comparison's 8-bit gap is that of the first scope a configuration ran.
+SCOPE_ORDER = ("full", "attention", "linear")
+
+
+def with_scope(qat_rows: pd.DataFrame) -> pd.DataFrame:
+    """``qat_rows`` with a ``qat_scope`` column: rows written before scopes existed are the
+    ViT's linear-layer QAT and the DNN's and CNN's whole-model QAT."""
+    if ("qat_scope" in qat_rows and qat_rows["qat_scope"].notna().all()) or "arch" not in qat_rows:
+        return qat_rows
+    implied = qat_rows["arch"].map(lambda arch: "linear" if arch == "vit" else "full")
+    scope = qat_rows["qat_scope"].fillna(implied) if "qat_scope" in qat_rows else implied
+    return qat_rows.assign(qat_scope=scope)
+
+
+def headline_qat_rows(qat_rows: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration, the QAT rows of its headline scope (the first of ``SCOPE_ORDER`` it
+    ran): one row per seed, as analyses that average a configuration's gap over seeds need."""
+    rows = with_scope(qat_rows)
+    if rows.empty or "qat_scope" not in rows:
+        return rows
+    rank = rows["qat_scope"].map({scope: i for i, scope in enumerate(SCOPE_ORDER)}).fillna(len(SCOPE_ORDER))
+    best = rank.groupby([rows[k] for k in CONFIG_KEYS]).transform("min")
+    return rows[rank == best]
+
+
 def safe_pruning_ratio(prune_rows: pd.DataFrame, tolerance: float) -> float:
     """``regimes.safe_ratio`` of one configuration's prune rows: each ratio's mean (over
     seeds) pruned accuracy against the unpruned mean."""
@@ -41,7 +69,17 @@ def table1(
     """One row per (dataset, family) of ``regimes``: its representative model and that model's
     safe pruning % and 8-bit gap. ``note`` says why a row has no representative when the
     regimes cannot support one (``regimes.unclaimable``: too few seeds, every configuration
-    failed); empty otherwise, where no representative means no stable configuration."""
+    failed); empty otherwise, where no representative means no stable configuration.
+
+    The 8-bit gap (``gap_8bit_pct``, mean float - int8 over seeds) is QAT's under the
+    representative's headline scope (``qat_scope``, ``headline_qat_rows``), and
+    ``ptq_gap_8bit_pct`` post-training quantization's under the same scope (NaN where PTQ
+    was not run). When the ViT ran several scopes, its rows also get ``gap_8bit_pct_{scope}``
+    and ``ptq_gap_8bit_pct_{scope}`` for each of them."""
+    qat_rows = with_scope(qat_rows)
+    headline = headline_qat_rows(qat_rows)
+    vit_scopes = set(qat_rows.loc[qat_rows["arch"] == "vit", "qat_scope"]) if len(qat_rows) else set()
+    scopes = [scope for scope in SCOPE_ORDER if scope in vit_scopes]
     rows = []
     for (dataset, arch), group in regimes.groupby(["dataset", "arch"], sort=False):
         note = unclaimable(group)
@@ -55,30 +93,40 @@ def table1(
             "test_acc_mean": np.nan,
             "safe_pruning_pct": np.nan,
             "gap_8bit_pct": np.nan,
+            "ptq_gap_8bit_pct": np.nan,
+            "qat_scope": None,
             "note": note,
         }
         best = None if note else representative(group)
         if best is not None:
-            key = (
-                (prune_rows["dataset"] == dataset)
-                & (prune_rows["arch"] == arch)
-                & (prune_rows["topology"] == best["topology"])
-                & (prune_rows["width"] == best["width"])
-            )
-            qkey = (
-                (qat_rows["dataset"] == dataset)
-                & (qat_rows["arch"] == arch)
-                & (qat_rows["topology"] == best["topology"])
-                & (qat_rows["width"] == best["width"])
-            )
+
+            def of(frame, best=best, dataset=dataset, arch=arch):
+                return frame[
+                    (frame["dataset"] == dataset)
+                    & (frame["arch"] == arch)
+                    & (frame["topology"] == best["topology"])
+                    & (frame["width"] == best["width"])
+                ]
+
+            quantized = of(headline)
+            if len(quantized):
+                row.update(
+                    gap_8bit_pct=quantized["gap_pp"].mean(),
+                    ptq_gap_8bit_pct=_mean(quantized, "ptq_gap_pp"),
+                    qat_scope=quantized["qat_scope"].iloc[0],
+                )
+            if arch == "vit" and len(scopes) > 1:
+                for scope in scopes:
+                    scoped = of(qat_rows[qat_rows["qat_scope"] == scope])
+                    row[f"gap_8bit_pct_{scope}"] = scoped["gap_pp"].mean() if len(scoped) else np.nan
+                    row[f"ptq_gap_8bit_pct_{scope}"] = _mean(scoped, "ptq_gap_pp")
             row.update(
                 min_params=best["n_params"],
                 topology=best["topology"],
                 width=best["width"],
                 n_seeds=best["n_seeds"],
                 test_acc_mean=best["test_acc_mean"],
-                safe_pruning_pct=100 * safe_pruning_ratio(prune_rows[key], prune_tolerance),
-                gap_8bit_pct=qat_rows.loc[qkey, "gap_pp"].mean(),
+                safe_pruning_pct=100 * safe_pruning_ratio(of(prune_rows), prune_tolerance),
             )
         rows.append(row)
     table = pd.DataFrame(rows).merge(PAPER_TABLE1, on=["dataset", "arch"], how="left")
@@ -87,6 +135,10 @@ def table1(
     return table.sort_values(
         ["dataset", "arch"], key=lambda s: s.map(order if s.name == "dataset" else arch_order), ignore_index=True
     )
+
+
+def _mean(frame: pd.DataFrame, column: str) -> float:
+    return frame[column].mean() if column in frame and len(frame) else np.nan
 
 
 def _interval(low, high, fmt: str) -> str:
@@ -117,6 +169,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         "paper_safe_pruning_pct",
         "gap_8bit_pct",
         "paper_8bit_gap_pct",
+        "ptq_gap_8bit_pct",
         "test_acc_mean",
         "n_seeds",
     ]
@@ -127,6 +180,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         "paper_safe_pruning_pct": "paper safe pruning %",
         "gap_8bit_pct": "8-bit gap %",
         "paper_8bit_gap_pct": "paper 8-bit gap %",
+        "ptq_gap_8bit_pct": "PTQ 8-bit gap %",
         "test_acc_mean": "test acc % (ours)",
         "n_seeds": "seeds",
     }
@@ -139,6 +193,21 @@ def to_markdown(table: pd.DataFrame) -> str:
             ]
             columns.insert(columns.index(column) + 1, f"{column}_ci")
             names[f"{column}_ci"] = f"{names[column]} {ci}"
+    if "ptq_gap_8bit_pct" not in table:  # a table of an older run
+        columns.remove("ptq_gap_8bit_pct")
+    # the ViT's gaps per scope, where it ran several (QAT then PTQ), after the headline's
+    per_scope = [
+        c for scope in SCOPE_ORDER for c in (f"gap_8bit_pct_{scope}", f"ptq_gap_8bit_pct_{scope}") if c in table
+    ]
+    at = columns.index("ptq_gap_8bit_pct" if "ptq_gap_8bit_pct" in columns else "paper_8bit_gap_pct") + 1
+    columns[at:at] = per_scope
+    for column in per_scope:
+        scope = column.rsplit("_", 1)[1]
+        names[column] = f"ViT {'PTQ ' if column.startswith('ptq') else ''}8-bit gap % ({scope})"
+    if "qat_scope" in table and table["qat_scope"].notna().any():
+        shown["qat_scope"] = table["qat_scope"].fillna("")
+        columns.insert(columns.index("gap_8bit_pct"), "qat_scope")
+        names["qat_scope"] = "8-bit scope"
     if any(isinstance(n, str) and n for n in notes):  # why a row is not judged, only where one is
         shown["note"] = [n if isinstance(n, str) else "" for n in notes]
         columns.append("note")

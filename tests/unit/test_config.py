@@ -127,6 +127,21 @@ def test_settings_defaults_are_the_paper_recipe():
     assert train.validation_fraction == 0.1
     assert PruneSettings().ratios == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     assert QATSettings().mode == "scratch" and QATSettings().backend == "qnnpack"
+    # W8A8, "weights and activations" (paper Sec. III-A): every activation of the ViT; and the
+    # post-training baseline on 10 training batches
+    assert QATSettings().scope == ("full",) and QATSettings().ptq and QATSettings().ptq_batches == 10
+
+
+def test_qat_scopes_per_family():
+    from minarch.settings import qat_params, qat_scopes
+
+    assert qat_scopes("vit", ["linear", "full"]) == ("linear", "full")
+    assert qat_scopes("dnn", ["linear"]) == qat_scopes("cnn", ["linear", "full"]) == ("full",)
+    qat = {"mode": "scratch", "scope": ["linear", "full"], "ptq": True}
+    assert qat_params(qat, "vit")["scope"] == ["linear", "full"]
+    # the DNN's and CNN's QAT jobs never see the ViT's scopes: editing them does not rerun those
+    assert qat_params(qat, "cnn") == {"mode": "scratch", "scope": ["full"], "ptq": True}
+    assert QATSettings.from_dict({"scope": ["linear", "full"]}).scope == ("linear", "full")
 
 
 def test_settings_from_dict():
@@ -136,6 +151,14 @@ def test_settings_from_dict():
         TrainSettings.from_dict({"lr": 0.1})
     with pytest.raises(ValueError, match="colour"):
         QATSettings.from_dict({"colour": 1})
+
+
+@pytest.mark.parametrize("scope", [[], ["linear", "linear"], ["norm"], "full"])
+def test_bad_qat_scope_rejected(schema, scope):
+    with pytest.raises(cfg.ConfigError):
+        cfg.check(
+            {"qat": {"scope": scope}, "families": {"vit": {"datasets": ["mnist"], "widths": [4], "seeds": 1}}}, schema
+        )
 
 
 def test_settings_columns():

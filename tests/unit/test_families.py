@@ -242,8 +242,8 @@ def test_cnn_qat_fuses_conv_relu_and_converts_to_int8():
     assert (fake.argmax(1) == real.argmax(1)).float().mean() >= 0.9
 
 
-def test_vit_qat_quantizes_linears_and_keeps_norms_float():
-    qat = quantize.prepare(vit(MNIST, 8))
+def test_vit_qat_of_scope_linear_quantizes_linears_and_keeps_norms_float():
+    qat = quantize.prepare(vit(MNIST, 8), scope="linear")
     train_a_little(qat, MNIST)
     quantize.freeze_observers(qat)
     int8 = quantize.convert(qat)
@@ -272,6 +272,8 @@ def test_stages_run_each_family(splits, arch, width):
     assert frame["arch"].eq(arch).all() and frame["topology"].eq(TOPOLOGY[arch]).all()
     pruned = stages.prune_run(model, spec, splits, settings, PruneSettings(ratios=(0.0, 1.0)))
     assert pruned.loc[pruned["ratio"] == 0.0, "test_acc"].iloc[0] == pytest.approx(final["test_acc"])
-    qat = stages.qat_run(spec, splits, settings, QATSettings(), float(final["test_acc"])).iloc[0]
+    qat = stages.qat_run(spec, splits, settings, QATSettings(), float(final["test_acc"]), model).iloc[0]
     assert bool(qat["int8_is_quantized"]) and 0 <= qat["int8_test_acc"] <= 100
     assert qat["gap_pp"] == pytest.approx(final["test_acc"] - qat["int8_test_acc"])
+    assert qat["ptq_gap_pp"] == pytest.approx(final["test_acc"] - qat["ptq_int8_test_acc"])
+    assert qat["qat_scope"] == "full"

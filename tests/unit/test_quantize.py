@@ -145,3 +145,198 @@ def test_evaluate_int8_matches_manual_evaluation(pipeline):
 def test_unavailable_backend_rejected():
     with pytest.raises(RuntimeError, match="not available"):
         quantize.use_backend("no_such_engine")
+
+
+# ---- quantization scope of the ViT, post-training quantization -------------------------------
+
+QUANTIZED_NAMESPACES = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized")
+
+
+def _vit(seed=0, positions="enc2learned"):
+    return models.seeded(seed, "vit", positions, 8, (1, 28, 28))
+
+
+def _int8_vit(scope, positions="enc2learned"):
+    qat_model = quantize.prepare(_vit(positions=positions), scope=scope)
+    _train_steps(qat_model, steps=3)
+    quantize.freeze_observers(qat_model)
+    return qat_model, quantize.convert(qat_model)
+
+
+def _int8_kinds(model):
+    """How many modules of each int8 kind (torch.ao's quantized modules) ``model`` holds."""
+    kinds = {}
+    for m in model.modules():
+        if type(m).__module__.startswith(QUANTIZED_NAMESPACES):
+            kinds[type(m).__name__] = kinds.get(type(m).__name__, 0) + 1
+    return kinds
+
+
+def _output_kinds(model, x):
+    """Per module name: whether its output in a forward of ``x`` is an int8 tensor."""
+    found, hooks = {}, []
+    for name, module in model.named_modules():
+        if name:
+            hooks.append(
+                module.register_forward_hook(lambda m, i, o, name=name: found.__setitem__(name, o.is_quantized))
+            )
+    with torch.no_grad():
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    return found
+
+
+def test_vit_scope_linear_runs_only_linear_layers_in_int8():
+    _, int8 = _int8_vit("linear")
+    kinds = _int8_kinds(int8)
+    # 14 linear layers, each between its own quantize/dequantize; nothing else is int8
+    assert kinds.pop("LinearPackedParams") == 14
+    assert kinds == {"Linear": 14, "Quantize": 14, "DeQuantize": 14}
+    outputs = _output_kinds(int8, torch.randn(4, 1, 28, 28))
+    float_ops = [n for n, m in int8.named_modules() if isinstance(m, (torch.nn.LayerNorm, torch.nn.GELU))]
+    assert len(float_ops) == 5 + 2  # every LayerNorm and GELU runs in float32
+    assert not any(outputs[n] for n in float_ops)
+    assert all(
+        outputs[f"{n}.module"] for n, m in int8.named_modules() if isinstance(m, torch.ao.quantization.QuantWrapper)
+    )
+
+
+def test_vit_scope_attention_adds_each_whole_attention_in_int8():
+    _, int8 = _int8_vit("attention")
+    kinds = _int8_kinds(int8)
+    assert kinds.pop("LinearPackedParams") == 14
+    # per block one quantize/dequantize pair around the attention, whose 4 projections, q k^T,
+    # softmax and probs v are int8; the 6 other linear layers each between their own stubs
+    assert kinds == {"Linear": 14, "Softmax": 2, "QFunctional": 4, "Quantize": 2 + 6, "DeQuantize": 2 + 6}
+    outputs = _output_kinds(int8, torch.randn(4, 1, 28, 28))
+    for block in ("blocks.0", "blocks.1"):
+        inside = [n for n in outputs if n.startswith(f"{block}.attention.module.")]
+        assert len(inside) == 6 and all(outputs[n] for n in inside)  # q, k, v, 1/sqrt(D), softmax, out
+        assert not outputs[f"{block}.attention"] and not outputs[f"{block}.attention_norm"]
+        assert not outputs[f"{block}.mlp.1"]  # GELU stays float
+
+
+@pytest.mark.parametrize("positions", ["enc2", "enc2learned"])
+def test_vit_scope_full_runs_every_activation_in_int8(positions):
+    """One quantize of the images (and of the class token and position table), one dequantize of
+    the logits; every module between them computes on int8 tensors with an int8 kernel."""
+    _, int8 = _int8_vit("full", positions)
+    kinds = _int8_kinds(int8)
+    assert kinds.pop("LinearPackedParams") == 14
+    # 14 linear layers; 5 LayerNorms; 2 softmaxes; FloatFunctional ops: class-token cat, position
+    # add and per block q k^T, probs v and two residual adds; the images, the class token and
+    # the positions are quantized, the logits dequantized
+    assert kinds == {"Linear": 14, "LayerNorm": 5, "Softmax": 2, "QFunctional": 10, "Quantize": 3, "DeQuantize": 1}
+    assert not any(type(m) in (torch.nn.Linear, torch.nn.LayerNorm, torch.nn.Softmax) for m in int8.modules())
+    outputs = _output_kinds(int8, torch.randn(4, 1, 28, 28))
+    assert not outputs.pop("dequant")
+    assert all(outputs.values()), [n for n, q in outputs.items() if not q]
+    assert {"blocks.0.mlp.1", "blocks.1.mlp.1", "blocks.0.attention.scale"} <= set(outputs)  # GELU, 1/sqrt(D)
+
+
+def test_int8_gelu_keeps_its_input_grid_and_qat_rounds_onto_it():
+    """torch's int8 GELU writes its output on its input's scale and zero point; the QAT model
+    rounds GELU's output onto the grid of the layer before it, so the two agree."""
+    qat_model, int8 = _int8_vit("full")
+    seen = {}
+    int8.blocks[0].mlp[1].register_forward_hook(lambda m, i, o: seen.update(i=i[0], o=o))
+    with torch.no_grad():
+        int8(torch.randn(4, 1, 28, 28))
+    assert seen["o"].q_scale() == seen["i"].q_scale() and seen["o"].q_zero_point() == seen["i"].q_zero_point()
+    grid = qat_model.blocks[0].mlp[0].activation_post_process
+    qat_model.eval()
+    captured = {}
+    qat_model.blocks[0].mlp[2].register_forward_pre_hook(lambda m, i: captured.update(x=i[0]))
+    with torch.no_grad():
+        qat_model(torch.randn(4, 1, 28, 28))
+    steps = captured["x"] / grid.scale + grid.zero_point
+    torch.testing.assert_close(steps, steps.round(), atol=1e-3, rtol=0)
+
+
+def test_softmax_has_the_fixed_unit_grid_in_qat_and_int8():
+    qat_model, int8 = _int8_vit("full")
+    fake = qat_model.blocks[0].attention.softmax.activation_post_process
+    assert isinstance(fake, torch.ao.quantization.FixedQParamsFakeQuantize)
+    assert (float(fake.scale), int(fake.zero_point)) == (1 / 256, 0)
+    softmax = int8.blocks[0].attention.softmax
+    assert (softmax.scale, softmax.zero_point) == (1 / 256, 0)
+
+
+@pytest.mark.parametrize("scope", quantize.SCOPES)
+def test_dnn_and_cnn_ignore_the_scope(scope):
+    for arch, topology, width in (("dnn", "L1", 10), ("cnn", "conv3x3", 2)):
+        qat_model = quantize.prepare(models.seeded(0, arch, topology, width, (1, 28, 28)), scope=scope)
+        assert qat_model.quant_scope == "full"
+        assert isinstance(qat_model, torch.ao.quantization.QuantWrapper)
+
+
+def test_unknown_scope_rejected():
+    with pytest.raises(ValueError, match="scope"):
+        quantize.prepare(_vit(), scope="everything")
+
+
+def _learnt(arch, topology, width, splits_factory, epochs=4, learning_rate=0.01):
+    from minarch import stages
+    from minarch.settings import RunSpec, TrainSettings
+
+    splits = splits_factory(n_train=500, n_val=100, n_test=400)
+    settings = TrainSettings(batch_size=25, max_epochs=epochs, learning_rate=learning_rate)
+    spec = RunSpec("mnist", arch, topology, width, 0)
+    model, frame = stages.train_run(spec, splits, settings)
+    return spec, splits, settings, model, float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
+
+
+@pytest.fixture(scope="module")
+def learnt_vit():
+    from tests.unit.conftest import make_splits
+
+    return _learnt("vit", "enc2learned", 8, make_splits)
+
+
+def test_vit_fake_quant_and_int8_accuracies_agree_for_every_scope(learnt_vit):
+    """QAT of each scope from the same start: the fake-quant model (float kernels on the int8
+    grid) and the converted int8 model classify the test set alike, up to rounding: the
+    kernels round requantization differently, a grid step here and there."""
+    from minarch import stages
+    from minarch.settings import QATSettings
+
+    spec, splits, settings, model, float_acc = learnt_vit
+    frame = stages.qat_run(spec, splits, settings, QATSettings(scope=quantize.SCOPES, ptq=False), float_acc, model)
+    assert list(frame["qat_scope"]) == list(quantize.SCOPES)
+    assert frame["int8_is_quantized"].all()
+    assert frame["fake_quant_test_acc"].min() > 30  # learnt something (chance: 10%)
+    for row in frame.itertuples():
+        assert abs(row.fake_quant_test_acc - row.int8_test_acc) <= 3.0, row.qat_scope  # 12 of 400 images
+
+
+@pytest.mark.parametrize("scope", quantize.SCOPES)
+def test_post_training_quantization_of_a_trained_vit(learnt_vit, scope):
+    """The float model calibrated and converted: the same int8 kernels as QAT of its scope,
+    the float model untouched, and an int8 accuracy near the float one."""
+    spec, splits, settings, model, float_acc = learnt_vit
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    int8 = quantize.post_training(model, splits.x_train[:200], scope=scope, batch_size=50)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    _, qat_int8 = _int8_vit(scope)
+    assert _int8_kinds(int8) == _int8_kinds(qat_int8)
+    _, acc = quantize.evaluate_int8(int8, splits.x_test, splits.y_test)
+    assert abs(acc - float_acc) <= 10
+
+
+def test_post_training_quantization_uses_the_default_static_qconfig():
+    """Weights per-tensor symmetric int8 from their min/max; activations calibrated by the
+    histogram observer of ``get_default_qconfig('qnnpack')``: images far outside the
+    calibration batches saturate."""
+    model = models.seeded(0, "dnn", "L1", 10, (1, 28, 28))
+    calibration = torch.rand(64, 1, 28, 28)  # in [0, 1)
+    int8 = quantize.post_training(model, calibration, batch_size=16)
+    assert torch.backends.quantized.engine == "qnnpack"
+    layer = int8.module[1]
+    assert type(layer).__name__ == "LinearReLU" and layer.weight().q_zero_point() == 0  # symmetric
+    weight = model[1].weight.detach()
+    assert layer.weight().q_scale() == pytest.approx(weight.abs().max().item() / 127.5, rel=1e-5)
+    scale, zero_point = float(int8.quant.scale), int(int8.quant.zero_point)
+    assert 0.5 < scale * (255 - zero_point) <= 1.01 and scale * zero_point <= 0.01  # about [0, 1)
+    with torch.no_grad():  # every pixel above the calibrated range: the same saturated input
+        assert torch.equal(int8(calibration[:4] + 2), int8(calibration[:4] + 5))

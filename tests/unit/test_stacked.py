@@ -20,6 +20,16 @@ CASES = {
     "vit": ("vit", "enc2", 4),
     "vit_learned": ("vit", "enc2learned", 4),
 }
+# how each case trains: float, and QAT under every quantization scope its family has (DNN
+# and CNN are quantized whole, ``full``; the ViT runs ``linear`` and ``full``)
+RUNS = [
+    (case, quant)
+    for case in sorted(CASES)
+    for quant in (None, *(quantize.SCOPES if CASES[case][0] == "vit" else ("full",)))
+]
+RUN_IDS = [f"{case}-{quant or 'float'}" for case, quant in RUNS]
+QAT_RUNS = [run for run in RUNS if run[1]]
+QAT_IDS = [f"{case}-{quant}" for case, quant in QAT_RUNS]
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
 
 
@@ -65,12 +75,12 @@ def test_stacked_forward_matches_each_model(case):
         torch.testing.assert_close(stacked.Stack(CASES[case][0], nets).forward(x), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_stacked_fake_quant_matches_eager_qat_models(case):
+@pytest.mark.parametrize("case, scope", QAT_RUNS, ids=QAT_IDS)
+def test_stacked_fake_quant_matches_eager_qat_models(case, scope):
     """Training-mode forwards of S eager QAT models and of the stack with StackedFakeQuant give
     the same outputs and leave every observer, scale and zero point with the same values."""
     nets = nets_for(case, [0, 1, 2])
-    eager = [quantize.prepare(copy.deepcopy(net)) for net in nets]
+    eager = [quantize.prepare(copy.deepcopy(net), scope=scope) for net in nets]
     stack = stacked.Stack(CASES[case][0], nets)
     quant = quantize.StackedFakeQuant(eager[0], 3)
     generator = torch.Generator().manual_seed(1)
@@ -80,11 +90,12 @@ def test_stacked_fake_quant_matches_eager_qat_models(case):
             expected = torch.stack([m(x[i]) for i, m in enumerate(eager)])
             got = stack.forward(x, quant)
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
-    assert quant.used == set(quant.points) == set(quantize.fake_quant_points(eager[0]))
+    assert quant.scope == quantize.scope_of(nets[0], scope)
+    assert quant.used == quant.names == set(quantize.fake_quant_points(eager[0]))
     arch, topology, width = CASES[case]
     for row, reference in enumerate(eager):
         copied = quant.write_into(
-            quantize.prepare(stack.write_into(models.build(arch, topology, width, IMAGE), row)), row
+            quantize.prepare(stack.write_into(models.build(arch, topology, width, IMAGE), row), scope=scope), row
         )
         theirs = reference.state_dict()
         for name, value in copied.state_dict().items():
@@ -131,16 +142,22 @@ def _assert_same_runs(a, b, n_val: int, n_test: int):
             torch.testing.assert_close(p_a, p_b, rtol=1e-3, atol=5e-3)
 
 
-def _train(case, seeds, splits, settings, quant=False):
+def _stacked_quant(nets, scope):
+    """``scope``'s StackedFakeQuant for a stack of ``nets`` (None: float training)."""
+    if scope is None:
+        return None
+    return quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0]), scope=scope), len(nets))
+
+
+def _train(case, seeds, splits, settings, quant=None):
     nets = nets_for(case, seeds)
     stack = stacked.Stack(CASES[case][0], nets)
-    q = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0])), len(seeds)) if quant else None
+    q = _stacked_quant(nets, quant)
     results = train.fit_stack(stack, splits, settings, seeds, quant=q)
     return [(stack.write_into(net, row), result) for row, (net, result) in enumerate(zip(nets, results))], q
 
 
-@pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case, quant", RUNS, ids=RUN_IDS)
 def test_stacked_training_matches_one_seed_at_a_time(case, quant, small):
     settings = TrainSettings(batch_size=32, max_epochs=2, patience=5)  # 200 = 6 * 32 + 8: a short last batch
     together, _ = _train(case, [0, 1, 2], small, settings, quant)
@@ -148,8 +165,7 @@ def test_stacked_training_matches_one_seed_at_a_time(case, quant, small):
     _assert_same_runs(together, alone, len(small.y_val), len(small.y_test))
 
 
-@pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case, quant", RUNS, ids=RUN_IDS)
 def test_a_seeds_results_do_not_depend_on_its_stack_mates(case, quant, small):
     """Seeds [0, 1] and [0, 1, 2]: seeds 0 and 1 end identical, to the bit (the same code on
     the same machine); patience 1 makes seeds leave the stack at different epochs."""
@@ -171,8 +187,8 @@ def test_a_seeds_results_do_not_depend_on_its_stack_mates(case, quant, small):
 def test_train_block_stacked_equals_alone_and_qat_int8_agrees(small):
     specs = specs_for("dnn", [0, 1])
     settings = TrainSettings(batch_size=32, max_epochs=2)
-    stacked_frames = stages.qat_block(specs, small, settings, QATSettings(), [50.0, 50.0], None, {"dnn": 100})
-    alone_frames = stages.qat_block(specs, small, settings, QATSettings(), [50.0, 50.0], None, {})
+    stacked_frames = stages.qat_block(specs, small, settings, QATSettings(ptq=False), [50.0, 50.0], None, {"dnn": 100})
+    alone_frames = stages.qat_block(specs, small, settings, QATSettings(ptq=False), [50.0, 50.0], None, {})
     for a, b in zip(stacked_frames, alone_frames):
         ra, rb = a.iloc[0], b.iloc[0]
         assert (ra.stacked_seeds, rb.stacked_seeds) == (2, 1)
@@ -208,8 +224,7 @@ class _Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("quant", [False, True], ids=["float", "qat"])
-@pytest.mark.parametrize("case", ["dnn", "vit"])
+@pytest.mark.parametrize("case, quant", [run for run in RUNS if run[0] in ("dnn", "vit")])
 def test_killed_loop_resumes_from_its_checkpoint_with_the_same_results(case, quant, small, tmp_path, monkeypatch):
     settings = TrainSettings(batch_size=32, max_epochs=4, patience=2, learning_rate=0.01)
     seeds = [0, 1, 2]
@@ -218,7 +233,7 @@ def test_killed_loop_resumes_from_its_checkpoint_with_the_same_results(case, qua
     def run(checkpoint):
         nets = nets_for(case, seeds)
         stack = stacked.Stack(CASES[case][0], nets)
-        q = quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0])), len(seeds)) if quant else None
+        q = _stacked_quant(nets, quant)
         results = train.fit_stack(stack, small, settings, seeds, quant=q, checkpoint=checkpoint)
         return [(stack.write_into(net, row), result) for row, (net, result) in enumerate(zip(nets, results))], q
 
@@ -291,7 +306,7 @@ def test_a_diverging_qat_seed_leaves_its_stack_instead_of_stopping_it(small):
     its initial weights: best epoch 0), which the regime labels call failed; the job goes on."""
     settings = TrainSettings(batch_size=32, max_epochs=2, learning_rate=1e30)
     frames = stages.qat_block(
-        specs_for("dnn", [0, 1]), small, settings, QATSettings(), [50.0, 50.0], None, {"dnn": 100}
+        specs_for("dnn", [0, 1]), small, settings, QATSettings(ptq=False), [50.0, 50.0], None, {"dnn": 100}
     )
     for frame in frames:
         row = frame.iloc[0]

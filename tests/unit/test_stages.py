@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from minarch import io, models, stages
+from minarch import io, models, quantize, stages
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
 SETTINGS = TrainSettings(batch_size=50, max_epochs=3, patience=5)
@@ -129,10 +129,12 @@ def test_prune_run_each_ratio_starts_from_trained_weights(trained, small_splits)
 
 
 def test_qat_run(small_splits, trained):
-    _, frame = trained
+    model, frame = trained
     float_acc = float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
-    rows = stages.qat_run(SPEC, small_splits, TrainSettings(batch_size=50, max_epochs=2), QATSettings(), float_acc)
-    assert len(rows) == 1
+    settings = TrainSettings(batch_size=50, max_epochs=2)
+    # a DNN is quantized whole: one row, recorded as scope full, whatever qat.scope lists
+    rows = stages.qat_run(SPEC, small_splits, settings, QATSettings(scope=("linear", "full")), float_acc, model)
+    assert len(rows) == 1 and rows["qat_scope"].iloc[0] == "full"
     row = rows.iloc[0]
     assert bool(row["int8_is_quantized"]) is True
     assert row["float_test_acc"] == float_acc
@@ -141,16 +143,55 @@ def test_qat_run(small_splits, trained):
     assert row["int8_bytes"] < row["float_bytes"]
     assert row["n_params"] == models.dnn_parameter_count(784, [8, 8])
     assert row["qat_mode"] == "scratch" and row["qat_backend"] == "qnnpack"
+    # post-training quantization of the trained float model beside QAT
+    assert row["qat_ptq"] and 0 <= row["ptq_int8_test_acc"] <= 100 and row["ptq_seconds"] > 0
+    assert row["ptq_gap_pp"] == pytest.approx(float_acc - row["ptq_int8_test_acc"], abs=1e-12)
+    assert abs(row["ptq_gap_pp"]) <= 10  # a sanity bound: PTQ keeps most of what the float model learnt
+
+
+def test_vit_qat_gives_a_row_per_scope_each_with_its_ptq(small_splits, tmp_path):
+    vit = RunSpec("mnist", "vit", "enc2learned", 4, 0)
+    settings = TrainSettings(batch_size=50, max_epochs=1)
+    model, frame = stages.train_run(vit, small_splits, settings)
+    float_acc = float(frame.loc[frame["kind"] == "final", "test_acc"].iloc[0])
+    qat = QATSettings(scope=("linear", "full"), ptq_batches=2)
+    [rows] = stages.qat_block([vit], small_splits, settings, qat, [float_acc], [model], None, tmp_path)
+    assert list(rows["qat_scope"]) == ["linear", "full"]
+    assert rows["int8_is_quantized"].all() and (rows["float_test_acc"] == float_acc).all()
+    for row in rows.itertuples():
+        assert row.gap_pp == pytest.approx(float_acc - row.int8_test_acc, abs=1e-12)
+        assert row.ptq_gap_pp == pytest.approx(float_acc - row.ptq_int8_test_acc, abs=1e-12)
+        # the row's PTQ is the float model quantized under the row's scope
+        calibration = stages.ptq_calibration(vit, small_splits, settings, 2)
+        int8 = quantize.post_training(model, calibration, "qnnpack", row.qat_scope, settings.batch_size)
+        assert quantize.evaluate_int8(int8, small_splits.x_test, small_splits.y_test)[1] == row.ptq_int8_test_acc
+    # one checkpoint per scope; removing the job's checkpoints removes them all
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".qat-seed0.full.ckpt", ".qat-seed0.linear.ckpt"]
+    (tmp_path / ".qat-seed10.full.ckpt").touch()  # another seed's
+    stages.remove_checkpoints(tmp_path, "qat", [vit])
+    assert [p.name for p in tmp_path.iterdir()] == [".qat-seed10.full.ckpt"]
+
+
+def test_ptq_calibrates_on_the_seeds_first_training_batches(small_splits):
+    images = stages.ptq_calibration(SPEC, small_splits, SETTINGS, 2)
+    order = torch.randperm(len(small_splits.y_train), generator=torch.Generator().manual_seed(SPEC.seed))
+    assert torch.equal(images, small_splits.x_train[order[: 2 * SETTINGS.batch_size]])
+
+
+def test_ptq_needs_float_model(small_splits):
+    with pytest.raises(ValueError, match="ptq"):
+        stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(), 50.0, None)
+    stages.qat_run(SPEC, small_splits, TrainSettings(batch_size=50, max_epochs=1), QATSettings(ptq=False), 50.0)
 
 
 def test_qat_finetune_needs_float_model(small_splits):
     with pytest.raises(ValueError, match="finetune"):
-        stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(mode="finetune"), 50.0, None)
+        stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(mode="finetune", ptq=False), 50.0, None)
 
 
 def test_qat_unknown_mode(small_splits):
     with pytest.raises(ValueError, match="mode"):
-        stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(mode="sometimes"), 50.0, None)
+        stages.qat_run(SPEC, small_splits, SETTINGS, QATSettings(mode="sometimes", ptq=False), 50.0, None)
 
 
 def test_prune_run_leaves_the_callers_model_trained(small_splits, trained):

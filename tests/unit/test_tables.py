@@ -186,3 +186,51 @@ def test_table1_markdown_has_no_note_column_when_every_row_is_judged(inputs):
     table = table1(*inputs)
     assert (table["note"] == "").all()
     assert "note" not in to_markdown(table).splitlines()[0]
+
+
+def _scoped(qat: pd.DataFrame) -> pd.DataFrame:
+    """The DNN rows of ``inputs`` as one ViT family run under both scopes, with PTQ: scope
+    linear gaps +1 pp, PTQ gaps 2 pp above QAT's."""
+    vit = qat.assign(arch="vit")
+    full = vit.assign(qat_scope="full", ptq_gap_pp=vit["gap_pp"] + 2)
+    linear = vit.assign(qat_scope="linear", gap_pp=vit["gap_pp"] + 1, ptq_gap_pp=vit["gap_pp"] + 3)
+    return pd.concat([linear, full], ignore_index=True)
+
+
+def test_table1_gap_is_the_headline_scopes_with_ptq_beside_it(inputs):
+    regimes, prune, qat = inputs
+    regimes, prune = regimes.assign(arch="vit"), prune.assign(arch="vit")
+    table = table1(regimes, prune, _scoped(qat)).set_index("dataset")
+    mnist = table.loc["mnist"]
+    # scope full is the paper's W8A8: the headline gap, whatever order the rows come in
+    assert mnist["qat_scope"] == "full"
+    assert mnist["gap_8bit_pct"] == pytest.approx(0.2) and mnist["ptq_gap_8bit_pct"] == pytest.approx(2.2)
+    assert mnist["gap_8bit_pct_full"] == pytest.approx(0.2) and mnist["gap_8bit_pct_linear"] == pytest.approx(1.2)
+    assert mnist["ptq_gap_8bit_pct_linear"] == pytest.approx(3.2)
+    header = [cell.strip() for cell in to_markdown(table.reset_index()).splitlines()[0].strip("|").split("|")]
+    assert {"8-bit scope", "PTQ 8-bit gap %", "ViT 8-bit gap % (linear)", "ViT PTQ 8-bit gap % (linear)"} <= set(header)
+    # only scope linear run: that is the headline
+    linear_only = _scoped(qat)
+    table = table1(regimes, prune, linear_only[linear_only["qat_scope"] == "linear"]).set_index("dataset")
+    assert table.loc["mnist", "qat_scope"] == "linear" and table.loc["mnist", "gap_8bit_pct"] == pytest.approx(1.2)
+    assert "gap_8bit_pct_linear" not in table
+
+
+def test_rows_without_a_scope_are_the_vits_linear_and_the_others_full(inputs):
+    from minarch.tables import headline_qat_rows, with_scope
+
+    _, _, qat = inputs
+    old = pd.concat([qat, qat.assign(arch="vit")], ignore_index=True)  # written before qat.scope existed
+    scoped = with_scope(old)
+    assert set(scoped.loc[scoped["arch"] == "vit", "qat_scope"]) == {"linear"}
+    assert set(scoped.loc[scoped["arch"] == "dnn", "qat_scope"]) == {"full"}
+    both = pd.concat([old, _scoped(qat)], ignore_index=True)
+    headline = headline_qat_rows(both)
+    assert set(headline.loc[headline["arch"] == "vit", "qat_scope"]) == {"full"}
+    assert len(headline) == len(qat) * 2  # one row per seed and configuration
+
+
+def test_table1_of_rows_without_ptq(inputs):
+    table = table1(*inputs)
+    assert table["ptq_gap_8bit_pct"].isna().all()
+    assert table.loc[0, "qat_scope"] == "full"  # DNN rows without a scope column: quantized whole

@@ -38,9 +38,9 @@ families:
 BLOCKS = ["results/runs/mnist/dnn/L1/w4", "results/runs/mnist/dnn/L1/w16"]
 STAGE_FILES = {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
 STAGE_OF = {"model.pt": "train", "train.parquet": "train", "prune.parquet": "prune", "qat.parquet": "qat"}
-TIMING = ["seconds"]  # wall-clock time of a run (train and QAT rows): the only column allowed to differ
+TIMING = ["seconds", "ptq_seconds"]  # wall-clock times (train, QAT, PTQ): the only columns allowed to differ
 TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # minarch.io.atomic_path: .{name}.{random}.tmp
-CHECKPOINT = re.compile(r"^\.(train|qat)-seeds?\d+(-\d+)?\.ckpt$")  # a running job's per-epoch checkpoint
+CHECKPOINT = re.compile(r"^\.(train|qat)-seeds?\d+(-\d+)?(\.[a-z]+)?\.ckpt$")  # a running job's per-epoch checkpoint
 
 
 def is_output(path: str) -> bool:

@@ -1,5 +1,9 @@
+from minarch.settings import qat_params
+
 # One job per block of seeds. The train records give each seed's float accuracy, and its
-# trained weights when QAT fine-tunes them (qat.mode: finetune).
+# trained weights, which QAT fine-tunes (qat.mode: finetune) and post-training quantization
+# quantizes (qat.ptq). A DNN's or CNN's params hold only the scope it runs (qat_params), so
+# editing the ViT's scopes reruns the ViT's QAT alone.
 for family in ARCHS:
 
     rule:
@@ -22,7 +26,7 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
-            qat=config["qat"],
+            qat=qat_params(config["qat"], family),
             code=CODE["qat"],
         script:
             "../scripts/qat.py"

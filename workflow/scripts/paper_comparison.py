@@ -5,11 +5,13 @@ import pandas as pd
 from minarch.comparison import Run, evaluate, markdown
 from minarch.io import read_parquet, read_parquets, write_html_table, write_text
 from minarch.jobs import log, run_job, warn_mixed_code
+from minarch.tables import headline_qat_rows
 
 
 def main(job):
     table1 = pd.read_csv(job.input.table1)
-    prune, qat = read_parquets(job.input.prune), read_parquets(job.input.qat)
+    prune = read_parquets(job.input.prune)
+    qat = headline_qat_rows(read_parquets(job.input.qat))  # the gaps of one scope per configuration
     invariance = pd.read_csv(job.input.invariance) if "invariance" in job.input.keys() else None
     warn_mixed_code(prune, qat)
     run = Run(read_parquet(job.input.regimes), table1, prune, qat, invariance, table1, job.params.prune_tolerance)

@@ -1,5 +1,6 @@
-"""8-bit QAT of a block of seeds of one configuration, one seed at a time, each evaluated as a
-real int8 model."""
+"""8-bit QAT of a block of seeds of one configuration, one seed at a time: one row per
+quantization scope, each evaluated as a real int8 model beside post-training quantization of
+the trained float model."""
 
 from minarch.blockjob import BlockJob
 from minarch.jobs import log, run_job, setup_torch
@@ -27,20 +28,22 @@ def main(job):
             trained = read_parquet(records.seed_file("train", spec))
             float_acc = float(trained.loc[trained["kind"] == "final", "test_acc"].iloc[0])
             float_models = None
-            if settings.mode == "finetune":
+            if settings.mode == "finetune" or settings.ptq:  # fine-tuned, or quantized after training
                 float_models = [models.load_checked(records.seed_file("train", spec, "model.pt"), spec.columns())]
             [frame] = stages.qat_block(
                 [spec], splits, train_settings, settings, [float_acc], float_models, None, checkpoints
             )
             write_parquet(frame.assign(**block.columns(spec)), records.seed_file("qat", spec))
-            row = frame.iloc[0]
-            log.info(
-                "%s: float %.2f%% int8 %.2f%% gap %.2f pp",
-                spec.directory,
-                row.float_test_acc,
-                row.int8_test_acc,
-                row.gap_pp,
-            )
+            for row in frame.itertuples():
+                log.info(
+                    "%s (%s): float %.2f%% int8 %.2f%% gap %.2f pp, PTQ gap %.2f pp",
+                    spec.directory,
+                    row.qat_scope,
+                    row.float_test_acc,
+                    row.int8_test_acc,
+                    row.gap_pp,
+                    row.ptq_gap_pp,
+                )
             stages.remove_checkpoints(checkpoints, "qat", [spec])  # the seed's outputs are in place
     block.finish()
 

@@ -4,7 +4,7 @@ from minarch.confidence import table1_intervals
 from minarch.io import atomic_path, read_parquet, read_parquets, write_html_table, write_text
 from minarch.jobs import log, run_job, warn_mixed_code
 from minarch.regimes import Thresholds, finals
-from minarch.tables import table1, to_markdown
+from minarch.tables import headline_qat_rows, table1, to_markdown
 
 
 def main(job):
@@ -15,7 +15,7 @@ def main(job):
     intervals = table1_intervals(
         finals(train),
         prune,
-        qat,
+        headline_qat_rows(qat),  # one scope per configuration: the gap's interval is of Table I's gap
         table,
         Thresholds(**job.params.thresholds),
         settings["prune_tolerance"],
