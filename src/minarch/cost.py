@@ -227,12 +227,18 @@ def seed_job_seconds(
     finetune = int(prune_cfg["finetune_epochs"]) * sum(1 for r in prune_cfg["ratios"] if r > 0)
     qat_epochs = max_epochs if qat_cfg["mode"] == "scratch" else float(qat_cfg["finetune_epochs"])
     cost = params.seconds(dataset, arch, depth_of(arch, topology), parameter_count(dataset, arch, topology, width))
+    # one QAT run per quantization scope of the ViT (the others are quantized whole, once);
+    # PTQ calibrates on a few training batches and evaluates the int8 model once per scope
+    scopes = len(qat_cfg.get("scope") or [None]) if arch == "vit" else 1
+    batches_per_epoch = 54_000 / int(train_cfg.get("batch_size", 100))
+    calibration = int(qat_cfg.get("ptq_batches", 10)) / batches_per_epoch * cost["epoch"]
+    ptq = (calibration + 2 * cost["test_eval"]) if qat_cfg.get("ptq") else 0.0
     seconds = {
         "train": max_epochs * cost["epoch"] + params.final_eval_tests * cost["test_eval"],
         "prune": len(prune_cfg["ratios"]) * cost["test_eval"] + finetune * cost["epoch"],
-        "qat": qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"],
+        "qat": scopes * (qat_epochs * cost["qat_epoch"] + 2 * cost["test_eval"] + ptq),
     }
-    return seconds, {"train": max_epochs, "prune": float(finetune), "qat": qat_epochs}
+    return seconds, {"train": max_epochs, "prune": float(finetune), "qat": scopes * qat_epochs}
 
 
 def job_overhead(params: CostParameters, dataset: str, arch: str) -> float:
