@@ -116,7 +116,7 @@ def stage_resources(family, stage):
 def configuration_of(wc, family):
     key = (wc.dataset, family, wc.topology, int(wc.width))
     if key not in BLOCKS:
-        raise WorkflowError(f"{'/'.join(map(str, key))} is not a configuration of this config's sweep")
+        raise WorkflowError(f"{wc.dataset} {family} {wc.topology} w{wc.width} is not a configuration of this sweep")
     return key
 
 
