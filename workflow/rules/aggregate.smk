@@ -1,3 +1,9 @@
+# Every aggregate takes the code version of the package modules its script runs as a
+# parameter (minarch.provenance): a change of that code reruns it (snakemake -n: "params
+# changed"), comments, docstrings and formatting do not.
+from minarch.provenance import code_version
+
+
 # The config of the run, saved with its results: `snakemake --report` describes the run from it,
 # whatever config the report command gets. It is rewritten whenever the config changes, and is
 # a target of rule all only: as an (ancient) input of other rules, a changed config made
@@ -34,6 +40,8 @@ rule collect:
         stage="train|prune|qat",
     conda:
         "../../envs/minarch.yaml"
+    params:
+        code=code_version("collect"),
     script:
         "../scripts/collect.py"
 
@@ -55,6 +63,7 @@ rule regimes:
         "../../envs/minarch.yaml"
     params:
         thresholds=config["regimes"],
+        code=code_version("regimes"),
     script:
         "../scripts/regimes.py"
 
@@ -80,6 +89,7 @@ rule table1:
     params:
         table1=config["table1"],
         thresholds=config["regimes"],
+        code=code_version("table1"),
     script:
         "../scripts/table1.py"
 
@@ -105,6 +115,7 @@ rule topology_sweep:
     params:
         thresholds=config["regimes"],
         tolerance=config.get("topology_sweep", {}).get("invariance_tolerance"),
+        code=code_version("topology_sweep"),
     script:
         "../scripts/topology_sweep.py"
 
@@ -114,6 +125,7 @@ rule paper_comparison:
         **({"invariance": "results/topology_invariance.csv"} if TOPOLOGY_SWEEP in SWEEPS else {}),
         regimes="results/regimes.parquet",
         table1="results/table1.csv",
+        train=collected("train"),
         prune=collected("prune"),
         qat=collected("qat"),
     output:
@@ -132,5 +144,6 @@ rule paper_comparison:
         "../../envs/minarch.yaml"
     params:
         prune_tolerance=config["table1"]["prune_tolerance"],
+        code=code_version("paper_comparison"),
     script:
         "../scripts/paper_comparison.py"

@@ -23,6 +23,7 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
+            code=code_version("qat"),
             qat=config["qat"],
         script:
             "../scripts/qat.py"

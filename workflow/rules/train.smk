@@ -22,5 +22,6 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
+            code=code_version("train"),
         script:
             "../scripts/train.py"

@@ -1,10 +1,12 @@
-"""Each quantitative claim of the paper beside our measured value (Markdown and HTML)."""
+"""Each quantitative claim of the paper beside our measured value (Markdown and HTML), with
+the code versions its rows come from."""
 
 import pandas as pd
 
 from minarch.comparison import comparison_table, paper_comparison
 from minarch.io import read_parquet, read_parquets, write_html_table, write_text
-from minarch.jobs import log, run_job, warn_mixed_code
+from minarch.jobs import log, run_job
+from minarch.origin import check_code, made_by
 
 
 def main(job):
@@ -15,13 +17,16 @@ def main(job):
         read_parquets(job.input.qat),
         pd.read_csv(job.input.invariance) if "invariance" in job.input.keys() else None,
     )
-    warn_mixed_code(inputs[2], inputs[3])
+    code = check_code({"train": read_parquets(job.input.train), "prune": inputs[2], "qat": inputs[3]})
+    if code.warning():
+        log.warning("%s", code.warning())
     table1 = inputs[1]
     markdown = paper_comparison(*inputs, intervals=table1, prune_tolerance=job.params.prune_tolerance)
-    write_text(markdown, job.output.md)
+    write_text(f"{markdown.rstrip()}\n\n{code.summary()} {made_by('paper_comparison')}\n", job.output.md)
     table = comparison_table(*inputs, intervals=table1, prune_tolerance=job.params.prune_tolerance)
-    write_html_table(table, job.output.html, "The paper's claims beside our measurements")
-    log.info("%s", table["verdict"].value_counts().to_dict())
+    notes = [code.summary(), made_by("paper_comparison")]
+    write_html_table(table, job.output.html, "The paper's claims beside our measurements", notes)
+    log.info("%s; %s", table["verdict"].value_counts().to_dict(), code.summary())
 
 
 run_job(snakemake, main)  # noqa: F821
