@@ -93,6 +93,13 @@ class CodeCheck:
         """The summary as a log warning, only when there is something to warn about."""
         return None if self.ok else self.summary()
 
+    def log(self, logger) -> None:
+        """The summary in a job's log, once: a warning when there is one, else information."""
+        if self.ok:
+            logger.info("%s", self.summary())
+        else:
+            logger.warning("%s", self.summary())
+
 
 def check_code(frames: Mapping[str, pd.DataFrame | None], current: Mapping[str, str] | None = None) -> CodeCheck:
     """The code versions of the rows of ``frames`` (stage -> rows of that stage) against the

@@ -7,11 +7,9 @@ from minarch.origin import check_code
 
 def main(job):
     frame = read_parquets(job.input.runs)
-    code = check_code({job.wildcards.stage: frame})
-    if code.warning():
-        log.warning("%s", code.warning())
+    check_code({job.wildcards.stage: frame}).log(log)
     write_parquet(frame, job.output.table)
-    log.info("%d rows from %d runs; %s", len(frame), len(job.input.runs), code.summary())
+    log.info("%d rows from %d runs", len(frame), len(job.input.runs))
 
 
 run_job(snakemake, main)  # noqa: F821

@@ -12,9 +12,7 @@ from minarch.regimes import Thresholds, finals, summarize
 def main(job):
     thresholds, settings = Thresholds(**job.params.thresholds), job.params.table1
     train, prune_rows, qat_rows = (read_parquet(getattr(job.input, stage)) for stage in ("train", "prune", "qat"))
-    code = check_code({"train": train, "prune": prune_rows, "qat": qat_rows})
-    if code.warning():  # a figure cannot say it; its log and the report do
-        log.warning("%s", code.warning())
+    check_code({"train": train, "prune": prune_rows, "qat": qat_rows}).log(log)  # a figure cannot say it: its log does
     final_rows = finals(train)
     regimes = summarize(final_rows, thresholds)
     intervals = curve_intervals(
@@ -28,7 +26,6 @@ def main(job):
         settings["bootstrap_seed"],
     )
     family_figure(job.params.arch, regimes, prune_rows, qat_rows, job.output.figure, intervals)
-    log.info("%s", code.summary())
 
 
 run_job(snakemake, main)  # noqa: F821

@@ -18,15 +18,14 @@ def main(job):
         pd.read_csv(job.input.invariance) if "invariance" in job.input.keys() else None,
     )
     code = check_code({"train": read_parquets(job.input.train), "prune": inputs[2], "qat": inputs[3]})
-    if code.warning():
-        log.warning("%s", code.warning())
+    code.log(log)
     table1 = inputs[1]
     markdown = paper_comparison(*inputs, intervals=table1, prune_tolerance=job.params.prune_tolerance)
     write_text(f"{markdown.rstrip()}\n\n{code.summary()} {made_by('paper_comparison')}\n", job.output.md)
     table = comparison_table(*inputs, intervals=table1, prune_tolerance=job.params.prune_tolerance)
     notes = [code.summary(), made_by("paper_comparison")]
     write_html_table(table, job.output.html, "The paper's claims beside our measurements", notes)
-    log.info("%s; %s", table["verdict"].value_counts().to_dict(), code.summary())
+    log.info("%s", table["verdict"].value_counts().to_dict())
 
 
 run_job(snakemake, main)  # noqa: F821

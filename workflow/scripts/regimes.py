@@ -12,8 +12,7 @@ CONFIGURATION = ["dataset", "arch", "topology", "width"]
 def main(job):
     train = read_parquets(job.input.train)
     code = check_code({"train": train})
-    if code.warning():
-        log.warning("%s", code.warning())
+    code.log(log)
     final_rows = finals(train)
     table = summarize(final_rows, Thresholds(**job.params.thresholds))
     table = with_code_column(table, CONFIGURATION, final_rows).assign(
@@ -23,7 +22,7 @@ def main(job):
     with atomic_path(job.output.csv) as tmp:
         table.to_csv(tmp, index=False)
     write_html_table(table, job.output.html, "Regimes per configuration", [code.summary(), made_by("regimes")])
-    log.info("%d configurations: %s; %s", len(table), table["regime"].value_counts().to_dict(), code.summary())
+    log.info("%d configurations: %s", len(table), table["regime"].value_counts().to_dict())
 
 
 run_job(snakemake, main)  # noqa: F821

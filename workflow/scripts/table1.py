@@ -14,8 +14,7 @@ def main(job):
     settings = job.params.table1
     train, prune, qat = (read_parquets(getattr(job.input, stage)) for stage in ("train", "prune", "qat"))
     code = check_code({"train": train, "prune": prune, "qat": qat})
-    if code.warning():
-        log.warning("%s", code.warning())
+    code.log(log)
     table = table1(read_parquet(job.input.regimes), prune, qat, prune_tolerance=settings["prune_tolerance"])
     intervals = table1_intervals(
         finals(train),
@@ -38,7 +37,7 @@ def main(job):
         table.to_csv(tmp, index=False)
     write_text(f"{to_markdown(table)}\n{code.summary()} {made_by('table1')}\n", job.output.md)
     write_html_table(table, job.output.html, "Table I: ours beside the paper's", [code.summary(), made_by("table1")])
-    log.info("\n%s\n%s", to_markdown(table), code.summary())
+    log.info("\n%s", to_markdown(table))
 
 
 run_job(snakemake, main)  # noqa: F821

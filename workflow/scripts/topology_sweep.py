@@ -11,8 +11,7 @@ from minarch.regimes import Thresholds, finals
 def main(job):
     train = read_parquet(job.input.train)
     code = check_code({"train": train})
-    if code.warning():
-        log.warning("%s", code.warning())
+    code.log(log)
     table = topology_table(train, Thresholds(**job.params.thresholds))
     table = with_code_column(table, ["dataset", "arch", "topology", "width"], finals(train))
     write_parquet(table, job.output.table)
@@ -25,12 +24,7 @@ def main(job):
         "Phase 1: spread between topologies per depth and decade",
         [code.summary(), made_by("topology_sweep")],
     )
-    log.info(
-        "%d configurations; invariance per depth and decade:\n%s\n%s",
-        len(table),
-        spread.to_string(index=False),
-        code.summary(),
-    )
+    log.info("%d configurations; invariance per depth and decade:\n%s", len(table), spread.to_string(index=False))
 
 
 run_job(snakemake, main)  # noqa: F821
