@@ -64,4 +64,4 @@ rule all:
     default_target: True
     input:
         final_targets(),
-        dataset_caches(),  # a deleted cache is remade, and no finished job reruns (data.smk)
+        DATASET_CACHES,  # a deleted cache is remade, and no finished job reruns (data.smk)

@@ -28,7 +28,7 @@ rule prepare_dataset:
 # a parameter. A cache rebuilt with the same content (after it was deleted, say) rewrites this
 # file and reruns no finished job; another content (CIFAR-10 from the mirror instead of the
 # official download) changes the parameter and reruns every job that read it. The caches are
-# targets of rule all (dataset_caches), so a deleted one is remade before new jobs read it.
+# targets of rule all (DATASET_CACHES), so a deleted one is remade before new jobs read it.
 rule dataset_version:
     input:
         dataset="resources/datasets/{dataset}.npz",
@@ -48,6 +48,5 @@ localrules:
     dataset_version,
 
 
-def dataset_caches():
-    """The cache of every dataset the sweeps use: targets of rule all (see rule dataset_version)."""
-    return sorted({f"resources/datasets/{d}.npz" for spec in SWEEPS.values() for d in spec["datasets"]})
+# The cache of every dataset the sweeps use: targets of rule all (see rule dataset_version).
+DATASET_CACHES = sorted({f"resources/datasets/{d}.npz" for spec in SWEEPS.values() for d in spec["datasets"]})
