@@ -4,19 +4,23 @@
 from minarch.provenance import code_version
 
 
-# The config of the run, saved with its results: `snakemake --report` describes the run from it,
-# whatever config the report command gets. It is rewritten whenever the config changes, and is
-# a target of rule all only: as an (ancient) input of other rules, a changed config made
-# Snakemake 9 plan this job alone, so a grown sweep ran nothing new until the next command.
+# The config of the last run that finished, saved with its results: `snakemake --report`
+# describes the run from it, whatever config the report command gets. Its inputs are every
+# other target of rule all, so it runs last: a run stopped midway, or a run of one target,
+# leaves the config of the last finished run (and the report names where the results differ
+# from it). It is rewritten whenever the config changes. (As an input of other rules, a
+# changed config made Snakemake 9 plan this job alone, so a grown sweep ran nothing new.)
 rule save_config:
+    input:
+        lambda wildcards: [path for path in final_targets() if path != RUN_CONFIG],
     output:
-        config="results/config.yaml",
+        config=RUN_CONFIG,
     log:
         "results/logs/save_config.log",
     conda:
         "../../envs/minarch.yaml"
     params:
-        config=config,
+        config=lambda wildcards: {key: value for key, value in config.items() if key != REPORT_FACTS},
     script:
         "../scripts/save_config.py"
 

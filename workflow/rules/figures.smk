@@ -50,3 +50,7 @@ rule topology_figure:
     script:
         "../scripts/topology_figure.py"
 
+
+# The report's description of its results (report.smk), once every rule is defined.
+if building_report():
+    config[REPORT_FACTS] = describe_for_report()
