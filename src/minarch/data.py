@@ -265,7 +265,9 @@ def write_version(cache: str | os.PathLike, destination: str | os.PathLike, vers
     dataset = cache.stem
     name, recorded = cache_record(cache)
     if name is not None and name != dataset:
-        raise DataError(f"dataset cache {cache} holds {name}, not {dataset}; delete it and rerun to rebuild it")
+        raise DataError(
+            f"dataset cache {cache} holds {name}, not the {dataset} its name says; delete it and rerun to rebuild it"
+        )
     lines = [f"dataset: {dataset}", f"version: {version}"]
     lines += [f"{array}: {checksum}" for array, checksum in zip(ARRAYS, recorded or [])]
     write_text("\n".join(lines) + "\n", destination)

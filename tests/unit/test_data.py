@@ -429,3 +429,11 @@ def test_an_unreadable_cache_says_permission(two_datasets, monkeypatch):
     monkeypatch.setattr(data.np, "load", _denied)
     with pytest.raises(DataError, match="permission denied reading the dataset cache .*tiny.npz"):
         data.load_splits(two_datasets / "tiny.npz")
+
+
+def test_the_version_file_is_not_written_for_another_datasets_cache(two_datasets):
+    swapped = two_datasets / "tiny.npz"
+    swapped.write_bytes((two_datasets / "other.npz").read_bytes())
+    with pytest.raises(DataError, match="tiny.npz holds other, not the tiny its name says; delete it"):
+        data.write_version(swapped, two_datasets / "tiny.version", data.dataset_version("tiny"))
+    assert not (two_datasets / "tiny.version").exists()
