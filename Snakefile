@@ -64,3 +64,4 @@ rule all:
     default_target: True
     input:
         final_targets(),
+        DATASET_CACHES,  # a deleted cache is remade, and no finished job reruns (data.smk)

@@ -27,6 +27,32 @@ class ConfigError(ValueError):
     """A config problem, reported in one line that names the key."""
 
 
+class DeviceError(ConfigError):
+    """``train.device`` names a device this machine does not have."""
+
+
+CUDA_MISSING = (
+    "config error: train.device is 'cuda' but torch sees no CUDA GPU on this machine; set train.device to "
+    "'auto' (the GPU where there is one, else the CPU) or 'cpu', or run the jobs on GPU nodes"
+)
+
+
+def cuda_available() -> bool:
+    import torch  # only asked for train.device 'cuda': the Snakefile stays torch-free otherwise
+
+    return torch.cuda.is_available()
+
+
+def check_device(config: dict[str, Any], local: bool = True) -> None:
+    """Stop with one line (``DeviceError``) when the config asks for CUDA (``train.device:
+    cuda``) and the jobs run here (``local``), where torch sees no GPU: before any job starts,
+    instead of every train, prune and QAT job failing alike. On a cluster (``local`` False)
+    the nodes, not this machine, decide."""
+    device = (config.get("train") or {}).get("device", "auto")
+    if device == "cuda" and local and not cuda_available():
+        raise DeviceError(CUDA_MISSING)
+
+
 # ---------------------------------------------------------------------------- loading and merging
 def load_yaml(path: str | Path) -> Any:
     """A YAML file's content; a syntax error is a ConfigError naming the file and line."""

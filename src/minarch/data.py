@@ -3,14 +3,23 @@
 The cache (``resources/datasets/{dataset}.npz``) holds ``x_train, y_train, x_test, y_test`` as
 uint8 arrays (images NHWC for CIFAR-10, NHW for the 28x28 sets). It is made from a local mirror
 folder when one is configured, else downloaded from the official sources with torchvision, and
-its content checksums are verified either way. The cache records them (array ``sha256``), and
-every job that loads it checks its arrays against them, so a cache changed after it was made
-stops the job instead of training on it.
+its content checksums are verified either way. The cache records them (array ``sha256``) and
+the dataset it holds (array ``dataset``), and every job that loads it checks its arrays against
+them and the cache against the dataset its file is named after, so a cache changed after it
+was made, or another dataset's cache copied onto its name, stops the job instead of training
+on it.
+
+Beside the cache, ``{dataset}.version`` (rule dataset_version) names the content version of
+the cache (``dataset_version``). The stage jobs take that small file as their (ancient) input
+and the version as a parameter: a cache rebuilt with the same content, after it was deleted
+say, reruns nothing, while another content (CIFAR-10 from the mirror instead of the official
+download) reruns every job that read it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 from collections.abc import Callable
@@ -20,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from minarch.io import atomic_path
+from minarch.io import atomic_path, permission_message, write_text
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: the Snakefile imports this module
     import torch
@@ -28,6 +37,8 @@ if TYPE_CHECKING:  # torch is imported where tensors are made: the Snakefile imp
 MIRROR_ENV = "MINARCH_DATA_MIRROR"
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 CHECKSUMS_KEY = "sha256"  # the cache's recorded content checksums, one per array in ARRAYS order
+NAME_KEY = "dataset"  # the dataset the cache holds, recorded when it was made
+VERSION_SUFFIX = ".version"  # resources/datasets/{dataset}.version beside the cache
 # seconds a download may wait for the network to answer (torchvision's urllib calls have no
 # timeout, so a network that accepts connections but never answers would hang the job forever)
 DOWNLOAD_TIMEOUT_S = 30
@@ -45,6 +56,9 @@ class DatasetInfo:
     # Accepted content checksums (SHA-256 of each array's bytes); several sets where sources differ.
     checksums: tuple[dict[str, str], ...]
     torchvision_class: str
+    # whether an official download's content is not among ``checksums`` (its archive MD5 is
+    # checked by torchvision instead), so that a cache of it is known by its recorded name only
+    unlisted_download: bool = False
 
 
 _MNIST = {
@@ -73,7 +87,7 @@ _CIFAR10_MIRROR = {
 DATASETS = {
     "mnist": DatasetInfo("mnist", "MNIST", (1, 28, 28), (_MNIST,), "MNIST"),
     "fashion_mnist": DatasetInfo("fashion_mnist", "F-MNIST", (1, 28, 28), (_FASHION_MNIST,), "FashionMNIST"),
-    "cifar10": DatasetInfo("cifar10", "CIFAR-10", (3, 32, 32), (_CIFAR10_MIRROR,), "CIFAR10"),
+    "cifar10": DatasetInfo("cifar10", "CIFAR-10", (3, 32, 32), (_CIFAR10_MIRROR,), "CIFAR10", unlisted_download=True),
 }
 EXPECTED_SHAPES = {
     "mnist": {"x_train": (60000, 28, 28), "x_test": (10000, 28, 28)},
@@ -106,7 +120,7 @@ def verify(dataset: str, arrays: dict[str, np.ndarray], source: str, official_do
         if arrays[name].shape != shape:
             raise DataError(f"{source}: {dataset} {name} has shape {arrays[name].shape}, expected {shape}")
     found = content_checksums(arrays)
-    if official_download and dataset == "cifar10":
+    if official_download and meta.unlisted_download:
         return found  # archive MD5 already checked by torchvision; see _CIFAR10_MIRROR
     for expected in meta.checksums:
         if found == expected:
@@ -124,13 +138,43 @@ def mirror_folder(configured: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def dataset_version(dataset: str, mirror: str | None = None) -> str:
+    """The content a cache of ``dataset`` made from the configured source holds, as a short
+    hash, known before the cache is made and without reading it: what the stage jobs take as
+    a parameter. It names no path: every mirror folder, and the official download, give the
+    same version where they give the listed content (MNIST, Fashion-MNIST; verified when the
+    cache is made), and different ones where they do not (CIFAR-10: the mirror holds another
+    image order than the official download)."""
+    meta = info(dataset)
+    if mirror_folder(mirror) is None and meta.unlisted_download:
+        token = f"{dataset}: the official download, its archive MD5 checked by torchvision"
+    else:
+        token = json.dumps([dataset, sorted(sorted(checksums.items()) for checksums in meta.checksums)])
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def cache_path(path: str | os.PathLike) -> Path:
+    """The dataset cache a path names: the cache itself, or the ``.version`` file beside it
+    (the stage rules' input)."""
+    path = Path(path)
+    return path.with_suffix(".npz") if path.suffix == VERSION_SUFFIX else path
+
+
+def _mirror_permission(path: Path) -> DataError:
+    return DataError(permission_message(path, "the data mirror") + f" (data.mirror or {MIRROR_ENV})")
+
+
 def _one_line(error: Exception) -> str:
     """An exception as one line: torchvision's download error lists every URL tried on its own line."""
     return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def read_npz(path: Path, dataset: str) -> dict[str, np.ndarray]:
-    if not path.is_file():
+    try:
+        present = path.is_file()
+    except PermissionError:  # a folder this user may not search
+        raise _mirror_permission(path.parent) from None
+    if not present:
         raise DataError(
             f"data mirror has no {path.name}: expected {path} (set data.mirror or {MIRROR_ENV} to a folder "
             f"holding {', '.join(f'{d}.npz' for d in DATASETS)})"
@@ -138,6 +182,8 @@ def read_npz(path: Path, dataset: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
+    except PermissionError:
+        raise _mirror_permission(path) from None
     except Exception as error:  # zipfile, EOF, bad header: all mean a damaged file
         raise DataError(f"{path}: cannot read {dataset} ({_one_line(error)}); the file is corrupt") from None
 
@@ -172,7 +218,11 @@ def prepare(dataset: str, destination: Path, mirror: str | None = None, download
     info(dataset)
     folder = mirror_folder(mirror)
     if folder is not None:
-        if not folder.is_dir():
+        try:
+            exists = folder.is_dir()
+        except PermissionError:  # a folder above it that this user may not search
+            raise _mirror_permission(folder) from None
+        if not exists:
             raise DataError(f"data mirror folder {folder} does not exist (from data.mirror or {MIRROR_ENV})")
         source = folder / f"{dataset}.npz"
         arrays = read_npz(source, dataset)
@@ -182,11 +232,46 @@ def prepare(dataset: str, destination: Path, mirror: str | None = None, download
         source = f"official download via torchvision into {root}"
         arrays = download(dataset, root)
         checksums = verify(dataset, arrays, source, official_download=True)
-    recorded = np.array([checksums[name] for name in ARRAYS])
+    recorded = {CHECKSUMS_KEY: np.array([checksums[name] for name in ARRAYS]), NAME_KEY: np.array(dataset)}
     with atomic_path(destination) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, **{name: arrays[name] for name in ARRAYS}, **{CHECKSUMS_KEY: recorded})
+            np.savez(handle, **{name: arrays[name] for name in ARRAYS}, **recorded)
     return f"{dataset}: verified {', '.join(ARRAYS)} from {source}"
+
+
+def cache_record(path: str | os.PathLike) -> tuple[str | None, list[str] | None]:
+    """The dataset name and the content checksums a cache recorded when it was made (None
+    where it recorded none), without reading its arrays."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            name = str(archive[NAME_KEY]) if NAME_KEY in archive.files else None
+            recorded = archive[CHECKSUMS_KEY].tolist() if CHECKSUMS_KEY in archive.files else None
+    except FileNotFoundError:
+        raise DataError(f"dataset cache {path} is missing; run the prepare_dataset rule") from None
+    except PermissionError:
+        raise DataError(permission_message(path, "the dataset cache")) from None
+    except Exception as error:
+        raise DataError(
+            f"dataset cache {path} is unreadable ({type(error).__name__}); delete it and rerun to rebuild it"
+        ) from None
+    return name, recorded
+
+
+def write_version(cache: str | os.PathLike, destination: str | os.PathLike, version: str) -> str:
+    """The ``.version`` file of a cache just made: the dataset, its content version and its
+    recorded checksums (the cache's own record: a wrong cache is stopped where it is read)."""
+    cache = Path(cache)
+    dataset = cache.stem
+    name, recorded = cache_record(cache)
+    if name is not None and name != dataset:
+        raise DataError(
+            f"dataset cache {cache} holds {name}, not the {dataset} its name says; delete it and rerun to rebuild it"
+        )
+    lines = [f"dataset: {dataset}", f"version: {version}"]
+    lines += [f"{array}: {checksum}" for array, checksum in zip(ARRAYS, recorded or [])]
+    write_text("\n".join(lines) + "\n", destination)
+    return f"{dataset}: content version {version}"
 
 
 @dataclass
@@ -224,27 +309,53 @@ def normalise(images: np.ndarray) -> torch.Tensor:
     return tensor.sub_(0.5).div_(0.5)
 
 
-def verify_cache(path: Path, arrays: dict[str, np.ndarray], recorded: list[str] | None) -> None:
+def verify_cache(
+    path: Path, arrays: dict[str, np.ndarray], recorded: list[str] | None, recorded_name: str | None = None
+) -> None:
     """The cache's arrays against the content checksums recorded when it was made (SHA-256 of
     the bytes: 0.07 s for MNIST's 55 MB, 0.2 s for CIFAR-10's 184 MB on the development
-    machine, against seconds of imports per job). A cache made before checksums were recorded
-    (no ``sha256`` array) is accepted only if it holds a known content of the dataset its file
-    is named after."""
+    machine, against seconds of imports per job), and against the dataset its file is named
+    after (``resources/datasets/{dataset}.npz``): the dataset name it recorded, and the known
+    contents of every dataset (another dataset's copied onto its name is stopped). A cache
+    made before checksums were recorded (no ``sha256`` array) is accepted only if it holds a
+    known content of its dataset; one whose content is not listed (CIFAR-10 downloaded
+    officially) only if it records its name."""
+    dataset = Path(path).stem
     found = content_checksums(arrays)
+    if recorded is not None:
+        expected = dict(zip(ARRAYS, recorded))
+        changed = [name for name in ARRAYS if found[name] != expected.get(name)]
+        if changed:
+            raise DataError(
+                f"dataset cache {path} differs from the content recorded when it was made "
+                f"({', '.join(changed)} changed); delete it and rerun to rebuild it"
+            )
+    if recorded_name is not None and recorded_name != dataset:
+        raise DataError(
+            f"dataset cache {path} holds {recorded_name}, not the {dataset} its name says; delete it and rerun "
+            "to rebuild it"
+        )
+    other = [name for name, meta in DATASETS.items() if name != dataset and found in meta.checksums]
+    if other:
+        raise DataError(
+            f"dataset cache {path} holds the {other[0]} data, not the {dataset} its name says; delete it and "
+            "rerun to rebuild it"
+        )
+    meta = DATASETS.get(dataset)
+    if meta is not None and found in meta.checksums:
+        return
     if recorded is None:
-        dataset = Path(path).stem
-        if any(found == known for known in (DATASETS[dataset].checksums if dataset in DATASETS else ())):
-            return
         raise DataError(
             f"dataset cache {path} records no content checksums (made by an older minarch) and "
             f"is not a known {dataset} content; delete it and rerun to rebuild it"
         )
-    expected = dict(zip(ARRAYS, recorded))
-    changed = [name for name in ARRAYS if found[name] != expected.get(name)]
-    if changed:
+    shapes = EXPECTED_SHAPES.get(dataset, {})
+    wrong_shape = [name for name, shape in shapes.items() if arrays[name].shape != shape]
+    if recorded_name is None or (meta is not None and not meta.unlisted_download) or wrong_shape:
         raise DataError(
-            f"dataset cache {path} differs from the content recorded when it was made "
-            f"({', '.join(changed)} changed); delete it and rerun to rebuild it"
+            f"dataset cache {path} is not a known {dataset} content"
+            f"{' (shape of ' + ', '.join(wrong_shape) + ')' if wrong_shape else ''}; delete it and rerun to "
+            "rebuild it"
         )
 
 
@@ -253,15 +364,21 @@ def load_splits(
 ) -> Splits:
     import torch
 
+    path = cache_path(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in ARRAYS}
             recorded = archive[CHECKSUMS_KEY].tolist() if CHECKSUMS_KEY in archive.files else None
+            name = str(archive[NAME_KEY]) if NAME_KEY in archive.files else None
     except FileNotFoundError:
-        raise DataError(f"dataset cache {path} is missing; run the prepare_dataset rule") from None
+        raise DataError(
+            f"dataset cache {path} is missing; rebuild it with `snakemake --cores 1 {path}` (or run the whole workflow)"
+        ) from None
+    except PermissionError:
+        raise DataError(permission_message(path, "the dataset cache")) from None
     except Exception as error:
         raise DataError(f"dataset cache {path} is unreadable ({type(error).__name__}); delete it to rebuild") from None
-    verify_cache(path, arrays, recorded)
+    verify_cache(path, arrays, recorded, name)
     train_idx, val_idx = validation_indices(len(arrays["y_train"]), validation_fraction, split_seed)
     transform = transform or (lambda images: images)
     # split the uint8 images first: normalising after the split copies a quarter of the bytes

@@ -14,7 +14,7 @@ from pathlib import Path
 import minarch
 from minarch.config import ConfigError
 from minarch.data import DataError
-from minarch.io import CheckpointError, mixed_code_warning, source_hash
+from minarch.io import CheckpointError, OutputError, disk_full, source_hash
 
 log = logging.getLogger("minarch")
 
@@ -53,21 +53,18 @@ def run_job(snakemake, main: Callable) -> None:
         if getattr(snakemake, "scriptdir", None):  # always set by Snakemake's script directive
             check_checkout(snakemake.scriptdir)
         main(snakemake)
-    except (DataError, ConfigError, CheckpointError, InstallationError) as error:
+    except (DataError, ConfigError, CheckpointError, InstallationError, OutputError) as error:
         log.error("%s", error)
         sys.exit(1)
-    except Exception:
+    except Exception as error:
+        if disk_full(error):  # written outside minarch.io.atomic_path (which names the file itself)
+            where = getattr(error, "filename", None)
+            log.error("disk full%s: free space and rerun", f" while writing {where}" if where else "")
+            sys.exit(1)
         log.exception("job failed")
         raise
     log.info("done in %.1f s", time.perf_counter() - started)
     _exit_done()
-
-
-def warn_mixed_code(*frames) -> None:
-    """Log one warning line when an aggregate combines rows made by different code."""
-    line = mixed_code_warning(*frames)
-    if line:
-        log.warning("%s", line)
 
 
 def _exit_done() -> None:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from minarch import topology as topo
-from minarch.io import CheckpointError, atomic_path
+from minarch.io import CheckpointError, atomic_path, permission_message
 from minarch.settings import FIXED_TOPOLOGIES, VIT_POSITIONS, vit_position_kind
 
 # The sizes and closed-form parameter counts live torch-free in minarch.sizes (the cost model
@@ -203,8 +203,11 @@ def save(path, model: nn.Module, spec: dict, image_shape: tuple[int, ...]) -> No
         torch.save(payload, handle)
 
 
-def load(path) -> tuple[nn.Module, dict]:
-    """Rebuild the float model saved by ``save``; a damaged file gives one clear error."""
+def load(path, expected: dict | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild the float model saved by ``save``; a damaged file gives one clear error. With
+    ``expected`` (the run spec its job's path and config name: ``RunSpec.columns()``), a model
+    stored with another spec (a file copied onto another seed's path, say) is one clear error
+    too, instead of results under the wrong seed."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         spec = payload["spec"]
@@ -212,24 +215,35 @@ def load(path) -> tuple[nn.Module, dict]:
         model.load_state_dict(payload["state_dict"])
     except FileNotFoundError:
         raise
+    except PermissionError:
+        raise CheckpointError(permission_message(path, "the model")) from None
     except Exception as error:
         raise CheckpointError(
             f"{path} is corrupt or incompatible ({type(error).__name__}); delete it and rerun to retrain this seed"
         ) from None
+    if expected is not None:
+        check_spec(path, spec, expected)
     return model, spec
 
 
 def load_checked(path, expected: dict) -> nn.Module:
-    """``load``, and the model's stored spec must be the run ``expected`` names (its job's
-    path): a model copied from another seed or configuration is an error, not an input."""
+    """``load`` with ``expected``: the model's stored spec must be the run its job's path names
+    (a model copied from another seed or configuration is an error, not an input); a missing
+    file is one line too."""
     try:
-        model, spec = load(path)
+        return load(path, expected)[0]
     except FileNotFoundError:
         raise CheckpointError(f"{path} is missing; rerun the workflow to retrain this seed") from None
-    found = {key: spec.get(key) for key in expected}
-    if {k: str(v) for k, v in found.items()} != {k: str(v) for k, v in expected.items()}:
+
+
+def check_spec(path, stored: dict, expected: dict) -> None:
+    """One line (CheckpointError) when the spec a model file stored differs from ``expected``
+    in any of ``expected``'s keys."""
+    wrong = [key for key, value in expected.items() if key not in stored or str(stored[key]) != str(value)]
+    if wrong:
+        found = ", ".join(f"{key} {stored.get(key, 'unrecorded')}" for key in wrong)
+        wanted = ", ".join(f"{key} {expected[key]}" for key in wrong)
         raise CheckpointError(
-            f"{path} holds the model of {found}, not of {dict(expected)}: it was copied or moved; delete it and "
-            "rerun the workflow to retrain this seed"
+            f"{path} holds the model of {found}, not of {wanted} as its job expects (a model copied onto "
+            "another run's path?); delete it and rerun to retrain this seed"
         )
-    return model

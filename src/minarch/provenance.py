@@ -29,7 +29,36 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "train": ("minarch.stages", "minarch.models", "minarch.io", "minarch.jobs", "minarch.settings"),
     "prune": ("minarch.stages", "minarch.models", "minarch.io", "minarch.jobs", "minarch.settings"),
     "qat": ("minarch.stages", "minarch.models", "minarch.io", "minarch.jobs", "minarch.settings"),
+    # the aggregates (workflow/scripts/<name>.py; tests/unit/test_provenance_code.py checks that
+    # each entry covers what its script imports)
+    "collect": ("minarch.io", "minarch.jobs", "minarch.origin"),
+    "regimes": ("minarch.io", "minarch.jobs", "minarch.origin", "minarch.regimes"),
+    "table1": (
+        "minarch.confidence",
+        "minarch.io",
+        "minarch.jobs",
+        "minarch.origin",
+        "minarch.regimes",
+        "minarch.tables",
+    ),
+    "topology_sweep": ("minarch.io", "minarch.jobs", "minarch.origin", "minarch.phase1", "minarch.regimes"),
+    "paper_comparison": ("minarch.comparison", "minarch.io", "minarch.jobs", "minarch.origin"),
+    "family_figure": (
+        "minarch.confidence",
+        "minarch.io",
+        "minarch.jobs",
+        "minarch.origin",
+        "minarch.plots",
+        "minarch.regimes",
+    ),
+    "topology_figure": ("minarch.io", "minarch.jobs", "minarch.plots"),
 }
+# The stages whose jobs write the per-seed rows (``io.versions``).
+RUN_STAGES = ("train", "prune", "qat")
+# This module computes versions, not results: a change here changes no result (a change of
+# the hashing itself changes every version anyway), so it is in no stage's code; otherwise
+# adding an aggregate's entry above would mark every training job out of date.
+NOT_CODE = frozenset({f"{PACKAGE}.provenance"})
 
 
 def _module_path(name: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
@@ -88,7 +117,7 @@ def closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR) -> dict[s
     pending = list(entries)
     while pending:
         name = pending.pop()
-        if name in found:
+        if name in found or name in NOT_CODE:
             continue
         path = _module_path(name, package_dir)
         if path is None:  # a name imported from a module, not a module
@@ -101,8 +130,21 @@ def closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR) -> dict[s
 def code_version(stage: str, package_dir: Path = PACKAGE_DIR) -> str:
     """A short hash of the code that stage ``stage`` runs (``STAGE_ENTRIES``); see the module
     docstring for what changes it."""
+    return entries_version(STAGE_ENTRIES[stage], package_dir)
+
+
+def run_code_version(package_dir: Path = PACKAGE_DIR) -> str:
+    """The version of the code of every per-seed stage together (``RUN_STAGES``): what a row
+    records when its stage is not named. While the three stages import the same modules, as
+    today, it equals each one's ``code_version``."""
+    entries = tuple(dict.fromkeys(name for stage in RUN_STAGES for name in STAGE_ENTRIES[stage]))
+    return entries_version(entries, package_dir)
+
+
+def entries_version(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR) -> str:
+    """The version of the code reachable from the modules ``entries``."""
     digest = hashlib.sha256()
-    for name, path in sorted(closure(STAGE_ENTRIES[stage], package_dir).items()):
+    for name, path in sorted(closure(entries, package_dir).items()):
         dumped = _normalized(path)[0].encode()
         digest.update(b"%d %d " % (len(name), len(dumped)) + name.encode() + dumped)
     return digest.hexdigest()[:12]

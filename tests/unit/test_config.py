@@ -393,3 +393,27 @@ def test_command_line_prints_the_plan_or_one_line(tmp_path, capsys):
     wrong.write_text("families: {dnn: {datasets: [mnist], topologies: [L1], widths: [5.0], seeds: 2}}\n")
     assert cfg.main([str(wrong)]) == 1
     assert "config error at families.dnn.widths[0]" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- train.device without a GPU
+def test_cuda_without_a_gpu_stops_in_one_line_where_jobs_run_here(monkeypatch):
+    monkeypatch.setattr(cfg, "cuda_available", lambda: False)
+    with pytest.raises(cfg.DeviceError) as info:
+        cfg.check_device({"train": {"device": "cuda"}})
+    message = str(info.value)
+    assert "\n" not in message and "train.device is 'cuda'" in message and "no CUDA GPU" in message
+    assert isinstance(info.value, cfg.ConfigError)  # jobs.run_job reports it as one line
+    cfg.check_device({"train": {"device": "cuda"}}, local=False)  # a cluster's nodes decide there
+    cfg.check_device({"train": {"device": "auto"}})
+    cfg.check_device({"train": {"device": "cpu"}})
+    monkeypatch.setattr(cfg, "cuda_available", lambda: True)
+    cfg.check_device({"train": {"device": "cuda"}})
+
+
+def test_check_device_asks_torch_only_for_cuda(monkeypatch):
+    def asked():
+        raise AssertionError("torch asked about CUDA for a config that does not use it")
+
+    monkeypatch.setattr(cfg, "cuda_available", asked)
+    cfg.check_device({"train": {"device": "auto"}})
+    cfg.check_device({})

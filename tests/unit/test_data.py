@@ -110,7 +110,7 @@ def test_prepare_from_mirror_writes_verified_cache(mirror, tiny, tmp_path):
     assert str(mirror / "tiny.npz") in line
     assert sorted(os.listdir(destination.parent)) == ["tiny.npz"]
     with np.load(destination) as cache:
-        assert sorted(cache.files) == sorted([*ARRAYS, data.CHECKSUMS_KEY])
+        assert sorted(cache.files) == sorted([*ARRAYS, data.CHECKSUMS_KEY, data.NAME_KEY])
         for name in ARRAYS:
             assert cache[name].dtype == np.uint8
             np.testing.assert_array_equal(cache[name], tiny[name])
@@ -298,6 +298,142 @@ def test_load_splits_accepts_an_old_cache_only_with_known_content(tiny, tmp_path
     with pytest.raises(DataError, match="records no content checksums .* delete it and rerun"):
         data.load_splits(old)
     unknown = tmp_path / "svhn.npz"
-    np.savez(unknown, **tiny)
+    np.savez(unknown, **tiny_arrays(seed=5))
     with pytest.raises(DataError, match="svhn.npz records no content checksums"):
         data.load_splits(unknown)
+    np.savez(unknown, **tiny)  # a known dataset's content under another name
+    with pytest.raises(DataError, match="svhn.npz holds the tiny data, not the svhn its name says"):
+        data.load_splits(unknown)
+
+
+# --------------------------------------------------------------------------- a cache is the dataset its path names
+@pytest.fixture
+def two_datasets(monkeypatch, tiny, tmp_path):
+    """A second tiny dataset 'other', with its own known content, and a mirror with both."""
+    other = tiny_arrays(seed=1)
+    monkeypatch.setitem(data.DATASETS, "other", DatasetInfo("other", "Other", (1, 4, 4), (sha256s(other),), "MNIST"))
+    monkeypatch.setitem(data.EXPECTED_SHAPES, "other", {"x_train": (20, 4, 4), "x_test": (10, 4, 4)})
+    folder = tmp_path / "mirror2"
+    folder.mkdir()
+    np.savez(folder / "tiny.npz", **tiny)
+    np.savez(folder / "other.npz", **other)
+    caches = tmp_path / "resources" / "datasets"
+    for name in ("tiny", "other"):
+        data.prepare(name, caches / f"{name}.npz", mirror=str(folder))
+    return caches
+
+
+def test_prepare_records_the_dataset_name(two_datasets):
+    with np.load(two_datasets / "tiny.npz", allow_pickle=False) as cache:
+        assert str(cache[data.NAME_KEY]) == "tiny"
+    assert data.cache_record(two_datasets / "other.npz") == ("other", [sha256s(tiny_arrays(1))[n] for n in ARRAYS])
+
+
+def test_another_datasets_cache_copied_onto_the_name_is_one_line(two_datasets):
+    """The issue's case: fashion_mnist.npz copied onto mnist.npz trained 'MNIST' at 77%."""
+    swapped = two_datasets / "tiny.npz"
+    swapped.write_bytes((two_datasets / "other.npz").read_bytes())
+    with pytest.raises(DataError) as info:
+        data.load_splits(swapped)
+    message = str(info.value)
+    assert "\n" not in message and str(swapped) in message
+    assert "holds other, not the tiny its name says" in message and "delete it and rerun" in message
+
+
+def test_another_datasets_content_is_caught_without_a_recorded_name(two_datasets):
+    """A cache that records no name (made by an older minarch) is known by its content."""
+    with np.load(two_datasets / "other.npz", allow_pickle=False) as cache:
+        arrays = {name: cache[name] for name in (*ARRAYS, data.CHECKSUMS_KEY)}
+    np.savez(two_datasets / "tiny.npz", **arrays)
+    with pytest.raises(DataError, match="tiny.npz holds the other data, not the tiny its name says"):
+        data.load_splits(two_datasets / "tiny.npz")
+
+
+def test_unlisted_content_is_accepted_only_under_its_recorded_name(monkeypatch, tiny, tmp_path):
+    """CIFAR-10's official download: content checksums not listed, so its cache is known by
+    the name it recorded when torchvision's MD5 check passed."""
+    monkeypatch.setitem(
+        data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), ({n: "0" * 64 for n in ARRAYS},), "MNIST", True)
+    )
+    recorded = np.array([sha256s(tiny)[n] for n in ARRAYS])
+    named, unnamed = tmp_path / "a" / "tiny.npz", tmp_path / "b" / "tiny.npz"
+    for path in (named, unnamed):
+        path.parent.mkdir()
+    np.savez(named, **tiny, sha256=recorded, dataset=np.array("tiny"))
+    np.savez(unnamed, **tiny, sha256=recorded)
+    assert data.load_splits(named).x_test.shape[0] == 10
+    with pytest.raises(DataError, match="is not a known tiny content"):
+        data.load_splits(unnamed)
+
+
+def test_load_splits_reads_the_cache_beside_its_version_file(two_datasets):
+    version = two_datasets / "tiny.version"
+    line = data.write_version(two_datasets / "tiny.npz", version, data.dataset_version("tiny"))
+    assert line == f"tiny: content version {data.dataset_version('tiny')}"
+    assert version.read_text().splitlines()[:2] == ["dataset: tiny", f"version: {data.dataset_version('tiny')}"]
+    assert data.cache_path(version) == two_datasets / "tiny.npz"
+    assert torch.equal(data.load_splits(version).x_test, data.load_splits(two_datasets / "tiny.npz").x_test)
+
+
+def test_dataset_version_names_the_content_not_the_source(monkeypatch, tmp_path):
+    """No path in it: every mirror folder and the official download give the listed MNIST,
+    so one version; CIFAR-10's mirror and its official download differ, so two."""
+    assert (
+        data.dataset_version("mnist", "/a/mirror")
+        == data.dataset_version("mnist", "/b")
+        == data.dataset_version("mnist")
+    )
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
+    assert data.dataset_version("mnist", None) == data.dataset_version("mnist", "/elsewhere")
+    assert data.dataset_version("cifar10") == data.dataset_version("cifar10", "/b")  # both the mirror's
+    monkeypatch.delenv(MIRROR_ENV)
+    assert data.dataset_version("cifar10") != data.dataset_version("cifar10", "/b")  # download vs mirror
+    assert len({data.dataset_version(d, "/m") for d in data.DATASETS}) == 3
+    assert str(tmp_path) not in data.dataset_version("mnist") and len(data.dataset_version("mnist")) == 12
+
+
+def _denied(target, *args, **kwargs):
+    raise PermissionError(13, "Permission denied", str(target))  # what the OS raises
+
+
+def test_an_unreadable_mirror_file_says_permission_not_corrupt(mirror, tmp_path, monkeypatch):
+    monkeypatch.setattr(data.np, "load", _denied)
+    with pytest.raises(DataError) as info:
+        data.prepare("tiny", tmp_path / "out" / "tiny.npz", mirror=str(mirror))
+    message = str(info.value)
+    assert f"permission denied reading the data mirror {mirror / 'tiny.npz'}" in message
+    assert "corrupt" not in message and "\n" not in message and MIRROR_ENV in message
+
+
+def test_an_unsearchable_mirror_folder_says_permission(mirror, tmp_path, monkeypatch):
+    real_is_file = Path.is_file
+    monkeypatch.setattr(Path, "is_file", lambda p: _denied(p) if p.parent == mirror else real_is_file(p))
+    with pytest.raises(DataError) as info:
+        data.prepare("tiny", tmp_path / "out" / "tiny.npz", mirror=str(mirror))
+    assert f"permission denied reading the data mirror {mirror}:" in str(info.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+@pytest.mark.parametrize("target", ["folder", "file"])
+def test_unreadable_mirror_by_mode(mirror, tmp_path, target):
+    path = mirror if target == "folder" else mirror / "tiny.npz"
+    path.chmod(0)
+    try:
+        with pytest.raises(DataError, match="permission denied reading the data mirror"):
+            data.prepare("tiny", tmp_path / "out" / "tiny.npz", mirror=str(mirror))
+    finally:
+        path.chmod(0o755)
+
+
+def test_an_unreadable_cache_says_permission(two_datasets, monkeypatch):
+    monkeypatch.setattr(data.np, "load", _denied)
+    with pytest.raises(DataError, match="permission denied reading the dataset cache .*tiny.npz"):
+        data.load_splits(two_datasets / "tiny.npz")
+
+
+def test_the_version_file_is_not_written_for_another_datasets_cache(two_datasets):
+    swapped = two_datasets / "tiny.npz"
+    swapped.write_bytes((two_datasets / "other.npz").read_bytes())
+    with pytest.raises(DataError, match="tiny.npz holds other, not the tiny its name says; delete it"):
+        data.write_version(swapped, two_datasets / "tiny.version", data.dataset_version("tiny"))
+    assert not (two_datasets / "tiny.version").exists()

@@ -59,14 +59,19 @@ def test_write_and_read_parquets(tmp_path):
     assert io.read_parquets([]).empty
 
 
-def test_versions():
+def test_versions_record_the_stages_code_version_not_the_source_hash():
     import torch
 
-    assert io.versions() == {
+    from minarch import provenance
+
+    assert io.versions("prune") == {
         "minarch_version": minarch.__version__,
-        "minarch_source_hash": io.source_hash(),
+        "code_version": provenance.code_version("prune"),
         "torch_version": torch.__version__,
     }
+    # without a stage: every per-seed stage's code together, today each one's own
+    assert io.versions()["code_version"] == provenance.run_code_version() == provenance.code_version("train")
+    assert "minarch_source_hash" not in io.versions()
 
 
 def _copy_package(destination):
@@ -124,22 +129,6 @@ def test_read_parquet_missing_file(tmp_path):
         io.read_parquet(tmp_path / "absent.parquet")
 
 
-def _rows(code, n):
-    return pd.DataFrame({"x": range(n), "minarch_source_hash": code})
-
-
-def test_mixed_code_warning_names_each_code_and_its_rows():
-    assert io.mixed_code_warning(_rows("aaaaaaaaaaaa", 3), _rows("aaaaaaaaaaaa", 2)) is None
-    assert io.mixed_code_warning(pd.DataFrame(), None, _rows("aaaaaaaaaaaa", 1)) is None
-    line = io.mixed_code_warning(_rows("aaaaaaaaaaaa", 3), _rows("bbbbbbbbbbbb", 1))
-    assert "2 different versions" in line and "aaaaaaaaaaaa: 3 rows" in line and "bbbbbbbbbbbb: 1 row" in line
-    assert "\n" not in line
-    # rows written before the hash was recorded are code of their own
-    line = io.mixed_code_warning(_rows("aaaaaaaaaaaa", 2), pd.DataFrame({"x": [1, 2]}))
-    assert "2 different versions" in line and "unrecorded: 2 rows" in line
-    assert io.mixed_code_warning(pd.DataFrame({"x": [1]})) is None
-
-
 def test_atomic_path_removes_leftovers_of_a_killed_write(tmp_path):
     destination = tmp_path / "train.parquet"
     leftover = tmp_path / ".train.parquet.k1ll3d.tmp"
@@ -150,3 +139,49 @@ def test_atomic_path_removes_leftovers_of_a_killed_write(tmp_path):
         tmp.write_text("done")
     assert destination.read_text() == "done"
     assert not leftover.exists() and unrelated.exists()
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    destination = tmp_path / "runs" / "train.parquet"
+    with pytest.raises(io.OutputError) as info:
+        with io.atomic_path(destination) as tmp, open("/dev/full", "wb") as full:
+            tmp.write_bytes(b"half")
+            full.write(b"x" * (1 << 20))
+            full.flush()
+    message = str(info.value)
+    assert message.startswith(f"disk full while writing {destination}") and "\n" not in message
+    assert os.listdir(destination.parent) == []  # no partial file, no temporary file
+
+
+def test_disk_full_sees_enospc_behind_torchs_runtime_error():
+    try:
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598") from None
+    except RuntimeError as error:  # raised from None: the OSError stays its context
+        assert io.disk_full(error)
+    assert io.disk_full(OSError(122, "Disk quota exceeded"))
+    assert not io.disk_full(RuntimeError("unexpected pos 704 vs 598"))
+    assert not io.disk_full(OSError(13, "Permission denied"))
+
+
+def test_read_parquet_says_permission_not_corrupt(tmp_path, monkeypatch):
+    path = tmp_path / "train.parquet"
+    io.write_parquet(pd.DataFrame({"x": [1]}), path)
+
+    def denied(target, *args, **kwargs):  # what the OS raises for a file this user may not read
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(pd, "read_parquet", denied)
+    with pytest.raises(io.CheckpointError) as info:
+        io.read_parquet(path)
+    message = str(info.value)
+    assert f"permission denied reading {path}" in message and "corrupt" not in message and "\n" not in message
+
+
+def test_html_table_shows_its_notes(tmp_path):
+    io.write_html_table(pd.DataFrame({"x": [1]}), tmp_path / "t.html", "Title", ["WARNING: a <note>"])
+    page = (tmp_path / "t.html").read_text()
+    assert "<p>WARNING: a &lt;note&gt;</p>" in page and "<table" in page

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
 import minarch
-from minarch.jobs import InstallationError, check_checkout, setup_torch, warn_mixed_code
+from minarch.jobs import InstallationError, check_checkout, setup_torch
 
 PACKAGE = Path(minarch.__file__).resolve().parent
 
@@ -35,16 +33,28 @@ def test_setup_torch_sets_threads_and_flushes_subnormals():
 JOB = """
 import sys
 from types import SimpleNamespace
+from minarch.config import CUDA_MISSING, DeviceError
 from minarch.data import DataError
+from minarch.io import atomic_path
 from minarch.jobs import run_job
 
 def main(job):
-    if job.params.fail:
+    if job.params.fail == "1":
         raise DataError("mirror file mnist.npz is corrupt")
+    if job.params.fail == "device":
+        raise DeviceError(CUDA_MISSING)
+    if job.params.fail == "disk":  # /dev/full: every write fails with ENOSPC, as on a full disk
+        import torch
+        with open("/dev/full", "wb") as handle:
+            torch.save({"w": torch.zeros(1000)}, handle)
+    if job.params.fail == "disk atomic":  # an output of its own, whose bytes land on /dev/full
+        with atomic_path(job.output[0]), open("/dev/full", "wb") as full:
+            full.write(b"x" * (1 << 20))
+            full.flush()
     with open(job.output[0], "w") as handle:
         handle.write("result")
 
-job = SimpleNamespace(log=[sys.argv[1]], output=[sys.argv[2]], params=SimpleNamespace(fail=sys.argv[3] == "1"))
+job = SimpleNamespace(log=[sys.argv[1]], output=[sys.argv[2]], params=SimpleNamespace(fail=sys.argv[3]))
 if len(sys.argv) > 4:
     job.scriptdir = sys.argv[4]  # as Snakemake sets it: the folder of the job's script
 run_job(job, main)
@@ -52,13 +62,13 @@ raise SystemExit(3)  # not reached: a finished job exits inside run_job
 """
 
 
-def _run_job(tmp_path, fail: bool, scriptdir: Path | None = None):
+def _run_job(tmp_path, fail: bool | str, scriptdir: Path | None = None):
     script = tmp_path / "job.py"
     script.write_text(JOB)
     log, output = tmp_path / "job.log", tmp_path / "out.txt"
     extra = [str(scriptdir)] if scriptdir else []
     done = subprocess.run(
-        [sys.executable, str(script), str(log), str(output), "1" if fail else "0", *extra],
+        [sys.executable, str(script), str(log), str(output), {True: "1", False: "0"}.get(fail, fail), *extra],
         capture_output=True,
         text=True,
         timeout=60,
@@ -119,11 +129,16 @@ def test_a_job_of_another_checkout_stops_in_one_line_before_running(tmp_path):
     assert done.returncode == 0 and output.read_text() == "result"
 
 
-def test_warn_mixed_code_logs_one_line(caplog):
-    one = pd.DataFrame({"minarch_source_hash": ["aaaaaaaaaaaa"] * 2})
-    other = pd.DataFrame({"minarch_source_hash": ["bbbbbbbbbbbb"]})
-    with caplog.at_level(logging.WARNING, logger="minarch"):
-        warn_mixed_code(one, one)
-        assert not caplog.records
-        warn_mixed_code(one, other)
-    assert len(caplog.records) == 1 and "2 different versions" in caplog.records[0].getMessage()
+@pytest.mark.parametrize(
+    "failure, line",
+    [
+        ("device", "train.device is 'cuda' but torch sees no CUDA GPU on this machine"),
+        ("disk", "disk full: free space and rerun"),
+        ("disk atomic", "out.txt: free space on"),
+    ],
+)
+def test_device_and_disk_failures_are_one_logged_line_and_exit_one(tmp_path, failure, line):
+    done, log, output = _run_job(tmp_path, fail=failure)
+    assert done.returncode == 1 and not output.exists()
+    assert len(log.strip().splitlines()) == 1 and line in log, log
+    assert "Traceback" not in done.stderr, done.stderr

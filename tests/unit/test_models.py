@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from minarch import models
+from minarch import io, models
 from minarch import topology as topo
 
 
@@ -232,3 +232,54 @@ def test_learned_vit_positions_are_trained_saved_and_counted(tmp_path):
     assert torch.equal(loaded.positions, learned.positions)
     with pytest.raises(ValueError, match="enc2learned"):
         models.build("vit", "enc3", 8, (1, 28, 28))
+
+
+# ---------------------------------------------------------------------------------------------
+# the stored spec against the job's, a full disk, an unreadable file
+
+
+def test_load_with_the_expected_spec_returns_the_model(tmp_path, trained_like_model):
+    path = tmp_path / "seed2" / "model.pt"
+    models.save(path, trained_like_model, SPEC, (1, 28, 28))
+    _, spec = models.load(path, expected=dict(SPEC))
+    assert spec == SPEC
+    models.load(path, expected={**SPEC, "width": str(SPEC["width"])})  # a wildcard's string is the same width
+
+
+@pytest.mark.parametrize("key, value", [("seed", 0), ("dataset", "fashion_mnist"), ("topology", "L3du")])
+def test_a_model_of_another_run_is_one_line_naming_both(tmp_path, trained_like_model, key, value):
+    """A model file copied onto another run's path: its stored spec, not the path, used to
+    decide which run the prune rows claim to be."""
+    path = tmp_path / "seed2" / "model.pt"
+    models.save(path, trained_like_model, SPEC, (1, 28, 28))
+    with pytest.raises(models.CheckpointError) as info:
+        models.load(path, expected={**SPEC, key: value})
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert f"holds the model of {key} {SPEC[key]}, not of {key} {value}" in message and "delete it" in message
+
+
+def test_saving_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, trained_like_model, monkeypatch):
+    """torch.save's bytes go to /dev/full, which answers every write with ENOSPC like a full disk."""
+    real_open = open
+    monkeypatch.setattr(models, "open", lambda path, mode: real_open("/dev/full", mode), raising=False)
+    path = tmp_path / "seed2" / "model.pt"
+    with pytest.raises(io.OutputError) as info:
+        models.save(path, trained_like_model, SPEC, (1, 28, 28))
+    message = str(info.value)
+    assert message.startswith(f"disk full while writing {path}") and "\n" not in message
+    assert os.listdir(path.parent) == []
+
+
+def test_an_unreadable_model_says_permission_not_corrupt(tmp_path, trained_like_model, monkeypatch):
+    path = tmp_path / "model.pt"
+    models.save(path, trained_like_model, SPEC, (1, 28, 28))
+
+    def denied(target, *args, **kwargs):  # what the OS raises for a file this user may not read
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(torch, "load", denied)
+    with pytest.raises(models.CheckpointError) as info:
+        models.load(path)
+    assert f"permission denied reading the model {path}" in str(info.value)
+    assert "corrupt" not in str(info.value)

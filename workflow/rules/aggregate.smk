@@ -1,16 +1,26 @@
-# The config of the run, saved with its results: `snakemake --report` describes the run from it,
-# whatever config the report command gets. It is rewritten whenever the config changes, and is
-# a target of rule all only: as an (ancient) input of other rules, a changed config made
-# Snakemake 9 plan this job alone, so a grown sweep ran nothing new until the next command.
+# Every aggregate takes the code version of the package modules its script runs as a
+# parameter (minarch.provenance): a change of that code reruns it (snakemake -n: "params
+# changed"), comments, docstrings and formatting do not.
+from minarch.provenance import code_version
+
+
+# The config of the last run that finished, saved with its results: `snakemake --report`
+# describes the run from it, whatever config the report command gets. Its inputs are every
+# other target of rule all, so it runs last: a run stopped midway, or a run of one target,
+# leaves the config of the last finished run (and the report names where the results differ
+# from it). It is rewritten whenever the config changes. (As an input of other rules, a
+# changed config made Snakemake 9 plan this job alone, so a grown sweep ran nothing new.)
 rule save_config:
+    input:
+        lambda wildcards: [path for path in final_targets() if path != RUN_CONFIG],
     output:
-        config="results/config.yaml",
+        config=RUN_CONFIG,
     log:
         "results/logs/save_config.log",
     conda:
         "../../envs/minarch.yaml"
     params:
-        config=config,
+        config=lambda wildcards: {key: value for key, value in config.items() if key != REPORT_FACTS},
     script:
         "../scripts/save_config.py"
 
@@ -36,6 +46,7 @@ rule collect:
         "../../envs/minarch.yaml"
     params:
         seeds=lambda wc: SWEEPS[wc.family]["seeds"],
+        code=code_version("collect"),
     script:
         "../scripts/collect.py"
 
@@ -57,6 +68,7 @@ rule regimes:
         "../../envs/minarch.yaml"
     params:
         thresholds=config["regimes"],
+        code=code_version("regimes"),
     script:
         "../scripts/regimes.py"
 
@@ -82,6 +94,7 @@ rule table1:
     params:
         table1=config["table1"],
         thresholds=config["regimes"],
+        code=code_version("table1"),
     script:
         "../scripts/table1.py"
 
@@ -107,6 +120,7 @@ rule topology_sweep:
     params:
         thresholds=config["regimes"],
         tolerance=config.get("topology_sweep", {}).get("invariance_tolerance"),
+        code=code_version("topology_sweep"),
     script:
         "../scripts/topology_sweep.py"
 
@@ -116,6 +130,7 @@ rule paper_comparison:
         **({"invariance": "results/topology_invariance.csv"} if TOPOLOGY_SWEEP in SWEEPS else {}),
         regimes="results/regimes.parquet",
         table1="results/table1.csv",
+        train=collected("train"),
         prune=collected("prune"),
         qat=collected("qat"),
     output:
@@ -134,5 +149,6 @@ rule paper_comparison:
         "../../envs/minarch.yaml"
     params:
         prune_tolerance=config["table1"]["prune_tolerance"],
+        code=code_version("paper_comparison"),
     script:
         "../scripts/paper_comparison.py"

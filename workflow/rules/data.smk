@@ -1,3 +1,10 @@
+# The verified cache of one dataset. Its parameter is the content version the configured
+# source gives (minarch.data.dataset_version), not the source's path: pointing data.mirror or
+# MINARCH_DATA_MIRROR at another folder that holds the same data reruns nothing.
+from minarch.data import dataset_version
+from minarch.provenance import code_version  # the stage rules' code parameter (minarch.provenance)
+
+
 rule prepare_dataset:
     output:
         dataset="resources/datasets/{dataset}.npz",
@@ -11,6 +18,35 @@ rule prepare_dataset:
         mem_mb=4000,
         runtime=30,
     params:
-        mirror=config["data"]["mirror"],
+        version=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
     script:
         "../scripts/prepare_dataset.py"
+
+
+# The content version of the cache beside it (resources/datasets/{dataset}.version): what the
+# train, prune and QAT rules take as their input, marked ancient(), with the version itself as
+# a parameter. A cache rebuilt with the same content (after it was deleted, say) rewrites this
+# file and reruns no finished job; another content (CIFAR-10 from the mirror instead of the
+# official download) changes the parameter and reruns every job that read it. The caches are
+# targets of rule all (DATASET_CACHES), so a deleted one is remade before new jobs read it.
+rule dataset_version:
+    input:
+        dataset="resources/datasets/{dataset}.npz",
+    output:
+        version="resources/datasets/{dataset}.version",
+    log:
+        "results/logs/prepare_dataset/{dataset}_version.log",
+    conda:
+        "../../envs/minarch.yaml"
+    params:
+        version=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
+    script:
+        "../scripts/dataset_version.py"
+
+
+localrules:
+    dataset_version,
+
+
+# The cache of every dataset the sweeps use: targets of rule all (see rule dataset_version).
+DATASET_CACHES = sorted({f"resources/datasets/{d}.npz" for spec in SWEEPS.values() for d in spec["datasets"]})

@@ -24,6 +24,7 @@ rule family_figure:
         arch=lambda wc: wc.family,
         thresholds=config["regimes"],
         table1=config["table1"],
+        code=code_version("family_figure"),
     script:
         "../scripts/family_figure.py"
 
@@ -44,5 +45,12 @@ rule topology_figure:
         "results/benchmarks/figures/fig2b_topologies.tsv"
     conda:
         "../../envs/minarch.yaml"
+    params:
+        code=code_version("topology_figure"),
     script:
         "../scripts/topology_figure.py"
+
+
+# The report's description of its results (report.smk), once every rule is defined.
+if building_report():
+    config[REPORT_FACTS] = describe_for_report()

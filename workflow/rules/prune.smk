@@ -21,6 +21,7 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
+            code=code_version("prune"),
             prune=config["prune"],
             code=CODE["prune"],
         script:

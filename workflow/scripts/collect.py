@@ -2,13 +2,14 @@
 (each checked against the stamp its record holds)."""
 
 from minarch.io import write_parquet
-from minarch.jobs import log, run_job, warn_mixed_code
+from minarch.jobs import log, run_job
+from minarch.origin import check_code
 from minarch.records import collect_rows
 
 
 def main(job):
     frame = collect_rows(job.input.records, job.wildcards.stage, int(job.params.seeds))
-    warn_mixed_code(frame)
+    check_code({job.wildcards.stage: frame}).log(log)
     write_parquet(frame, job.output.table)
     log.info("%d rows from %d block records", len(frame), len(job.input.records))
 

@@ -1,10 +1,12 @@
-"""Each quantitative claim of the paper beside our measured value (Markdown and HTML)."""
+"""Each quantitative claim of the paper beside our measured value (Markdown and HTML), with
+the code versions its rows come from."""
 
 import pandas as pd
 
 from minarch.comparison import Run, evaluate, markdown
 from minarch.io import read_parquet, read_parquets, write_html_table, write_text
-from minarch.jobs import log, run_job, warn_mixed_code
+from minarch.jobs import log, run_job
+from minarch.origin import check_code, made_by
 from minarch.tables import headline_qat_rows
 
 
@@ -13,11 +15,13 @@ def main(job):
     prune = read_parquets(job.input.prune)
     qat = headline_qat_rows(read_parquets(job.input.qat))  # the gaps of one scope per configuration
     invariance = pd.read_csv(job.input.invariance) if "invariance" in job.input.keys() else None
-    warn_mixed_code(prune, qat)
+    code = check_code({"train": read_parquets(job.input.train), "prune": prune, "qat": qat})
+    code.log(log)
     run = Run(read_parquet(job.input.regimes), table1, prune, qat, invariance, table1, job.params.prune_tolerance)
     table = evaluate(run)  # once, for both files
-    write_text(markdown(run, table), job.output.md)
-    write_html_table(table, job.output.html, "The paper's claims beside our measurements")
+    notes = [code.summary(), made_by("paper_comparison")]
+    write_text(f"{markdown(run, table).rstrip()}\n\n{' '.join(notes)}\n", job.output.md)
+    write_html_table(table, job.output.html, "The paper's claims beside our measurements", notes)
     log.info("%s", table["verdict"].value_counts().to_dict())
 
 

@@ -1,4 +1,5 @@
-"""Verified uint8 cache of one dataset, from the mirror folder or the official download."""
+"""Verified uint8 cache of one dataset, from the mirror folder or the official download. The
+mirror comes from the config, not from the rule's parameters: its path changes no result."""
 
 from pathlib import Path
 
@@ -7,7 +8,9 @@ from minarch.jobs import log, run_job
 
 
 def main(job):
-    log.info(prepare(job.wildcards.dataset, Path(job.output.dataset), mirror=job.params.mirror))
+    mirror = (job.config.get("data") or {}).get("mirror")
+    log.info(prepare(job.wildcards.dataset, Path(job.output.dataset), mirror=mirror))
+    log.info("content version %s", job.params.version)
 
 
 run_job(snakemake, main)  # noqa: F821

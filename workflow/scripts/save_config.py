@@ -1,12 +1,15 @@
-"""The config this run uses, saved with its results (results/config.yaml): the report is
-rendered from it, whatever --configfile the report command gets."""
+"""The config of the last run that finished, saved with its results (results/config.yaml):
+the report is rendered from it, whatever --configfile the report command gets."""
 
 import yaml
 
 from minarch.io import write_text
 from minarch.jobs import log, run_job
 
-HEADER = "# The config of the run that made these results (written by the save_config rule).\n"
+HEADER = (
+    "# The config of the last run that finished (written by the save_config rule once every other\n"
+    "# output of rule all was made).\n"
+)
 
 
 def main(job):

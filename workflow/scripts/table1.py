@@ -1,8 +1,11 @@
-"""Table I with bootstrap confidence intervals and the paper's published values beside ours."""
+"""Table I with bootstrap confidence intervals and the paper's published values beside ours,
+the code versions of each row's runs (``code_version``) and the settings it was made with
+(``regimes_*``, ``table1_*``)."""
 
 from minarch.confidence import table1_intervals
 from minarch.io import atomic_path, read_parquet, read_parquets, write_html_table, write_text
-from minarch.jobs import log, run_job, warn_mixed_code
+from minarch.jobs import log, run_job
+from minarch.origin import AGGREGATE_CODE, check_code, made_by, settings_columns, with_code_column
 from minarch.regimes import Thresholds, finals
 from minarch.tables import headline_qat_rows, table1, to_markdown
 
@@ -10,7 +13,8 @@ from minarch.tables import headline_qat_rows, table1, to_markdown
 def main(job):
     settings = job.params.table1
     train, prune, qat = (read_parquets(getattr(job.input, stage)) for stage in ("train", "prune", "qat"))
-    warn_mixed_code(train, prune, qat)
+    code = check_code({"train": train, "prune": prune, "qat": qat})
+    code.log(log)
     table = table1(read_parquet(job.input.regimes), prune, qat, prune_tolerance=settings["prune_tolerance"])
     intervals = table1_intervals(
         finals(train),
@@ -24,10 +28,15 @@ def main(job):
         settings["bootstrap_seed"],
     )
     table = table.merge(intervals, on=["dataset", "arch"], how="left")
+    table = with_code_column(table, ["dataset", "arch"], train, prune, qat).assign(
+        **settings_columns("regimes", job.params.thresholds),
+        **settings_columns("table1", settings),
+        **{AGGREGATE_CODE: job.params.code},
+    )
     with atomic_path(job.output.csv) as tmp:
         table.to_csv(tmp, index=False)
-    write_text(to_markdown(table), job.output.md)
-    write_html_table(table, job.output.html, "Table I: ours beside the paper's")
+    write_text(f"{to_markdown(table)}\n{code.summary()} {made_by('table1')}\n", job.output.md)
+    write_html_table(table, job.output.html, "Table I: ours beside the paper's", [code.summary(), made_by("table1")])
     log.info("\n%s", to_markdown(table))
 
 
