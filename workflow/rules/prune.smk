@@ -21,7 +21,6 @@ for family in ARCHS:
         params:
             arch=family,
             train=train_params(),
-            code=code_version("prune"),
             prune=config["prune"],
             code=CODE["prune"],
         script:
