@@ -79,8 +79,9 @@ def dataset_version(path: str | os.PathLike) -> str:
     cache rebuilt with the same content has the same version."""
     import numpy as np
 
-    from minarch.data import CHECKSUMS_KEY
+    from minarch.data import CHECKSUMS_KEY, cache_path
 
+    path = cache_path(path)  # the cache itself, or the .version file beside it (the stage rules' input)
     try:
         with np.load(path, allow_pickle=False) as archive:
             if CHECKSUMS_KEY not in archive.files:

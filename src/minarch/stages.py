@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from minarch import models, prune, quantize, stacked, train
+from minarch.config import CUDA_MISSING, DeviceError
 from minarch.data import Splits, load_splits
 from minarch.io import versions
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, qat_scopes, settings_columns
@@ -35,7 +36,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
+        raise DeviceError(CUDA_MISSING)  # one line from the job (minarch.jobs.run_job)
     return torch.device(name)
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from minarch import stages
+from minarch.config import DeviceError
 
 
 def test_auto_and_cpu(monkeypatch):
@@ -17,8 +18,9 @@ def test_auto_and_cpu(monkeypatch):
 
 def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(RuntimeError, match="train.device is 'cuda' but torch sees no CUDA device"):
+    with pytest.raises(DeviceError, match="train.device is 'cuda' but torch sees no CUDA GPU") as error:
         stages.resolve_device("cuda")
+    assert "\n" not in str(error.value)
 
 
 def test_train_rows_record_the_device(splits):

@@ -3,12 +3,9 @@ they are read (the dataset cache, a model, per-seed Parquet files), every row na
 that made it, a change of the code that can change results reruns exactly the jobs that run it
 (and nothing else does), every aggregate says which code its rows come from, jobs run the
 checkout's own package, and the report describes the results it shows. Each damage is done on
-a copy of the finished run.
-
-Some tests need wiring in the stage rules and scripts that lands with the block jobs (the
-dataset's version file as the stage rules' ancient input, the model's spec checked by its
-prune job, ...): ``needs_wiring`` marks them as expected failures until that wiring is there,
-and strictly, so that they count again as soon as it is."""
+a copy of the finished run. A seed's file damaged after its block finished is noticed when
+the workflow plans (its block record lists every file's size and modification time) and the
+block redoes that seed: the run ends with the undamaged results, never with the damage's."""
 
 from __future__ import annotations
 
@@ -47,33 +44,8 @@ pytestmark = [
 ]
 
 
-def wired(pattern: str, *files: str) -> bool:
-    """Whether any of ``files`` (relative to the checkout) holds ``pattern`` (a regex)."""
-    return any(re.search(pattern, (REPO / f).read_text()) for f in files if (REPO / f).is_file())
-
-
-STAGE_RULES = ("workflow/rules/common.smk", "workflow/rules/train.smk", "workflow/rules/prune.smk")
-STAGE_CODE = ("workflow/scripts/prune.py", "workflow/scripts/qat.py", "src/minarch/stages.py", "src/minarch/blocks.py")
-
-
-def needs_wiring(pattern: str, files: tuple[str, ...], what: str):
-    return pytest.mark.xfail(
-        not wired(pattern, *files), reason=f"needs the stage jobs' wiring: {what}", strict=True, run=True
-    )
-
-
-needs_version_input = needs_wiring(
-    r"\.version", STAGE_RULES, "the stage rules' input ancient('resources/datasets/{dataset}.version')"
-)
-needs_spec_check = needs_wiring(r"expected=", STAGE_CODE, "models.load(path, expected=spec.columns())")
-needs_eval_batch_excluded = needs_wiring(
-    r"eval_batch_size", ("workflow/rules/common.smk",), "train.eval_batch_size left out of the stage params"
-)
-needs_device_check = needs_wiring(
-    r"check_device|DeviceError",
-    ("Snakefile", "workflow/rules/common.smk", "src/minarch/stages.py"),
-    "config.check_device before the jobs, or DeviceError from stages.resolve_device",
-)
+TRAIN_BLOCK = "results/blocks/train/mnist/dnn/L1/w2/seeds0-0.json"  # the job that trains RUN
+NOTICE = "is gone or changed, so its block runs again"
 
 
 def snakemake(
@@ -270,7 +242,7 @@ def test_a_tampered_dataset_cache_stops_the_job_that_reads_it(finished, tmp_path
     arrays["y_train"] = np.random.default_rng(0).permutation(arrays["y_train"])  # still a valid file
     np.savez(workdir / CACHE, **arrays)
     (workdir / RUN / "train.parquet").unlink()
-    result = snakemake(workdir, f"{RUN}/train.parquet")
+    result = snakemake(workdir, TRAIN_BLOCK)
     line = one_line_error(result, CACHE, "differs from the content recorded when it was made", "y_train")
     assert "delete it and rerun" in line, line
     assert not (workdir / RUN / "train.parquet").exists()
@@ -285,7 +257,7 @@ def test_another_datasets_cache_copied_onto_the_name_stops_the_job_that_reads_it
     # every finished file, the rerun job's own outputs aside (Snakemake removes those before it runs)
     kept = sorted(p for p in (workdir / "results/runs").rglob("*") if p.is_file() and p.name != "model.pt")
     before = {p: p.stat().st_mtime_ns for p in kept}
-    result = snakemake(workdir, f"{RUN}/train.parquet")
+    result = snakemake(workdir, TRAIN_BLOCK)
     # stopped by the job that reads it first: the train job, or the one that writes its version file
     line = one_line_error(result, CACHE, "holds fashion_mnist, not the mnist its name says")
     assert "delete it and rerun" in line, line
@@ -293,10 +265,11 @@ def test_another_datasets_cache_copied_onto_the_name_stops_the_job_that_reads_it
     assert all(p.exists() for p in kept) and {p: p.stat().st_mtime_ns for p in kept} == before
 
 
-@needs_spec_check
-def test_a_model_copied_onto_another_runs_path_stops_its_prune_job(finished, tmp_path):
+def test_a_model_copied_onto_another_runs_path_is_noticed_and_retrained(finished, tmp_path):
     """The issue's case 3: seed 0's model.pt copied onto seed 1's gave prune rows saying seed 0
-    under seed 1's path. The model here records another seed than its path names."""
+    under seed 1's path. The model here records another seed than its path names: the run
+    says in one line that the file changed, retrains that seed alone, and every table is the
+    undamaged run's (a job that still meets such a model stops: tests/unit/test_models.py)."""
     import torch
 
     workdir = copy_of(finished, tmp_path)
@@ -304,26 +277,33 @@ def test_a_model_copied_onto_another_runs_path_stops_its_prune_job(finished, tmp
     payload = torch.load(model, weights_only=True)
     payload["spec"]["seed"] = 5  # the model of seed 5, at seed 0's path
     torch.save(payload, model)
-    result = snakemake(workdir, f"{RUN}/prune.parquet")
-    line = one_line_error(result, f"{RUN}/model.pt", "holds the model of seed 5, not of seed 0")
-    assert "delete it and rerun" in line, line
-    assert "Error in rule prune_dnn" in result.stdout + result.stderr
+    result = succeeded(snakemake(workdir))
+    output = result.stdout + result.stderr
+    assert f"minarch: {RUN}/model.pt {NOTICE} ({TRAIN_BLOCK})" in output, output[-3000:]
+    assert torch.load(model, weights_only=True)["spec"]["seed"] == 0
+    for stage in ("train", "prune", "qat"):
+        got = pd.read_parquet(workdir / f"results/collected/dnn/{stage}.parquet")
+        expected = pd.read_parquet(finished["workdir"] / f"results/collected/dnn/{stage}.parquet")
+        timing = [c for c in ("seconds", "ptq_seconds") if c in got.columns]
+        pd.testing.assert_frame_equal(got.drop(columns=timing), expected.drop(columns=timing), check_exact=True)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "junk"])
-def test_a_corrupt_per_seed_parquet_stops_its_readers_in_one_line(finished, tmp_path, damage):
+def test_a_corrupt_per_seed_parquet_is_noticed_and_redone(finished, tmp_path, damage):
     workdir = copy_of(finished, tmp_path)
     path = workdir / RUN / "train.parquet"
     content = path.read_bytes()
     path.write_bytes(content[: len(content) // 2] if damage == "truncated" else b"not parquet at all" * 50)
-    for reader, target in [
-        ("qat_dnn", f"{RUN}/qat.parquet"),
-        ("collect", "results/collected/dnn/train.parquet"),
-    ]:
-        result = snakemake(workdir, target, "--allowed-rules", reader)
-        line = one_line_error(result, f"{RUN}/train.parquet", "corrupt")
-        assert "delete it and rerun" in line, line
-        assert f"Error in rule {reader}" in result.stdout + result.stderr
+    dry = succeeded(snakemake(workdir, "-n"))
+    assert f"minarch: {RUN}/train.parquet {NOTICE} ({TRAIN_BLOCK})" in dry.stdout + dry.stderr
+    assert {rule for rule in rules_planned(dry) if STAGE_RULE.match(rule)} == {"train_dnn", "prune_dnn", "qat_dnn"}
+    succeeded(snakemake(workdir))
+    redone = pd.read_parquet(path)
+    expected = pd.read_parquet(finished["workdir"] / RUN / "train.parquet")
+    pd.testing.assert_frame_equal(redone.drop(columns="seconds"), expected.drop(columns="seconds"), check_exact=True)
+    # the retrained model has the same bits, so its prune and QAT rows stand
+    for stage in ("prune", "qat"):
+        assert "0 of 1 seeds" in (workdir / f"results/logs/{stage}/mnist/dnn/L1/w2/seeds0-0.log").read_text()
 
 
 # --------------------------------------------------------------------------- the report describes its run
@@ -402,7 +382,6 @@ def test_naming_the_mirror_in_the_config_reruns_nothing(finished, tmp_path):
     assert set(plan) <= {"save_config", "all"}, plan
 
 
-@needs_eval_batch_excluded
 def test_the_evaluation_batch_size_reruns_nothing(finished, tmp_path):
     workdir = copy_of(finished, tmp_path)
     bigger = workdir / "bigger.yaml"
@@ -411,7 +390,6 @@ def test_the_evaluation_batch_size_reruns_nothing(finished, tmp_path):
     assert set(plan) <= {"save_config", "all"}, plan  # the saved config records it; no job reruns
 
 
-@needs_version_input
 def test_a_deleted_cache_is_remade_and_only_a_new_seed_trains(finished, tmp_path):
     """The issue's case 5: deleting the dataset cache (what the README advises after a cache
     error) and adding a seed retrained every finished seed."""
@@ -427,7 +405,6 @@ def test_a_deleted_cache_is_remade_and_only_a_new_seed_trains(finished, tmp_path
 
 
 # --------------------------------------------------------------------------- one line for each failure
-@needs_device_check
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_cuda_without_a_gpu_is_one_line(finished, tmp_path):
     workdir = copy_of(finished, tmp_path)

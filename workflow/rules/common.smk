@@ -9,6 +9,7 @@ from snakemake.utils import min_version, validate
 from minarch.config import (
     TOPOLOGY_SWEEP,
     ConfigError,
+    check_device,
     load_schema,
     plan_summary,
     prepare,
@@ -42,6 +43,13 @@ except ConfigError as error:
 config.clear()  # in place: `config` is the workflow's own dict
 config.update(resolved)
 validate(config, schema=SCHEMA)  # fills the schema's defaults
+# train.device: cuda where the jobs run here and torch sees no GPU: one line before any job
+# starts, instead of every stage job failing alike (a dry run only plans; a cluster's nodes decide)
+if workflow.is_main_process and not workflow.dryrun:
+    try:
+        check_device(config, local=workflow.local_exec)
+    except ConfigError as error:
+        raise WorkflowError(str(error)) from None
 FAMILIES = config["families"]
 SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when configured
 FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
@@ -172,7 +180,9 @@ def collected(stage):
 def final_targets():
     """Every block record is a target too: Snakemake does not regenerate a deleted
     intermediate while everything downstream of it is up to date."""
-    records = [path for family in FAMILIES for stage in ("train", "prune", "qat") for path in stage_records(family, stage)]
+    records = [
+        path for family in FAMILIES for stage in ("train", "prune", "qat") for path in stage_records(family, stage)
+    ]
     if TOPOLOGY_SWEEP in SWEEPS:
         records += stage_records(TOPOLOGY_SWEEP, "train")
         records += [
@@ -208,7 +218,9 @@ def forget_changed_blocks():
                 path = block_record(stage, *key, first, last)
                 if os.path.exists(path) and (changed := changed_files(path)):
                     os.remove(path)
-                    print(f"minarch: {changed[0]} is gone or changed, so its block runs again ({path})", file=sys.stderr)
+                    print(
+                        f"minarch: {changed[0]} is gone or changed, so its block runs again ({path})", file=sys.stderr
+                    )
 
 
 if workflow.is_main_process and not building_report():

@@ -5,7 +5,7 @@ for family in ARCHS:
         name:
             f"prune_{family}"
         input:
-            dataset="resources/datasets/{dataset}.npz",
+            dataset=ancient("resources/datasets/{dataset}.version"),  # the cache beside it, by content (data.smk)
             train=trained_blocks(family),
         output:
             block=block_file(family, "prune"),
@@ -23,5 +23,6 @@ for family in ARCHS:
             train=train_params(),
             prune=config["prune"],
             code=CODE["prune"],
+            data=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
         script:
             "../scripts/prune.py"

@@ -10,7 +10,7 @@ for family in ARCHS:
         name:
             f"qat_{family}"
         input:
-            dataset="resources/datasets/{dataset}.npz",
+            dataset=ancient("resources/datasets/{dataset}.version"),  # the cache beside it, by content (data.smk)
             train=trained_blocks(family),
         output:
             block=block_file(family, "qat"),
@@ -28,5 +28,6 @@ for family in ARCHS:
             train=train_params(),
             qat=qat_params(config["qat"], family),
             code=CODE["qat"],
+            data=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
         script:
             "../scripts/qat.py"

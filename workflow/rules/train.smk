@@ -7,7 +7,7 @@ for family in ARCHS:
         name:
             f"train_{family}"
         input:
-            dataset="resources/datasets/{dataset}.npz",
+            dataset=ancient("resources/datasets/{dataset}.version"),  # the cache beside it, by content (data.smk)
         output:
             block=block_file(family, "train"),
         log:
@@ -23,5 +23,6 @@ for family in ARCHS:
             arch=family,
             train=train_params(),
             code=CODE["train"],
+            data=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
         script:
             "../scripts/train.py"
