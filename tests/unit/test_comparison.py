@@ -413,3 +413,16 @@ def test_markdown_renders_the_evaluated_table_without_evaluating_again(default_r
     assert markdown(run, result) == paper_comparison(regimes, table, prune, qat)
     edited = result.assign(ours=result["ours"].where(result["id"] != "dnn-mnist-prune-50-60", "edited"))
     assert "| edited | agree |" in markdown(run, edited)  # what it renders is the table it is given
+
+
+def test_qat_is_judged_more_robust_than_ptq_from_the_paired_gaps(default_run):
+    regimes, table, prune, qat = default_run
+    assert verdicts(regimes, table, prune, qat)["qat-more-robust-than-ptq"] == NOT_MEASURED  # no PTQ rows
+    # PTQ loses 1 pp more than QAT on every seed: QAT is the more robust
+    worse = qat.assign(ptq_gap_pp=qat["gap_pp"] + 1.0)
+    assert verdicts(regimes, table, prune, worse)["qat-more-robust-than-ptq"] == AGREE
+    # PTQ loses less than QAT for one family (the ViT): not more robust everywhere
+    better_vit = worse.assign(ptq_gap_pp=worse["ptq_gap_pp"].where(worse["arch"] != "vit", worse["gap_pp"] - 0.5))
+    result = comparison_table(regimes, table, prune, better_vit).set_index("id")
+    assert result.loc["qat-more-robust-than-ptq", "verdict"] == DISAGREE
+    assert "ViT: PTQ gap − QAT gap, median -0.50 pp" in result.loc["qat-more-robust-than-ptq", "ours"]

@@ -37,7 +37,7 @@ import pandas as pd
 
 from minarch import topology as topo
 from minarch.comparison.run import Run, family, integer, sci, spearman, title
-from minarch.regimes import NOT_JUDGED, STABLE, representative, unclaimable
+from minarch.regimes import CONFIG_KEYS, NOT_JUDGED, STABLE, representative, unclaimable
 
 MIN_PARAMS_DECADES = 1.0
 PRUNE_SLACK_PP = 10.0
@@ -714,6 +714,32 @@ def vit_gap_negative(run: Run) -> Outcome:
     return Outcome(
         f"{len(negative)} of {len(gaps)} ViT configurations have int8 > float on average", _verdict(len(negative) > 0)
     )
+
+
+def qat_more_robust_than_ptq(run: Run) -> Outcome:
+    """Per configuration (neither failed nor undetermined), the mean over seeds of PTQ's gap
+    minus QAT's (both of one seed's row, the headline scope); per family the median of that."""
+    rows = run.qat_rows
+    if "ptq_gap_pp" not in rows or not rows["ptq_gap_pp"].notna().any():
+        return Outcome("—", NOT_MEASURED, "no PTQ rows (qat.ptq off, or results made before PTQ)")
+    rows = rows[rows["ptq_gap_pp"].notna() & rows["gap_pp"].notna()]
+    per_config = (
+        rows.assign(excess=rows["ptq_gap_pp"] - rows["gap_pp"])
+        .groupby(CONFIG_KEYS, as_index=False)
+        .agg(excess=("excess", "mean"))
+        .merge(run.regimes, on=CONFIG_KEYS, how="inner")
+    )
+    parts, ok = [], []
+    for arch in run.archs:
+        judged = run.judged(per_config, arch)
+        if judged.empty:
+            continue
+        median = float(judged["excess"].median())
+        parts.append(f"{family(arch)}: PTQ gap − QAT gap, median {median:+.2f} pp over {len(judged)} configurations")
+        ok.append(median > 0)
+    if not ok:
+        return Outcome("—", NOT_MEASURED, "no configuration with QAT and PTQ rows, neither failed nor undetermined")
+    return Outcome("; ".join(parts), _verdict(all(ok)))
 
 
 def shape_invariance(run: Run) -> Outcome:
