@@ -58,7 +58,10 @@ RUN_STAGES = ("train", "prune", "qat")
 # This module computes versions, not results: a change here changes no result (a change of
 # the hashing itself changes every version anyway), so it is in no stage's code; otherwise
 # adding an aggregate's entry above would mark every training job out of date.
-NOT_CODE = frozenset({f"{PACKAGE}.provenance"})
+# Likewise the bookkeeping of blocks of seeds (records: stamps and block records; blockjob: which
+# seeds of a block still need work): it decides what runs, not what a run computes; a changed
+# stamp formula only makes jobs recheck their seeds.
+NOT_CODE = frozenset({f"{PACKAGE}.provenance", f"{PACKAGE}.records", f"{PACKAGE}.blockjob"})
 
 
 def _module_path(name: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
