@@ -437,21 +437,22 @@ def test_corrupt_model_fails_clearly_and_recovers_by_retraining_its_seed(serial,
     copy_run(serial, workdir)
     corrupt = "results/runs/mnist/dnn/L1/w4/seed0/model.pt"
     seed_dir = f"{BLOCKS[0]}/seed0"
-    block_prunes = [f"{seed_dir}/prune.parquet"]
+    readers = [f"{seed_dir}/prune.parquet", f"{seed_dir}/qat.parquet"]  # QAT's PTQ reads model.pt too
     others = [
         p
         for p in files_under(workdir, "results/runs", "results/collected", "resources")
-        if p != corrupt and p not in block_prunes
+        if p != corrupt and p not in readers
     ]
     before = fingerprint(workdir, others)
     data = (workdir / corrupt).read_bytes()
     (workdir / corrupt).write_bytes(data[: len(data) // 2])  # e.g. a disk filled up while copying results
 
-    # the prune job (whose input changed) stops with one line naming the file
+    # the prune or QAT job (whose input changed) stops with one line naming the file
     result = snakemake(workdir, check=False)
     line = one_line_error(result, corrupt, "corrupt")
     assert "delete it" in line, line
-    assert "Error in rule prune_dnn" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "Error in rule prune_dnn" in output or "Error in rule qat_dnn" in output
     assert (workdir / corrupt).exists()  # the input is not Snakemake's to delete
     assert fingerprint(workdir, others) == before, "a finished file outside the failed job changed"
 
