@@ -264,7 +264,7 @@ def qat_block(
     initial weights, recipe and data order) or fine-tuned from the trained float weights.
     After training, each seed becomes its own eager QAT model with its own observer state,
     is converted to a real int8 model and evaluated on the test set by the quantized engine.
-    One QAT per quantization scope the family runs (``settings.qat_scopes``), a row each
+    One QAT per quantization scope the family runs (``minarch.settings.qat_scopes``), a row each
     (``qat_scope``). With ``settings.ptq`` each row also holds the post-training quantization
     of the trained float model (``float_models``) under the same scope (``_post_training``)."""
     if settings.mode not in ("scratch", "finetune"):
