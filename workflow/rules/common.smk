@@ -9,7 +9,6 @@ from snakemake.utils import min_version, validate
 from minarch.config import (
     TOPOLOGY_SWEEP,
     ConfigError,
-    check_device,
     load_schema,
     plan_summary,
     prepare,
@@ -43,13 +42,9 @@ except ConfigError as error:
 config.clear()  # in place: `config` is the workflow's own dict
 config.update(resolved)
 validate(config, schema=SCHEMA)  # fills the schema's defaults
-# train.device: cuda where the jobs run here and torch sees no GPU: one line before any job
-# starts, instead of every stage job failing alike (a dry run only plans; a cluster's nodes decide)
-if workflow.is_main_process and not workflow.dryrun:
-    try:
-        check_device(config, local=workflow.local_exec)
-    except ConfigError as error:
-        raise WorkflowError(str(error)) from None
+# train.device: cuda without a GPU stops each stage job with one line (minarch.stages.resolve_device).
+# Not checked here: while the Snakefile is parsed, Snakemake does not yet say whether the jobs
+# run on this machine or on a cluster's GPU nodes.
 FAMILIES = config["families"]
 SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when configured
 FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
