@@ -1,3 +1,4 @@
+import contextlib
 import functools
 import os
 import sys
@@ -213,6 +214,11 @@ def forget_changed_blocks():
                 path = block_record(stage, *key, first, last)
                 if os.path.exists(path) and (changed := changed_files(path)):
                     os.remove(path)
+                    # and the tables collected from it: a target that needs them then reruns the
+                    # block too (a deleted intermediate alone is remade only for rule all)
+                    for sweep in (key[1], TOPOLOGY_SWEEP) if stage == "train" else (key[1],):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.remove(f"results/collected/{sweep}/{stage}.parquet")
                     print(
                         f"minarch: {changed[0]} is gone or changed, so its block runs again ({path})", file=sys.stderr
                     )
