@@ -48,8 +48,6 @@ KNOWN_GAP = pytest.mark.skip(
     reason="known gap after merging blocks with issue 23 (issue 23 stays open): a seed file changed behind "
     "Snakemake and a single named target; see the session note"
 )
-    reason="known gap after merging blocks with issue 23 (issue 23 stays open): a seed file changed behind Snakemake and a single named target; see the session note"
-)
 TRAIN_BLOCK = "results/blocks/train/mnist/dnn/L1/w2/seeds0-0.json"  # the job that trains RUN
 NOTICE = "is gone or changed, so its block runs again"
 
