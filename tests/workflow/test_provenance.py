@@ -44,10 +44,6 @@ pytestmark = [
 ]
 
 
-KNOWN_GAP = pytest.mark.skip(
-    reason="known gap after merging blocks with issue 23 (issue 23 stays open): a seed file changed behind "
-    "Snakemake and a single named target; see the session note"
-)
 TRAIN_BLOCK = "results/blocks/train/mnist/dnn/L1/w2/seeds0-0.json"  # the job that trains RUN
 NOTICE = "is gone or changed, so its block runs again"
 
@@ -127,7 +123,6 @@ def test_every_row_names_the_code_that_made_it(finished):
     assert re.fullmatch(r"[0-9a-f]{12}", finished["code"]["train"])
 
 
-@KNOWN_GAP
 def test_aggregates_say_in_themselves_when_rows_are_mixed_or_not_the_checkouts(finished, tmp_path):
     workdir = copy_of(finished, tmp_path)
     path = workdir / RUN / "prune.parquet"
@@ -159,7 +154,6 @@ def test_aggregates_say_in_themselves_when_rows_are_mixed_or_not_the_checkouts(f
     )
 
 
-@KNOWN_GAP
 def test_comments_change_nothing_and_code_changes_rerun_what_runs_it(finished, tmp_path):
     """The issue's case 1 as dry runs of a clone whose package is edited: comments and
     docstrings plan nothing; the DNN's init std halved in models.py plans every train, prune
@@ -241,7 +235,6 @@ def test_jobs_run_the_package_of_the_workflows_own_checkout(tmp_path):
 
 
 # --------------------------------------------------------------------------- inputs checked where read
-@KNOWN_GAP
 def test_a_tampered_dataset_cache_stops_the_job_that_reads_it(finished, tmp_path):
     workdir = copy_of(finished, tmp_path)
     with np.load(workdir / CACHE) as archive:
@@ -320,7 +313,6 @@ def test_the_run_saves_its_config(finished):
     assert saved["families"]["dnn"]["widths"] == [2] and saved["families"]["vit"]["seeds"] == 1
 
 
-@KNOWN_GAP
 def test_report_describes_the_saved_config_whatever_config_it_gets(finished, tmp_path):
     workdir = copy_of(finished, tmp_path)
     other = tmp_path / "other.yaml"
@@ -343,7 +335,6 @@ def test_report_before_any_run_says_so_in_one_line(tmp_path):
     assert not (tmp_path / "report.html").exists()
 
 
-@KNOWN_GAP
 def test_the_report_describes_its_results_and_names_what_differs_from_the_saved_config(finished, tmp_path):
     """The issue's case 4: one target rebuilt with a new learning rate (save_config runs only
     once everything is made, so the saved config stays the last finished run's); the report

@@ -1,4 +1,3 @@
-import contextlib
 import functools
 import os
 import sys
@@ -10,6 +9,8 @@ from snakemake.utils import min_version, validate
 from minarch.config import (
     TOPOLOGY_SWEEP,
     ConfigError,
+    DeviceError,
+    check_device,
     load_schema,
     plan_summary,
     prepare,
@@ -18,6 +19,7 @@ from minarch.config import (
 from minarch.cost import cluster_parameters, configuration_blocks, covering, job_request, planned_jobs
 from minarch.provenance import code_version
 from minarch.records import RECORD, block_record, changed_files
+from minarch.settings import run_directory
 
 min_version("9.0")
 
@@ -169,6 +171,22 @@ def stage_records(sweep, stage):
     return found
 
 
+STAGE_FILES = ["model.pt", "train.parquet", "prune.parquet", "qat.parquet"]
+
+
+def family_runs_of(sweep, name):
+    """File ``name`` of every seed of a sweep (a family, or the topology sweep), in the order
+    of its configurations: the per-seed files the report checks against their inputs."""
+    spec = SWEEPS[sweep]
+    return [
+        str(run_directory(dataset, spec["arch"], topology, width, seed) / name)
+        for dataset in spec["datasets"]
+        for topology in spec["topologies"]
+        for width in spec["widths"]
+        for seed in range(int(spec["seeds"]))
+    ]
+
+
 def collected(stage):
     return expand("results/collected/{family}/{stage}.parquet", family=FAMILIES, stage=stage)
 
@@ -202,27 +220,36 @@ def final_targets():
     ]
 
 
-def forget_changed_blocks():
+def rerun_changed_blocks():
     """A block whose record exists but some of whose seed files are gone or changed since (a
-    user deleted, overwrote or copied over them) runs again: its record, which no longer
-    describes what is on disk, is removed before the DAG is built (by a dry run too, so that
-    it plans what a run does). The job then redoes only the seeds whose files are not intact
-    (minarch.records.finished)."""
+    user deleted, overwrote or copied over them) runs again, with what follows it, for any
+    target that needs it. Its record, which no longer describes what is on disk, is dated
+    back to the epoch before the DAG is built (by a dry run too, so that it plans what a run
+    does): older than the rule's script, Snakemake reruns it ("Code has changed"), and every
+    job downstream with it. Deleting the record would not do: Snakemake does not remake a
+    missing intermediate whose downstream outputs are in place. The block's job then redoes
+    only the seeds whose files are not intact (minarch.records.finished)."""
     for stage in ("train", "prune", "qat"):
         for key, blocks in BLOCKS.items():
             for first, last in blocks[stage]:
                 path = block_record(stage, *key, first, last)
                 if os.path.exists(path) and (changed := changed_files(path)):
-                    os.remove(path)
-                    # and the tables collected from it: a target that needs them then reruns the
-                    # block too (a deleted intermediate alone is remade only for rule all)
-                    for sweep in (key[1], TOPOLOGY_SWEEP) if stage == "train" else (key[1],):
-                        with contextlib.suppress(FileNotFoundError):
-                            os.remove(f"results/collected/{sweep}/{stage}.parquet")
+                    os.utime(path, (0, 0))
                     print(
                         f"minarch: {changed[0]} is gone or changed, so its block runs again ({path})", file=sys.stderr
                     )
 
 
 if workflow.is_main_process and not building_report():
-    forget_changed_blocks()
+    rerun_changed_blocks()
+
+
+# train.device: cuda with jobs on this machine, where torch sees no GPU: one line before any job
+# starts, instead of every stage job failing alike. Checked at the start of a run, when
+# Snakemake knows whether its jobs run here or on a cluster (where the nodes decide), and
+# not while the Snakefile is parsed (a dry run asks no GPU).
+onstart:
+    try:
+        check_device(config, local=workflow.local_exec and not workflow.remote_exec)
+    except DeviceError as error:
+        raise WorkflowError(str(error)) from None
