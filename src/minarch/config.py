@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,8 +13,9 @@ import yaml
 if TYPE_CHECKING:
     import jsonschema
 
+from minarch import registry
 from minarch import topology as topo
-from minarch.settings import FIXED_TOPOLOGIES, SCHEMA_PATH, VIT_POSITIONS, RunSpec, load_schema
+from minarch.settings import SCHEMA_PATH, RunSpec, load_schema
 
 TOPOLOGY_SWEEP = "topology_sweep"
 # The sections that say *what* runs: a config file that names one replaces it whole, so a
@@ -217,19 +217,32 @@ def prepare(config: dict[str, Any], schema: dict[str, Any], layers: Iterable[dic
     return resolved
 
 
+def with_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (checked) with the schema's default of every key it leaves out, at every
+    level the config reaches (a section's own default ``{}`` first, then its keys'), as
+    Snakemake's ``validate`` fills them; the schema is ``load_schema``'s, with the registry's
+    families and datasets."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, node):
+        for key, subschema in properties.items():
+            if "default" in subschema and isinstance(instance, dict):
+                instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, node)
+
+    filled = copy.deepcopy(config)
+    jsonschema.validators.extend(base, {"properties": set_defaults})(schema).validate(filled)
+    return filled
+
+
 def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
-    """A DNN section lists its topologies, a ViT section its position embeddings (each kind a
-    topology name, ``settings.VIT_POSITIONS``); the CNN has one fixed shape."""
-    if family == "dnn":
-        return list(spec["topologies"])
-    if family == "vit":
-        return [VIT_POSITIONS[kind] for kind in spec.get("positions", _default_vit_positions())]
-    return [FIXED_TOPOLOGIES[family]]
-
-
-@functools.cache  # read once: every sweeps() call of a Snakefile parse lands here
-def _default_vit_positions() -> tuple[str, ...]:
-    return tuple(load_schema()["properties"]["families"]["properties"]["vit"]["properties"]["positions"]["default"])
+    """The topology names of a family's config section (``minarch.registry.Family.topologies``):
+    a DNN section lists its topologies, a ViT section its position embeddings; the CNN has one
+    fixed shape."""
+    return registry.family(family).topologies(spec)
 
 
 def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -287,7 +300,7 @@ def _sweep_text(name: str, spec: dict[str, Any], config: dict[str, Any]) -> str:
         parts.append(
             f"depths {', '.join(map(str, config[TOPOLOGY_SWEEP]['depths']))} ({len(spec['topologies'])} shapes)"
         )
-    elif name == "dnn":
+    elif "topologies" in config["families"][name]:  # a family whose section lists its shapes
         parts.append(", ".join(spec["topologies"]))
     parts += [f"widths {', '.join(map(str, spec['widths']))}", f"{spec['seeds']} seeds"]
     return f"{'phase 1' if name == TOPOLOGY_SWEEP else name} [{'; '.join(parts)}]"

@@ -39,6 +39,7 @@ import copy
 import csv
 import dataclasses
 import heapq
+import itertools
 import math
 import re
 from collections import defaultdict
@@ -47,8 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minarch import records
-from minarch import topology as topo
+from minarch import records, registry
 from minarch.config import (
     TOPOLOGY_SWEEP,
     ConfigError,
@@ -62,7 +62,6 @@ from minarch.config import (
 from minarch.settings import schema_default, section_defaults
 from minarch.sizes import (
     NUM_CLASSES,  # noqa: F401  (also the regimes' chance level)
-    VIT_GRID,
     input_shape,
     parameter_count,
 )
@@ -125,7 +124,6 @@ DEFAULT_POINTS: tuple[Point, ...] = tuple(read_points(POINTS_CSV))
 # 28x28 as well).
 DEFAULT_PROCESS_START = 3.5
 DEFAULT_DATA_LOAD = {"mnist": 0.4, "fashion_mnist": 0.4, "cifar10": 1.3, "cifar10/vit": 3.3}
-SIMILAR_DATASET = {"fashion_mnist": "mnist", "mnist": "fashion_mnist"}
 
 
 def interpolate(points: Iterable[tuple[float, float]], x: float) -> float:
@@ -158,11 +156,16 @@ class CostParameters:
     def seconds(self, dataset: str, arch: str, depth: int, n_params: int) -> dict[str, float]:
         """``epoch``, ``qat_epoch`` and ``test_eval`` seconds of one configuration: log-log in
         parameter count along its (dataset, arch, depth) curve, linear between measured depths
-        (the nearest one outside them); Fashion-MNIST and MNIST stand in for each other."""
+        (the nearest one outside them). Where the points have none, those of the dataset's
+        ``similar`` one (Fashion-MNIST and MNIST stand in for each other) and of the family's
+        ``cost_like`` one (``minarch.registry``) stand in."""
         curves: dict[int, list[Point]] = defaultdict(list)
-        for candidate in (dataset, SIMILAR_DATASET.get(dataset)):
+        known_dataset, known_family = registry.datasets().get(dataset), registry.families().get(arch)
+        datasets = (dataset, known_dataset.similar if known_dataset else None)
+        families = (arch, known_family.cost_like if known_family else None)
+        for candidate_arch, candidate in itertools.product(families, datasets):
             for point in self.points:
-                if point.dataset == candidate and point.arch == arch:
+                if point.dataset == candidate and point.arch == candidate_arch:
                     curves[point.depth].append(point)
             if curves:
                 break
@@ -183,7 +186,8 @@ class CostParameters:
 
 
 def depth_of(arch: str, topology: str) -> int:
-    return topo.depth(topology) if arch == "dnn" else 1
+    """The depth of the measured cost curve a configuration lies on (``Family.depth``)."""
+    return registry.family(arch).depth(topology)
 
 
 # ---------------------------------------------------------------------------- config
@@ -229,7 +233,7 @@ def seed_job_seconds(
     cost = params.seconds(dataset, arch, depth_of(arch, topology), parameter_count(dataset, arch, topology, width))
     # one QAT run per quantization scope of the ViT (the others are quantized whole, once);
     # PTQ calibrates on a few training batches and evaluates the int8 model once per scope
-    scopes = len(qat_cfg.get("scope") or [None]) if arch == "vit" else 1
+    scopes = len(qat_cfg.get("scope") or [None]) if registry.family(arch).scoped_qat else 1
     batches_per_epoch = 54_000 / int(train_cfg.get("batch_size", 100))
     calibration = int(qat_cfg.get("ptq_batches", 10)) / batches_per_epoch * cost["epoch"]
     ptq = (calibration + 2 * cost["test_eval"]) if qat_cfg.get("ptq") else 0.0
@@ -405,31 +409,26 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
 # the int8 copy: 10 per parameter) and the full-test-set int8 evaluation's activations. The
 # constants are fitted to the max_rss of the workflow's own Snakemake benchmarks (docs/design.md §4).
 PROCESS_MB = 650.0
-IMAGES = {"mnist": 70_000, "fashion_mnist": 70_000, "cifar10": 60_000}
 TENSORS_PER_PARAMETER = 10
 TEST_IMAGES = 10_000
-# A CNN's QAT job peaks about 450 MB above this whatever its channels (1-16 measured: the
-# eager int8 model's conversion and evaluation); the other families' QAT jobs fit the model.
-QAT_EXTRA_MB = {"cnn": 450.0}
+# A family's QAT job may peak above this (``Family.qat_extra_mb``: the CNN's eager int8 model).
 
 
 def activation_floats(dataset: str, arch: str, topology: str, width: int) -> int:
-    """Floats one image's forward pass keeps (input and hidden activations)."""
-    shape = input_shape(dataset, arch)
-    pixels = math.prod(shape)
-    if arch == "dnn":
-        return pixels + sum(topo.hidden_widths(topology, width)) + NUM_CLASSES
-    if arch == "cnn":
-        return pixels + width * (shape[1] - 2) * (shape[2] - 2)
-    return pixels + 8 * (VIT_GRID * VIT_GRID + 1) * width  # ViT: ~8 D-wide tensors per token
+    """Floats one image's forward pass keeps (input and hidden activations; ``Family.activation_floats``,
+    else the input and the model's parameters)."""
+    shape, family = input_shape(dataset, arch), registry.family(arch)
+    if family.activation_floats is None:
+        return math.prod(shape) + parameter_count(dataset, arch, topology, width)
+    return family.activation_floats(shape, topology, width)
 
 
 def job_memory_mb(dataset: str, arch: str, topology: str, width: int, stage: str = "train") -> float:
     """Estimated peak resident memory of one train, prune or QAT job, in MB."""
-    data = IMAGES[dataset] * math.prod(input_shape(dataset, arch)) * 4
+    data = registry.dataset(dataset).images * math.prod(input_shape(dataset, arch)) * 4
     model = parameter_count(dataset, arch, topology, width) * 4 * TENSORS_PER_PARAMETER
     evaluation = TEST_IMAGES * activation_floats(dataset, arch, topology, width) * 4
-    extra = QAT_EXTRA_MB.get(arch, 0.0) if stage == "qat" else 0.0
+    extra = registry.family(arch).qat_extra_mb if stage == "qat" else 0.0
     return PROCESS_MB + extra + (data + model + evaluation) / 2**20
 
 

@@ -2,7 +2,8 @@
 
 The cache (``resources/datasets/{dataset}.npz``) holds ``x_train, y_train, x_test, y_test`` as
 uint8 arrays (images NHWC for CIFAR-10, NHW for the 28x28 sets). It is made from a local mirror
-folder when one is configured, else downloaded from the official sources with torchvision, and
+folder when one is configured, else downloaded from the official sources with torchvision (a
+dataset registered with a ``loader``, ``minarch.registry.Dataset``, is made by it instead), and
 its content checksums are verified either way. The cache records them (array ``sha256``) and
 the dataset it holds (array ``dataset``), and every job that loads it checks its arrays against
 them and the cache against the dataset its file is named after, so a cache changed after it
@@ -29,13 +30,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from minarch import registry
 from minarch.io import atomic_path, permission_message, write_text
+from minarch.registry import ARRAYS, Dataset
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: the Snakefile imports this module
     import torch
 
 MIRROR_ENV = "MINARCH_DATA_MIRROR"
-ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 CHECKSUMS_KEY = "sha256"  # the cache's recorded content checksums, one per array in ARRAYS order
 NAME_KEY = "dataset"  # the dataset the cache holds, recorded when it was made
 VERSION_SUFFIX = ".version"  # resources/datasets/{dataset}.version beside the cache
@@ -46,19 +48,6 @@ DOWNLOAD_TIMEOUT_S = 30
 
 class DataError(RuntimeError):
     """A dataset problem, reported in one line that says what to do."""
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    title: str
-    image_shape: tuple[int, int, int]  # C, H, W
-    # Accepted content checksums (SHA-256 of each array's bytes); several sets where sources differ.
-    checksums: tuple[dict[str, str], ...]
-    torchvision_class: str
-    # whether an official download's content is not among ``checksums`` (its archive MD5 is
-    # checked by torchvision instead), so that a cache of it is known by its recorded name only
-    unlisted_download: bool = False
 
 
 _MNIST = {
@@ -84,23 +73,22 @@ _CIFAR10_MIRROR = {
     "y_test": "bcb0228c70fcd46ed2fcaa2447a1b21141f48d8054ea92b602596e678bf60b99",
 }
 
-DATASETS = {
-    "mnist": DatasetInfo("mnist", "MNIST", (1, 28, 28), (_MNIST,), "MNIST"),
-    "fashion_mnist": DatasetInfo("fashion_mnist", "F-MNIST", (1, 28, 28), (_FASHION_MNIST,), "FashionMNIST"),
-    "cifar10": DatasetInfo("cifar10", "CIFAR-10", (3, 32, 32), (_CIFAR10_MIRROR,), "CIFAR10", unlisted_download=True),
-}
-EXPECTED_SHAPES = {
-    "mnist": {"x_train": (60000, 28, 28), "x_test": (10000, 28, 28)},
-    "fashion_mnist": {"x_train": (60000, 28, 28), "x_test": (10000, 28, 28)},
-    "cifar10": {"x_train": (50000, 32, 32, 3), "x_test": (10000, 32, 32, 3)},
-}
+# The built-in datasets, one registry entry each (``minarch.registry``; the registry imports
+# this module on its first lookup).
+# MNIST and Fashion-MNIST stand in for each other in the cost model (``similar``).
+for _entry in (
+    Dataset("mnist", "MNIST", (1, 28, 28), (_MNIST,), "MNIST", False, 60000, 10000, similar="fashion_mnist"),
+    Dataset("fashion_mnist", "F-MNIST", (1, 28, 28), (_FASHION_MNIST,), "FashionMNIST", False, 60000, 10000, "mnist"),
+    Dataset("cifar10", "CIFAR-10", (3, 32, 32), (_CIFAR10_MIRROR,), "CIFAR10", True, 50000, 10000),
+):
+    registry.register_dataset(_entry)
 
 
-def info(dataset: str) -> DatasetInfo:
+def info(dataset: str) -> Dataset:
     try:
-        return DATASETS[dataset]
+        return registry.datasets()[dataset]
     except KeyError:
-        raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}") from None
+        raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(registry.datasets())}") from None
 
 
 def content_checksums(arrays: dict[str, np.ndarray]) -> dict[str, str]:
@@ -116,7 +104,7 @@ def verify(dataset: str, arrays: dict[str, np.ndarray], source: str, official_do
             raise DataError(f"{source}: array {name!r} missing from {dataset}")
         if arrays[name].dtype != np.uint8:
             raise DataError(f"{source}: {dataset} {name} has dtype {arrays[name].dtype}, expected uint8")
-    for name, shape in EXPECTED_SHAPES[dataset].items():
+    for name, shape in meta.expected_shapes.items():
         if arrays[name].shape != shape:
             raise DataError(f"{source}: {dataset} {name} has shape {arrays[name].shape}, expected {shape}")
     found = content_checksums(arrays)
@@ -177,7 +165,7 @@ def read_npz(path: Path, dataset: str) -> dict[str, np.ndarray]:
     if not present:
         raise DataError(
             f"data mirror has no {path.name}: expected {path} (set data.mirror or {MIRROR_ENV} to a folder "
-            f"holding {', '.join(f'{d}.npz' for d in DATASETS)})"
+            f"holding {', '.join(f'{d}.npz' for d in registry.datasets())})"
         )
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -192,7 +180,10 @@ def download(dataset: str, root: Path) -> dict[str, np.ndarray]:
     """Official files through torchvision (which checks the archives' MD5), as uint8 arrays."""
     import torchvision.datasets
 
-    cls = getattr(torchvision.datasets, info(dataset).torchvision_class)
+    name = info(dataset).torchvision_class
+    if name is None:
+        raise DataError(f"{dataset} has no official download; point data.mirror at a folder holding {dataset}.npz")
+    cls = getattr(torchvision.datasets, name)
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
@@ -215,9 +206,13 @@ def download(dataset: str, root: Path) -> dict[str, np.ndarray]:
 
 def prepare(dataset: str, destination: Path, mirror: str | None = None, download_root: Path | None = None) -> str:
     """Write the verified cache for ``dataset``; returns a line saying where it came from."""
-    info(dataset)
+    meta = info(dataset)
     folder = mirror_folder(mirror)
-    if folder is not None:
+    if meta.loader is not None:
+        source = f"its loader {meta.loader.__module__}.{meta.loader.__qualname__}"
+        arrays = meta.loader()
+        checksums = verify(dataset, arrays, source)
+    elif folder is not None:
         try:
             exists = folder.is_dir()
         except PermissionError:  # a folder above it that this user may not search
@@ -335,13 +330,13 @@ def verify_cache(
             f"dataset cache {path} holds {recorded_name}, not the {dataset} its name says; delete it and rerun "
             "to rebuild it"
         )
-    other = [name for name, meta in DATASETS.items() if name != dataset and found in meta.checksums]
+    other = [name for name, meta in registry.datasets().items() if name != dataset and found in meta.checksums]
     if other:
         raise DataError(
             f"dataset cache {path} holds the {other[0]} data, not the {dataset} its name says; delete it and "
             "rerun to rebuild it"
         )
-    meta = DATASETS.get(dataset)
+    meta = registry.datasets().get(dataset)
     if meta is not None and found in meta.checksums:
         return
     if recorded is None:
@@ -349,7 +344,7 @@ def verify_cache(
             f"dataset cache {path} records no content checksums (made by an older minarch) and "
             f"is not a known {dataset} content; delete it and rerun to rebuild it"
         )
-    shapes = EXPECTED_SHAPES.get(dataset, {})
+    shapes = meta.expected_shapes if meta is not None else {}
     wrong_shape = [name for name, shape in shapes.items() if arrays[name].shape != shape]
     if recorded_name is None or (meta is not None and not meta.unlisted_download) or wrong_shape:
         raise DataError(

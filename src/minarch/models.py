@@ -1,15 +1,18 @@
-"""Model families and their closed-form parameter counts (docs/design.md §1)."""
+"""The built-in families' torch modules (docs/design.md §1), and building, saving and loading
+the model of any registered family (``minarch.registry``)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import nn
 
+from minarch import registry
 from minarch import topology as topo
+from minarch.families import CNN_TOPOLOGY, VIT_POSITIONS, vit_position_kind
 from minarch.io import CheckpointError, atomic_path, permission_message
-from minarch.settings import FIXED_TOPOLOGIES, VIT_POSITIONS, vit_position_kind
 
 # The sizes and closed-form parameter counts live torch-free in minarch.sizes (the cost model
 # and the paper comparison use them too); they are re-exported here beside the modules.
@@ -23,23 +26,36 @@ from minarch.sizes import (  # noqa: F401  (re-exported)
     vit_parameter_count,
 )
 
+# The attribute that names a built model's family (``arch_of``): a plain attribute, in no state dict.
+FAMILY_ATTRIBUTE = "minarch_family"
+
 
 def build(
     arch: str, topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES
 ) -> nn.Module:
-    """A freshly initialised model; the caller seeds torch first (see ``seeded``). ``width`` is
-    the first hidden layer (DNN), the conv channels (CNN) or the hidden dimension (ViT)."""
-    if arch == "dnn":
-        return dnn(math.prod(image_shape), topo.hidden_widths(topology, width), num_classes)
-    if arch == "cnn":
-        if topology != FIXED_TOPOLOGIES["cnn"]:
-            raise ValueError(f"cnn has the single topology {FIXED_TOPOLOGIES['cnn']!r}, not {topology!r}")
-        return cnn(image_shape, width, num_classes)
-    if arch == "vit":
-        if topology not in VIT_POSITIONS.values():
-            raise ValueError(f"vit topologies are {', '.join(VIT_POSITIONS.values())}, not {topology!r}")
-        return ViT(image_shape, width, num_classes, positions=vit_position_kind(topology))
-    raise ValueError(f"unknown architecture {arch!r}; known: dnn, cnn, vit")
+    """A freshly initialised model of a registered family (its ``Family.build``); the caller
+    seeds torch first (see ``seeded``). ``width`` is the first hidden layer (DNN), the conv
+    channels (CNN) or the hidden dimension (ViT); ``image_shape`` what the model sees (after
+    ``input_transform``)."""
+    model = registry.family(arch).builder()(topology, width, tuple(image_shape), num_classes)
+    setattr(model, FAMILY_ATTRIBUTE, arch)
+    return model
+
+
+def build_dnn(topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES) -> nn.Module:
+    return dnn(math.prod(image_shape), topo.hidden_widths(topology, width), num_classes)
+
+
+def build_cnn(topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES) -> nn.Module:
+    if topology != CNN_TOPOLOGY:
+        raise ValueError(f"cnn has the single topology {CNN_TOPOLOGY!r}, not {topology!r}")
+    return cnn(image_shape, width, num_classes)
+
+
+def build_vit(topology: str, width: int, image_shape: tuple[int, ...], num_classes: int = NUM_CLASSES) -> nn.Module:
+    if topology not in VIT_POSITIONS.values():
+        raise ValueError(f"vit topologies are {', '.join(VIT_POSITIONS.values())}, not {topology!r}")
+    return ViT(image_shape, width, num_classes, positions=vit_position_kind(topology))
 
 
 def seeded(seed: int, arch: str, topology: str, width: int, image_shape, num_classes: int = NUM_CLASSES) -> nn.Module:
@@ -48,9 +64,8 @@ def seeded(seed: int, arch: str, topology: str, width: int, image_shape, num_cla
     return build(arch, topology, width, image_shape, num_classes)
 
 
-def resize_for_vit(images: torch.Tensor, chunk: int = 10000) -> torch.Tensor:
-    """NCHW images at the ViT's 28x28 (bilinear, antialiased; in chunks to bound memory)."""
-    side = VIT_IMAGE_SIDE
+def resize(images: torch.Tensor, side: int, chunk: int = 10000) -> torch.Tensor:
+    """NCHW images at ``side`` x ``side`` (bilinear, antialiased; in chunks to bound memory)."""
     if tuple(images.shape[-2:]) == (side, side):
         return images
     return torch.cat(
@@ -63,9 +78,16 @@ def resize_for_vit(images: torch.Tensor, chunk: int = 10000) -> torch.Tensor:
     )
 
 
+def resize_for_vit(images: torch.Tensor, chunk: int = 10000) -> torch.Tensor:
+    """NCHW images at the ViT's 28x28."""
+    return resize(images, VIT_IMAGE_SIDE, chunk)
+
+
 def input_transform(arch: str):
-    """What a family does to the normalised images before its first layer (None: nothing)."""
-    return resize_for_vit if arch == "vit" else None
+    """What a family does to the normalised images before its first layer (None: nothing):
+    resize them to its ``input_side``."""
+    side = registry.family(arch).input_side
+    return None if side is None else functools.partial(resize, side=side)
 
 
 def dnn(input_dim: int, hidden: list[int], num_classes: int = NUM_CLASSES) -> nn.Sequential:
@@ -181,14 +203,11 @@ class ViT(nn.Module):
 
 
 def arch_of(model: nn.Module) -> str:
-    """The family of a model ``build`` made: ``dnn``, ``cnn`` or ``vit``."""
-    if isinstance(model, ViT):
-        return "vit"
-    if isinstance(model, nn.Sequential) and isinstance(model[0], nn.Conv2d):
-        return "cnn"
-    if isinstance(model, nn.Sequential) and isinstance(model[0], nn.Flatten):
-        return "dnn"
-    raise ValueError(f"not a minarch model: {type(model).__name__}")
+    """The family of a model ``build`` made."""
+    try:
+        return getattr(model, FAMILY_ATTRIBUTE)
+    except AttributeError:
+        raise ValueError(f"not a model minarch.models.build made: {type(model).__name__}") from None
 
 
 def parameter_count(model: nn.Module) -> int:

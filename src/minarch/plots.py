@@ -14,11 +14,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # noqa: E402
 
-from minarch.data import DATASETS  # noqa: E402
+from minarch import registry  # noqa: E402
 from minarch.io import atomic_path  # noqa: E402
 from minarch.regimes import shown_width  # noqa: E402
-from minarch.settings import vit_position_kind  # noqa: E402
-from minarch.tables import ARCH_TITLES, SCOPE_ORDER, headline_qat_rows, with_scope  # noqa: E402
+from minarch.tables import SCOPE_ORDER, arch_title, dataset_title, headline_qat_rows, with_scope  # noqa: E402
 
 # The quantization panel's int8 curves: QAT per scope (``qat.scope``), and post-training
 # quantization (of the headline scope, ``tables.headline_qat_rows``); float32 is solid.
@@ -28,12 +27,11 @@ PTQ_STYLE = ":"
 # a curve of one width: its points side by side, so that none hides another
 _NUDGE = {"-": 1.0, "--": 1.04, DASH_DOT_DOT: 1.06, "-.": 1.08, ":": 0.96}
 
-WIDTH_LABEL = {"dnn": "nodes in first hidden layer", "cnn": "conv channels", "vit": "hidden dimension"}
-
 
 def curve_label(arch: str, topology: str) -> str:
-    """A curve's name in a legend: the DNN's topology, the ViT's position embedding."""
-    return f"{vit_position_kind(topology)} positions" if arch == "vit" else topology
+    """A curve's name in a legend (``Family.curve_label``): the DNN's topology, the ViT's
+    position embedding."""
+    return registry.family(arch).curve_label(topology)
 
 
 def _band(ax, x, mean, std, label, color, linestyle="-"):
@@ -95,7 +93,7 @@ def family_figure(
     curve's smallest stable width (``width_ci_low/high``) and of its safe pruning ratio in %
     (``safe_pruning_pct_ci_low/high``), drawn as bars along the panels' tops."""
     regimes = regimes[regimes["arch"] == arch]
-    datasets = [d for d in DATASETS if d in set(regimes["dataset"])]
+    datasets = [d for d in registry.datasets() if d in set(regimes["dataset"])]
     fig, axes = plt.subplots(len(datasets), 3, figsize=(13, 3.4 * len(datasets)), squeeze=False)
     colors = plt.get_cmap("tab10")
     for row, dataset in enumerate(datasets):
@@ -140,7 +138,7 @@ def family_figure(
                         i,
                         label,
                     )
-        title = DATASETS[dataset].title
+        title = dataset_title(dataset)
         # one entry per curve, and the line styles once: solid float32, int8 QAT (per scope), PTQ
         handles, _ = ax_quant.get_legend_handles_labels()
         styles = _style_legend(qat_rows[qat_rows["dataset"] == dataset])
@@ -155,12 +153,12 @@ def family_figure(
             ax.xaxis.set_major_locator(FixedLocator(widths))
             ax.xaxis.set_major_formatter(FormatStrFormatter("%d"))
             ax.xaxis.set_minor_locator(NullLocator())
-            ax.set_xlabel(WIDTH_LABEL[arch])
+            ax.set_xlabel(registry.family(arch).width_label)
             if len(widths) == 1:  # one width: a window around it (autoscaling would hug the point)
                 ax.set_xlim(widths[0] / 1.6, widths[0] * 1.6)
         ax_prune.set_xlabel("pruning ratio (%)")
-    pruned = "smallest stable width per depth" if arch == "dnn" else "smallest stable width"
-    fig.suptitle(f"{ARCH_TITLES[arch]}: convergence, pruning ({pruned}) and 8-bit QAT and PTQ")
+    pruned = registry.family(arch).pruning_label
+    fig.suptitle(f"{arch_title(arch)}: convergence, pruning ({pruned}) and 8-bit QAT and PTQ")
     _save(fig, path)
 
 
@@ -206,7 +204,7 @@ def _style_legend(qat_rows: pd.DataFrame) -> list[Line2D]:
 def topology_figure(table: pd.DataFrame, path) -> None:
     """Paper Fig. 2b: per dataset, one panel per depth with test accuracy (mean +- std over
     seeds) against learnable parameters for every topology; dotted lines mark decades."""
-    datasets = [d for d in DATASETS if d in set(table["dataset"])]
+    datasets = [d for d in registry.datasets() if d in set(table["dataset"])]
     depths = sorted(table["depth"].unique())
     fig, axes = plt.subplots(
         len(datasets), len(depths), figsize=(4.2 * len(depths), 3.6 * len(datasets)), squeeze=False, sharey="row"
@@ -225,7 +223,7 @@ def topology_figure(table: pd.DataFrame, path) -> None:
             low, high = curves["n_params"].min(), curves["n_params"].max()
             for power in range(int(np.floor(np.log10(low))) + 1, int(np.ceil(np.log10(high)))):
                 ax.axvline(10**power, color="grey", linestyle=":", linewidth=1)
-            ax.set_title(f"{DATASETS[dataset].title}: {depth} hidden layer{'s' if depth > 1 else ''}")
+            ax.set_title(f"{dataset_title(dataset)}: {depth} hidden layer{'s' if depth > 1 else ''}")
             ax.set_xlabel("learnable parameters")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6 if len(names) <= 9 else 4.5, ncol=1 if len(names) <= 9 else 3)

@@ -62,6 +62,10 @@ RUN_STAGES = ("train", "prune", "qat")
 # seeds of a block still need work): it decides what runs, not what a run computes; a changed
 # stamp formula only makes jobs recheck their seeds.
 NOT_CODE = frozenset({f"{PACKAGE}.provenance", f"{PACKAGE}.records", f"{PACKAGE}.blockjob"})
+# The modules the registry imports by name on its first lookup (``minarch.registry.BUILTIN``):
+# the built-in families and datasets are part of the code of every stage that reads it. (A
+# plugin's module, outside the package, is in no version.)
+IMPORTED_BY_NAME = {f"{PACKAGE}.registry": (f"{PACKAGE}.families", f"{PACKAGE}.data")}
 
 
 def _module_path(name: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
@@ -127,6 +131,7 @@ def closure(entries: tuple[str, ...], package_dir: Path = PACKAGE_DIR) -> dict[s
             continue
         found[name] = path
         pending.extend(_normalized(path)[1])
+        pending.extend(IMPORTED_BY_NAME.get(name, ()))
     return found
 
 

@@ -21,24 +21,9 @@ from typing import Any
 
 import yaml
 
+from minarch import registry
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
-# The CNN has one fixed shape (paper Sec. III-B); its name stands in the run paths where a
-# DNN names its topology.
-FIXED_TOPOLOGIES = {"cnn": "conv3x3"}
-
-# The ViT's position embedding is part of its shape, so each kind has a topology name of its
-# own: both kinds can run in one sweep (``families.vit.positions``) and never share files.
-# ``enc2``, the fixed sinusoidal table, is the name every earlier run was stored under.
-VIT_POSITIONS = {"sinusoidal": "enc2", "learned": "enc2learned"}
-
-
-def vit_position_kind(topology: str) -> str:
-    """``sinusoidal`` or ``learned``: the position embedding a ViT topology name stands for."""
-    for kind, name in VIT_POSITIONS.items():
-        if name == topology:
-            return kind
-    raise ValueError(f"unknown ViT topology {topology!r}; known: {', '.join(VIT_POSITIONS.values())}")
 
 
 @dataclass(frozen=True)
@@ -65,11 +50,31 @@ def run_directory(dataset, arch, topology, width, seed, root: str = "results/run
 
 # ---------------------------------------------------------------------------- the schema's defaults
 def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    """The config schema (``minarch.config`` checks configs against it; the defaults below are its)."""
+    """The config schema (``minarch.config`` checks configs against it; the defaults below are
+    its), with the registered datasets and families (``with_registry``)."""
     with open(path) as handle:
         # libyaml's loader where PyYAML has it: the pure-Python one takes ~0.3 s for the schema,
         # read at every Snakefile parse
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return with_registry(yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
+def with_registry(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` naming the registered datasets (``definitions.dataset``) and with a
+    ``families`` section for every registered family: its own ``config_schema``, else the
+    file's section, else datasets, widths and seeds."""
+    schema["definitions"]["dataset"]["enum"] = list(registry.datasets())
+    sections = schema["properties"]["families"]["properties"]
+    for name, family in registry.families().items():
+        if family.config_schema is not None:
+            sections[name] = copy.deepcopy(family.config_schema)
+        elif name not in sections:
+            sections[name] = {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["datasets", "widths", "seeds"],
+                "properties": {key: {"$ref": f"#/definitions/{key}"} for key in ("datasets", "widths", "seeds")},
+            }
+    return schema
 
 
 @functools.cache
@@ -128,10 +133,6 @@ class PruneSettings:
         return _from_dict(cls, values)
 
 
-# The families quantized whole whatever ``qat.scope`` says: their every operation is int8.
-WHOLE_MODEL_QUANTIZED = ("dnn", "cnn")
-
-
 @dataclass(frozen=True)
 class QATSettings:
     """8-bit W8A8 QAT; ``scratch`` retrains with the float recipe and seed, ``finetune`` starts
@@ -156,9 +157,10 @@ class QATSettings:
 
 
 def qat_scopes(arch: str, scopes) -> tuple[str, ...]:
-    """The quantization scopes a family runs: DNN and CNN are quantized whole, once, recorded
-    as ``full`` whatever ``qat.scope`` lists; the ViT runs each listed scope."""
-    return ("full",) if arch in WHOLE_MODEL_QUANTIZED else tuple(scopes)
+    """The quantization scopes a family runs: each listed scope for a family with
+    ``scoped_qat`` (the ViT); the others (DNN, CNN) are quantized whole, once, recorded as
+    ``full`` whatever ``qat.scope`` lists."""
+    return tuple(scopes) if registry.family(arch).scoped_qat else ("full",)
 
 
 def qat_params(qat: dict[str, Any], arch: str) -> dict[str, Any]:

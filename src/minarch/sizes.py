@@ -1,19 +1,17 @@
-"""Sizes of the three model families, torch-free: class count, the ViT's fixed shape, the
-input shape each family sees and the closed-form parameter counts (docs/design.md §1).
+"""Sizes of the built-in model families, torch-free: class count, the ViT's fixed shape, the
+closed-form parameter counts (docs/design.md §1), and the input shape and parameter count of
+any registered family's configuration (``minarch.registry``).
 
 One home for them: ``minarch.models`` builds its torch modules from these constants (and
-tests/unit/test_models.py checks every closed form against a built model), while the cost
-model and the paper comparison, which must not import torch, count parameters here.
-The datasets' own image shapes are ``minarch.data.DATASETS[name].image_shape``.
+tests/unit/test_models.py checks every family's closed form against a built model), while
+the cost model and the paper comparison, which must not import torch, count parameters here.
 """
 
 from __future__ import annotations
 
 import itertools
 
-from minarch import topology as topo
-from minarch.data import DATASETS
-from minarch.settings import vit_position_kind
+from minarch import registry
 
 NUM_CLASSES = 10  # every dataset here has ten balanced classes
 VIT_GRID = 7  # patches per side
@@ -23,10 +21,9 @@ CONV_KERNEL = 3  # the CNN's one conv layer: 3x3, stride 1, no padding
 
 
 def input_shape(dataset: str, arch: str) -> tuple[int, int, int]:
-    """(C, H, W) of the images a family's first layer sees: the dataset's own, but
-    ``VIT_IMAGE_SIDE`` square for the ViT."""
-    channels, height, width = DATASETS[dataset].image_shape
-    return (channels, VIT_IMAGE_SIDE, VIT_IMAGE_SIDE) if arch == "vit" else (channels, height, width)
+    """(C, H, W) of the images a family's first layer sees: the dataset's own, or square at the
+    side the family resizes to (the ViT's ``VIT_IMAGE_SIDE``)."""
+    return registry.family(arch).input_shape(registry.dataset(dataset).image_shape)
 
 
 def dnn_parameter_count(input_dim: int, hidden: list[int], num_classes: int = NUM_CLASSES) -> int:
@@ -67,12 +64,4 @@ def vit_parameter_formula() -> str:
 
 def parameter_count(dataset: str, arch: str, topology: str, width: int) -> int:
     """Trainable parameters of one configuration of the sweep."""
-    shape = input_shape(dataset, arch)
-    if arch == "dnn":
-        channels, height, side = shape
-        return dnn_parameter_count(channels * height * side, topo.hidden_widths(topology, width))
-    if arch == "cnn":
-        return cnn_parameter_count(shape, width)
-    if arch == "vit":
-        return vit_parameter_count(shape, width, learned_positions=vit_position_kind(topology) == "learned")
-    raise ValueError(f"unknown architecture {arch!r}; known: dnn, cnn, vit")
+    return registry.family(arch).parameter_count(input_shape(dataset, arch), topology, width)

@@ -13,7 +13,10 @@ Every seed sees its own inputs ``x[s]``; nothing mixes seeds, so seed ``s`` of a
 what the model of seed ``s`` computes alone, up to float rounding (batched kernels sum in their
 own order). ``forward`` takes an optional ``quant`` (``minarch.quantize.StackedFakeQuant``)
 that fake-quantizes weights and activations at the points where the eager QAT model has its
-fake-quant modules, named as there.
+fake-quant modules, named as there. A family's stacked form is the class its registry entry
+names (``minarch.registry.Family.stacked``); tests/unit/test_stacked.py checks every
+registered family's against its eager model: outputs, every parameter and every fake-quant
+point.
 
 A seed's results do not depend on its stack-mates, to the bit on one machine: every batched
 kernel here computes each seed's slice on its own, element-wise kernels treat every element
@@ -27,12 +30,14 @@ convolution when seeds leave it (``tests/unit/test_stacked.py`` trains seeds [0,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from minarch import registry
 
 # Evaluation chunks hold at most about this many activation floats per seed (64 MiB with
 # 16 seeds); the chunk length depends on the model only, never on how many seeds are stacked.
@@ -89,10 +94,11 @@ class Stack:
     def __init__(self, arch: str, nets: Sequence[nn.Module]):
         if not nets:
             raise ValueError("a stack needs at least one model")
-        if arch not in FAMILIES:
-            raise ValueError(f"no stacked form for architecture {arch!r}; known: {', '.join(FAMILIES)}")
+        form = registry.family(arch).stacked
+        if form is None:
+            raise ValueError(f"architecture {arch!r} has no stacked form (its registry entry names none)")
         self.arch = arch
-        self.family = FAMILIES[arch](nets[0])
+        self.family = registry.resolve(form)(nets[0])
         # A stack of several seeds keeps the batched kernels when seeds leave it: a kernel
         # chosen for one model alone (groups=1 convolution) rounds differently from the
         # grouped one, so the last seed left would otherwise change kernel mid-training.
@@ -384,6 +390,3 @@ class ViTStack(_Family):
             h = act(f"{block}.mlp_residual.activation_post_process", h + linear(f"{block}.mlp.2", hidden))
         first = h.view(s, b, n, dim)[:, :, 0]
         return linear("head", norm("norm", first))
-
-
-FAMILIES: dict[str, Callable[[nn.Module], object]] = {"dnn": DNNStack, "cnn": CNNStack, "vit": ViTStack}

@@ -6,12 +6,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from minarch.data import DATASETS
+from minarch import registry
 from minarch.regimes import representative, safe_ratio, unclaimable
 
 CONFIG_KEYS = ["dataset", "arch", "topology", "width"]
 
-ARCH_TITLES = {"dnn": "DNN", "cnn": "CNN", "vit": "ViT"}
+
+def arch_title(arch: str) -> str:
+    """A family's title (``minarch.registry.Family.title``); an unregistered one's name."""
+    found = registry.families().get(arch)
+    return found.title if found is not None else arch
+
+
+def dataset_title(dataset: str) -> str:
+    """A dataset's title (``minarch.registry.Dataset.title``); an unregistered one's name."""
+    found = registry.datasets().get(dataset)
+    return found.title if found is not None else dataset
+
+
+def _scoped(arch: str) -> bool:
+    found = registry.families().get(arch)
+    return found is not None and found.scoped_qat
+
 
 # Paper, Table I.
 PAPER_TABLE1 = pd.DataFrame(
@@ -37,10 +53,10 @@ SCOPE_ORDER = ("full", "attention", "linear")
 
 def with_scope(qat_rows: pd.DataFrame) -> pd.DataFrame:
     """``qat_rows`` with a ``qat_scope`` column: rows written before scopes existed are the
-    ViT's linear-layer QAT and the DNN's and CNN's whole-model QAT."""
+    linear-layer QAT of a family with scopes (the ViT) and the others' whole-model QAT."""
     if ("qat_scope" in qat_rows and qat_rows["qat_scope"].notna().all()) or "arch" not in qat_rows:
         return qat_rows
-    implied = qat_rows["arch"].map(lambda arch: "linear" if arch == "vit" else "full")
+    implied = qat_rows["arch"].map(lambda arch: "linear" if _scoped(arch) else "full")
     scope = qat_rows["qat_scope"].fillna(implied) if "qat_scope" in qat_rows else implied
     return qat_rows.assign(qat_scope=scope)
 
@@ -74,12 +90,13 @@ def table1(
     The 8-bit gap (``gap_8bit_pct``, mean float - int8 over seeds) is QAT's under the
     representative's headline scope (``qat_scope``, ``headline_qat_rows``), and
     ``ptq_gap_8bit_pct`` post-training quantization's under the same scope (NaN where PTQ
-    was not run). When the ViT ran several scopes, its rows also get ``gap_8bit_pct_{scope}``
-    and ``ptq_gap_8bit_pct_{scope}`` for each of them."""
+    was not run). When a family with scopes (the ViT) ran several, its rows also get
+    ``gap_8bit_pct_{scope}`` and ``ptq_gap_8bit_pct_{scope}`` for each of them."""
     qat_rows = with_scope(qat_rows)
     headline = headline_qat_rows(qat_rows)
-    vit_scopes = set(qat_rows.loc[qat_rows["arch"] == "vit", "qat_scope"]) if len(qat_rows) else set()
-    scopes = [scope for scope in SCOPE_ORDER if scope in vit_scopes]
+    scoped = qat_rows["arch"].map(_scoped).astype(bool) if len(qat_rows) else None
+    ran = set(qat_rows.loc[scoped, "qat_scope"]) if len(qat_rows) else set()
+    scopes = [scope for scope in SCOPE_ORDER if scope in ran]
     rows = []
     for (dataset, arch), group in regimes.groupby(["dataset", "arch"], sort=False):
         note = unclaimable(group)
@@ -115,7 +132,7 @@ def table1(
                     ptq_gap_8bit_pct=_mean(quantized, "ptq_gap_pp"),
                     qat_scope=quantized["qat_scope"].iloc[0],
                 )
-            if arch == "vit" and len(scopes) > 1:
+            if _scoped(arch) and len(scopes) > 1:
                 for scope in scopes:
                     scoped = of(qat_rows[qat_rows["qat_scope"] == scope])
                     row[f"gap_8bit_pct_{scope}"] = scoped["gap_pp"].mean() if len(scoped) else np.nan
@@ -130,8 +147,8 @@ def table1(
             )
         rows.append(row)
     table = pd.DataFrame(rows).merge(PAPER_TABLE1, on=["dataset", "arch"], how="left")
-    order = {name: i for i, name in enumerate(DATASETS)}
-    arch_order = {name: i for i, name in enumerate(ARCH_TITLES)}
+    order = {name: i for i, name in enumerate(registry.datasets())}
+    arch_order = {name: i for i, name in enumerate(registry.families())}
     return table.sort_values(
         ["dataset", "arch"], key=lambda s: s.map(order if s.name == "dataset" else arch_order), ignore_index=True
     )
@@ -152,8 +169,8 @@ def to_markdown(table: pd.DataFrame) -> str:
     """Table I for people: ours beside the paper's, with bootstrap intervals where computed."""
     notes = table["note"] if "note" in table else pd.Series(np.nan, index=table.index)
     shown = table.assign(
-        dataset=table["dataset"].map(lambda d: DATASETS[d].title),
-        arch=table["arch"].map(ARCH_TITLES),
+        dataset=table["dataset"].map(dataset_title),
+        arch=table["arch"].map(arch_title),
         representative=[
             f"{t} w{int(w)}" if isinstance(t, str) else "none stable" if pd.isna(n) or not n else "not judged"
             for t, w, n in zip(table["topology"], table["width"], notes)

@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from minarch import data
-from minarch.data import ARRAYS, MIRROR_ENV, DataError, DatasetInfo
+from minarch import data, registry
+from minarch.data import ARRAYS, MIRROR_ENV, DataError
+from minarch.registry import Dataset
+
+
+def entry(name, title, shape, checksums, torchvision_class, unlisted=False):
+    """A tiny registry entry of 20 training and 10 test images."""
+    return Dataset(name, title, shape, checksums, torchvision_class, unlisted, train_images=20, test_images=10)
 
 
 def tiny_arrays(seed=0):
@@ -33,8 +39,7 @@ def sha256s(arrays):
 def tiny(monkeypatch):
     """Register a tiny dataset 'tiny' whose accepted checksums are those of ``tiny_arrays()``."""
     arrays = tiny_arrays()
-    monkeypatch.setitem(data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), (sha256s(arrays),), "MNIST"))
-    monkeypatch.setitem(data.EXPECTED_SHAPES, "tiny", {"x_train": (20, 4, 4), "x_test": (10, 4, 4)})
+    monkeypatch.setitem(registry.datasets(), "tiny", entry("tiny", "Tiny", (1, 4, 4), (sha256s(arrays),), "MNIST"))
     return arrays
 
 
@@ -47,10 +52,10 @@ def mirror(tmp_path, tiny):
 
 
 def test_real_dataset_tables_are_consistent():
-    assert set(data.DATASETS) == set(data.EXPECTED_SHAPES) == {"mnist", "fashion_mnist", "cifar10"}
-    for name, meta in data.DATASETS.items():
+    assert list(registry.datasets())[:3] == ["mnist", "fashion_mnist", "cifar10"]
+    for meta in registry.datasets().values():
         c, h, w = meta.image_shape
-        shape = data.EXPECTED_SHAPES[name]["x_train"]
+        shape = meta.expected_shapes["x_train"]
         assert shape[1:3] == (h, w) and (len(shape) == 3 if c == 1 else shape[3] == c)
         for checksums in meta.checksums:
             assert set(checksums) == set(ARRAYS)
@@ -67,9 +72,9 @@ def test_verify_accepts_matching_arrays(tiny):
 
 def test_verify_accepts_any_listed_checksum_set(tiny, monkeypatch):
     other = sha256s(tiny_arrays(seed=1))
-    meta = data.DATASETS["tiny"]
+    meta = registry.datasets()["tiny"]
     monkeypatch.setitem(
-        data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), (other, meta.checksums[0]), "MNIST")
+        registry.datasets(), "tiny", entry("tiny", "Tiny", (1, 4, 4), (other, meta.checksums[0]), "MNIST")
     )
     data.verify("tiny", tiny, "test")
     data.verify("tiny", tiny_arrays(seed=1), "test")
@@ -311,8 +316,7 @@ def test_load_splits_accepts_an_old_cache_only_with_known_content(tiny, tmp_path
 def two_datasets(monkeypatch, tiny, tmp_path):
     """A second tiny dataset 'other', with its own known content, and a mirror with both."""
     other = tiny_arrays(seed=1)
-    monkeypatch.setitem(data.DATASETS, "other", DatasetInfo("other", "Other", (1, 4, 4), (sha256s(other),), "MNIST"))
-    monkeypatch.setitem(data.EXPECTED_SHAPES, "other", {"x_train": (20, 4, 4), "x_test": (10, 4, 4)})
+    monkeypatch.setitem(registry.datasets(), "other", entry("other", "Other", (1, 4, 4), (sha256s(other),), "MNIST"))
     folder = tmp_path / "mirror2"
     folder.mkdir()
     np.savez(folder / "tiny.npz", **tiny)
@@ -353,7 +357,7 @@ def test_unlisted_content_is_accepted_only_under_its_recorded_name(monkeypatch, 
     """CIFAR-10's official download: content checksums not listed, so its cache is known by
     the name it recorded when torchvision's MD5 check passed."""
     monkeypatch.setitem(
-        data.DATASETS, "tiny", DatasetInfo("tiny", "Tiny", (1, 4, 4), ({n: "0" * 64 for n in ARRAYS},), "MNIST", True)
+        registry.datasets(), "tiny", entry("tiny", "Tiny", (1, 4, 4), ({n: "0" * 64 for n in ARRAYS},), "MNIST", True)
     )
     recorded = np.array([sha256s(tiny)[n] for n in ARRAYS])
     named, unnamed = tmp_path / "a" / "tiny.npz", tmp_path / "b" / "tiny.npz"
@@ -388,7 +392,7 @@ def test_dataset_version_names_the_content_not_the_source(monkeypatch, tmp_path)
     assert data.dataset_version("cifar10") == data.dataset_version("cifar10", "/b")  # both the mirror's
     monkeypatch.delenv(MIRROR_ENV)
     assert data.dataset_version("cifar10") != data.dataset_version("cifar10", "/b")  # download vs mirror
-    assert len({data.dataset_version(d, "/m") for d in data.DATASETS}) == 3
+    assert len({data.dataset_version(d, "/m") for d in registry.datasets()}) == 3
     assert str(tmp_path) not in data.dataset_version("mnist") and len(data.dataset_version("mnist")) == 12
 
 

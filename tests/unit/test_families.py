@@ -9,16 +9,17 @@ import torch
 from torch import nn
 
 from minarch import models, prune, quantize, stages
-from minarch.settings import FIXED_TOPOLOGIES, VIT_POSITIONS, PruneSettings, QATSettings, RunSpec, TrainSettings
+from minarch.families import CNN_TOPOLOGY, VIT_POSITIONS
+from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
-TOPOLOGY = {"cnn": FIXED_TOPOLOGIES["cnn"], "vit": VIT_POSITIONS["learned"]}
+TOPOLOGY = {"cnn": CNN_TOPOLOGY, "vit": VIT_POSITIONS["learned"]}
 
 MNIST, CIFAR = (1, 28, 28), (3, 32, 32)
 CIFAR_FOR_VIT = (3, 28, 28)
 
 
 def cnn(shape, channels, seed=0):
-    return models.seeded(seed, "cnn", FIXED_TOPOLOGIES["cnn"], channels, shape)
+    return models.seeded(seed, "cnn", CNN_TOPOLOGY, channels, shape)
 
 
 def vit(shape, dim, seed=0):
@@ -149,7 +150,8 @@ def test_resize_for_vit():
     assert torch.allclose(models.resize_for_vit(flat), torch.full((2, 1, 28, 28), 0.25))
     mnist = torch.randn(2, 1, 28, 28)
     assert models.resize_for_vit(mnist) is mnist
-    assert models.input_transform("vit") is models.resize_for_vit
+    transform = models.input_transform("vit")
+    assert torch.equal(transform(images), models.resize_for_vit(images))
     assert models.input_transform("cnn") is None and models.input_transform("dnn") is None
 
 

@@ -155,3 +155,11 @@ def test_every_stage_has_a_version_and_stages_running_the_same_code_share_it():
             assert (versions[a] == versions[b]) == (closures[a] == closures[b]), (a, b)
     if all(closures[stage] == closures["train"] for stage in provenance.RUN_STAGES):
         assert provenance.run_code_version() == versions["train"]  # what a row without its stage records
+
+
+def test_the_modules_the_registry_imports_by_name_are_code_of_whatever_reads_it():
+    from minarch import registry
+
+    assert provenance.IMPORTED_BY_NAME["minarch.registry"] == registry.BUILTIN
+    code = provenance.closure(("minarch.tables",))
+    assert {"minarch.registry", "minarch.families", "minarch.data"} <= set(code)

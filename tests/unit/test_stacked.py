@@ -1,6 +1,9 @@
 """stacked.py and the training loop on stacks: S seeds trained as one stacked model agree with
-S seeds trained one at a time, for every family, float and QAT; a seed's results do not
-depend on its stack-mates; a killed loop resumes with the same results."""
+S seeds trained one at a time, for every registered family (its ``examples``), float and QAT;
+a seed's stacked form covers every parameter and fake-quant point of its eager model, found
+by enumerating the eager modules; a seed's results do not depend on its stack-mates; a
+killed loop resumes with the same results. A family a plugin registers
+(``MINARCH_PLUGINS``) is checked alike."""
 
 from __future__ import annotations
 
@@ -9,23 +12,23 @@ import copy
 import pytest
 import torch
 
-from minarch import models, quantize, stacked, stages, train
+from minarch import models, quantize, registry, stacked, stages, train
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
 IMAGE = (1, 28, 28)
-# case -> (arch, topology, width); the ViT with learned positions is a case of its own
+# case -> (arch, topology, width): each registered family's examples, the first named after
+# the family, the others after their topology too (the ViT's learned positions: vit_enc2learned)
 CASES = {
-    "dnn": ("dnn", "L2e", 6),
-    "cnn": ("cnn", "conv3x3", 2),
-    "vit": ("vit", "enc2", 4),
-    "vit_learned": ("vit", "enc2learned", 4),
+    name if i == 0 else f"{name}_{topology}": (name, topology, width)
+    for name, family in registry.families().items()
+    for i, (topology, width) in enumerate(family.examples)
 }
 # how each case trains: float, and QAT under every quantization scope its family has (DNN
-# and CNN are quantized whole, ``full``; the ViT runs ``linear`` and ``full``)
+# and CNN are quantized whole, ``full``; the ViT runs each scope)
 RUNS = [
     (case, quant)
     for case in sorted(CASES)
-    for quant in (None, *(quantize.SCOPES if CASES[case][0] == "vit" else ("full",)))
+    for quant in (None, *(quantize.SCOPES if registry.family(CASES[case][0]).scoped_qat else ("full",)))
 ]
 RUN_IDS = [f"{case}-{quant or 'float'}" for case, quant in RUNS]
 QAT_RUNS = [run for run in RUNS if run[1]]
@@ -330,3 +333,11 @@ def test_a_finished_stack_is_not_trained_again_from_its_checkpoint(small, tmp_pa
     assert [r.history for r in resumed] == [r.history for r in done]
     for a, b in zip(first.buffers, again.buffers):
         assert torch.equal(a, b)
+
+
+def test_every_registered_family_has_a_stacked_form_and_examples_to_check_it_on():
+    """The training loop runs every model as a stack (one seed alone is a stack of one), so
+    each family names its stacked form, and the checks above run on its examples."""
+    for name, family in registry.families().items():
+        assert family.stacked is not None and family.examples, name
+        assert any(arch == name for arch, _, _ in CASES.values()), name

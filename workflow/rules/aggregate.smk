@@ -40,7 +40,7 @@ rule collect:
     benchmark:
         "results/benchmarks/collect/{family}_{stage}.tsv"
     wildcard_constraints:
-        family="dnn|cnn|vit|topology_sweep",
+        family=registry.wildcard_pattern([*registry.families(), TOPOLOGY_SWEEP]),
         stage="train|prune|qat",
     conda:
         "../../envs/minarch.yaml"

@@ -4,8 +4,9 @@ import sys
 from pathlib import Path
 
 from snakemake.common.configfile import load_configfile
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
+from minarch import registry
 from minarch.config import (
     TOPOLOGY_SWEEP,
     ConfigError,
@@ -15,6 +16,7 @@ from minarch.config import (
     plan_summary,
     prepare,
     sweeps,
+    with_defaults,
 )
 from minarch.cost import cluster_parameters, configuration_blocks, covering, job_request, planned_jobs
 from minarch.provenance import code_version
@@ -22,9 +24,6 @@ from minarch.records import RECORD, block_record, changed_files
 from minarch.settings import run_directory
 
 min_version("9.0")
-
-SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-
 
 def user_config_layers():
     """What the user gave, in Snakemake's order: each --configfile, then --config. Snakemake
@@ -38,19 +37,21 @@ def user_config_layers():
     return files + [dict(workflow.config_settings.config)]
 
 
+# The schema with the registered families and datasets (minarch.registry: plugins named in
+# MINARCH_PLUGINS add theirs), so not Snakemake's validate, which reads the schema file.
+SCHEMA = load_schema()
 try:
-    resolved = prepare(config, load_schema(SCHEMA), user_config_layers())
+    resolved = with_defaults(prepare(config, SCHEMA, user_config_layers()), SCHEMA)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 config.clear()  # in place: `config` is the workflow's own dict
 config.update(resolved)
-validate(config, schema=SCHEMA)  # fills the schema's defaults
 # train.device: cuda without a GPU stops each stage job with one line (minarch.stages.resolve_device).
 # Not checked here: while the Snakefile is parsed, Snakemake does not yet say whether the jobs
 # run on this machine or on a cluster's GPU nodes.
 FAMILIES = config["families"]
 SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when configured
-FIGURES = {"dnn": "fig3_dnn", "cnn": "fig4_cnn", "vit": "fig5_vit"}
+FIGURES = {name: family.figure for name, family in registry.families().items()}
 # A stage job runs a block of seeds of one configuration in one process (rules train_dnn,
 # prune_cnn, qat_vit, ... whatever the seed counts); each seed keeps its files in
 # results/runs/{dataset}/{arch}/{topology}/w{width}/seed{seed}/, and
@@ -69,7 +70,7 @@ if workflow.is_main_process:
 
 
 wildcard_constraints:
-    dataset="mnist|fashion_mnist|cifar10",
+    dataset=registry.wildcard_pattern(registry.datasets()),
     width=r"\d+",
     topology=r"[A-Za-z0-9]+",
     first=r"\d+",

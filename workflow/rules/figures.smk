@@ -16,8 +16,8 @@ rule family_figure:
     benchmark:
         "results/benchmarks/figures/fig{number}_{family}.tsv"
     wildcard_constraints:
-        family="dnn|cnn|vit",
-        number=r"\d",
+        family=registry.wildcard_pattern(registry.families()),
+        number=r"\d+",
     conda:
         "../../envs/minarch.yaml"
     params:

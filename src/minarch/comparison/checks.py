@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from minarch import registry
 from minarch import topology as topo
 from minarch.comparison.run import Run, family, integer, sci, spearman, title
 from minarch.regimes import CONFIG_KEYS, NOT_JUDGED, STABLE, representative, unclaimable
@@ -105,8 +106,6 @@ def span(low: float, high: float, unit: str = "") -> str:
     return f"{low:.{decimals}f}-{high:.{decimals}f}{unit}"
 
 
-_WIDTH_SYMBOL = {"dnn": "width", "cnn": "channels", "vit": "D"}
-_WIDTH_NOUN = {"dnn": "width", "cnn": "channel count", "vit": "D"}  # "minimum stable ..."
 _SHARE = {0.25: "quarter", 0.5: "half"}
 
 
@@ -184,7 +183,8 @@ class TopOfSweep:
         return [w for w in grid if w >= self.fraction * self.largest]
 
     def text(self, arch: str) -> str:
-        return f"in the top {_SHARE[1 - self.fraction]} ({_WIDTH_SYMBOL[arch]} >= {self.fraction * self.largest:g})"
+        symbol = registry.family(arch).width_symbol
+        return f"in the top {_SHARE[1 - self.fraction]} ({symbol} >= {self.fraction * self.largest:g})"
 
     def paper(self, arch: str) -> str:
         return f"stable only near {_width_text(arch, self.largest)}"
@@ -340,7 +340,7 @@ class MinStableWidth(Check):
     widths: WidthsIn | Neighbours | TopOfSweep
 
     def how(self, arch, dataset) -> str:
-        return f"Minimum stable {_WIDTH_NOUN[arch]} on {{dataset}}; {{criterion}}."
+        return f"Minimum stable {registry.family(arch).width_noun} on {{dataset}}; {{criterion}}."
 
     def criterion(self, arch, dataset) -> str:
         return f"agree when it is {self.widths.text(arch)}"
@@ -436,7 +436,8 @@ class RisesThroughout(Check):
     min_rho: float
 
     def how(self, arch, dataset) -> str:
-        return f"Spearman ρ between {_WIDTH_SYMBOL[arch]} and mean test accuracy on {{dataset}}; {{criterion}}."
+        symbol = registry.family(arch).width_symbol
+        return f"Spearman ρ between {symbol} and mean test accuracy on {{dataset}}; {{criterion}}."
 
     def criterion(self, arch, dataset) -> str:
         return f"agree when ρ >= {self.min_rho:g}"
@@ -544,7 +545,7 @@ class Trend(Check):
     def how(self, arch, dataset) -> str:
         name = _TREND_COLUMNS[self.column][2]
         if not self.stable_only:
-            symbol = _WIDTH_SYMBOL[arch]
+            symbol = registry.family(arch).width_symbol
             return f"Spearman ρ({symbol}, {name}) over all swept {symbol} on {{dataset}}; {{criterion}}."
         _, groups, minimum = _TREND_GROUPS[self.by]
         groups = groups.format(family=family(arch))

@@ -39,7 +39,7 @@ from minarch.comparison.claims import (
     Claim,
 )
 from minarch.comparison.run import Run, family, integer, sci, title
-from minarch.settings import vit_position_kind
+from minarch.families import vit_position_kind
 from minarch.sizes import VIT_GRID, vit_parameter_formula
 from minarch.tables import PAPER_TABLE1
 

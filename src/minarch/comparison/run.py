@@ -11,18 +11,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from minarch.data import DATASETS
+from minarch import registry
 from minarch.regimes import CONFIG_KEYS, NOT_JUDGED, PRUNE_TOLERANCE, STABLE
 from minarch.settings import schema_default
-from minarch.tables import ARCH_TITLES, safe_pruning_ratio
+from minarch.tables import arch_title, dataset_title, safe_pruning_ratio
 
 
 def title(dataset: str) -> str:
-    return DATASETS[dataset].title if dataset in DATASETS else dataset
+    return dataset_title(dataset)
 
 
 def family(arch: str) -> str:
-    return ARCH_TITLES.get(arch, arch)
+    return arch_title(arch)
 
 
 def integer(value) -> str:
@@ -69,13 +69,13 @@ class Run:
     # -- size of the run
     @cached_property
     def archs(self) -> list[str]:
-        present = set(self.regimes["arch"])
-        return [a for a in ARCH_TITLES if a in present] + sorted(present - set(ARCH_TITLES))
+        present, known = set(self.regimes["arch"]), registry.families()
+        return [a for a in known if a in present] + sorted(present - set(known))
 
     @cached_property
     def datasets(self) -> list[str]:
-        present = set(self.regimes["dataset"])
-        return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
+        present, known = set(self.regimes["dataset"]), registry.datasets()
+        return [d for d in known if d in present] + sorted(present - set(known))
 
     def widths(self, arch: str, dataset: str | None = None) -> list[int]:
         rows = self.regimes[self.regimes["arch"] == arch]
