@@ -56,8 +56,9 @@ class Family:
     parameter_count: Callable[[tuple[int, int, int], str, int], int]
     # the family's config section -> the topology names its runs are stored under
     topologies: Callable[[dict[str, Any]], list[str]]
-    # a class of minarch.stacked taking one built model, as "module:Class"; None: none
-    stacked: str | None = None
+    # its stacked form, as "module:Class": a class of minarch.stacked's kind, made from one built
+    # model; the training loop runs every model through one (a seed alone is a stack of one)
+    stacked: str
     input_side: int | None = None  # images are resized to this square side first; None: as they are
     scoped_qat: bool = False  # one QAT run per qat.scope; otherwise quantized whole, recorded as ``full``
     pruning_label: str = "smallest stable width"  # which configuration the figure's pruning panel shows
@@ -69,7 +70,8 @@ class Family:
     activation_floats: Callable[[tuple[int, int, int], str, int], int] | None = None
     cost_like: str | None = None
     qat_extra_mb: float = 0.0
-    # the JSON schema of its config section; None: the config schema file's own section
+    # the JSON schema of its config section; None: the config schema file's own section, else
+    # datasets, widths and seeds (``minarch.settings.with_registry``)
     config_schema: dict[str, Any] | None = None
     # small (topology, width) cases the unit tests check every family on
     examples: tuple[tuple[str, int], ...] = ()

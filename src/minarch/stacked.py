@@ -94,11 +94,8 @@ class Stack:
     def __init__(self, arch: str, nets: Sequence[nn.Module]):
         if not nets:
             raise ValueError("a stack needs at least one model")
-        form = registry.family(arch).stacked
-        if form is None:
-            raise ValueError(f"architecture {arch!r} has no stacked form (its registry entry names none)")
         self.arch = arch
-        self.family = registry.resolve(form)(nets[0])
+        self.family = registry.resolve(registry.family(arch).stacked)(nets[0])
         # A stack of several seeds keeps the batched kernels when seeds leave it: a kernel
         # chosen for one model alone (groups=1 convolution) rounds differently from the
         # grouped one, so the last seed left would otherwise change kernel mid-training.

@@ -173,7 +173,7 @@ def test_missing_file_is_not_reported_as_corrupt(tmp_path):
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist", "cifar10"])
 def test_size_of_every_family_matches_the_built_model(dataset):
-    from minarch import sizes
+    from minarch import registry, sizes
 
     for arch, topology, width in [
         ("dnn", "L1", 1),
@@ -184,8 +184,15 @@ def test_size_of_every_family_matches_the_built_model(dataset):
         ("vit", "enc2", 1),
         ("vit", "enc2", 16),
         ("vit", "enc2learned", 16),
+        # and every registered family's examples (a plugin's too)
+        *(
+            (name, topology, width)
+            for name, family in registry.families().items()
+            for topology, width in family.examples
+        ),
     ]:
         model = models.build(arch, topology, width, sizes.input_shape(dataset, arch))
+        assert models.arch_of(model) == arch
         assert sizes.parameter_count(dataset, arch, topology, width) == models.parameter_count(model), (arch, width)
 
 

@@ -1,7 +1,6 @@
 import functools
 import os
 import sys
-from pathlib import Path
 
 from snakemake.common.configfile import load_configfile
 from snakemake.utils import min_version
@@ -24,6 +23,7 @@ from minarch.records import RECORD, block_record, changed_files
 from minarch.settings import run_directory
 
 min_version("9.0")
+
 
 def user_config_layers():
     """What the user gave, in Snakemake's order: each --configfile, then --config. Snakemake
