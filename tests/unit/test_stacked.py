@@ -12,7 +12,7 @@ import copy
 import pytest
 import torch
 
-from minarch import models, quantize, registry, stacked, stages, train
+from minarch import models, prune, quantize, registry, stacked, stages, train
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
 IMAGE = (1, 28, 28)
@@ -67,6 +67,8 @@ def test_round_trip_keeps_each_seeds_weights(case):
             assert torch.equal(a, b), name
     names = {p.name for p in stack.family.params}
     assert names == {name for name, _ in nets[0].named_parameters()}, "every parameter is stacked"
+    prunable = {p.name for p in stack.family.params if p.prunable}
+    assert prunable == {f"{name}.weight" for name, _ in prune.prunable_weights(nets[0])}, "pruned as eager"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -205,8 +207,6 @@ def test_train_block_stacked_equals_alone_and_qat_int8_agrees(small):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_prune_block_matches_eager_pruning(case, small):
     """Stacked evaluation of every (seed, ratio) gives the rows the eager models give."""
-    from minarch import prune
-
     nets = nets_for(case, [0, 1])
     specs = specs_for(case, [0, 1])
     ratios = (0.0, 0.3, 0.7, 1.0)
