@@ -94,8 +94,7 @@ def table1(
     ``gap_8bit_pct_{scope}`` and ``ptq_gap_8bit_pct_{scope}`` for each of them."""
     qat_rows = with_scope(qat_rows)
     headline = headline_qat_rows(qat_rows)
-    scoped = qat_rows["arch"].map(_scoped).astype(bool) if len(qat_rows) else None
-    ran = set(qat_rows.loc[scoped, "qat_scope"]) if len(qat_rows) else set()
+    ran = set(qat_rows.loc[qat_rows["arch"].map(_scoped).astype(bool), "qat_scope"]) if len(qat_rows) else set()
     scopes = [scope for scope in SCOPE_ORDER if scope in ran]
     rows = []
     for (dataset, arch), group in regimes.groupby(["dataset", "arch"], sort=False):
