@@ -313,9 +313,12 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
     every setting present), with its estimated seconds."""
     params = params or CostParameters()
     found = sweeps(config)
-    jobs = [
-        Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start)
-        for d in sorted({d for spec in found.values() for d in spec["datasets"]})
+    datasets = sorted({d for spec in found.values() for d in spec["datasets"]})
+    # each dataset's cache, then the small job that writes its content version (the stage jobs' input)
+    jobs = [Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start) for d in datasets]
+    jobs += [
+        Job(f"dataset_version/{d}", "prepare", "all", d, params.process_start, [f"prepare_dataset/{d}"])
+        for d in datasets
     ]
     by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
     all_blocks = configuration_blocks(config, params)
@@ -333,7 +336,7 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
             for first, last in all_blocks[key][stage]:
                 n = last - first + 1
                 after = (
-                    [f"prepare_dataset/{dataset}"]
+                    [f"dataset_version/{dataset}"]
                     if stage == "train"
                     else [
                         name

@@ -54,7 +54,7 @@ if building_report():
 def report_dependencies():
     """(output, its inputs) for every result the report shows and the per-seed files behind
     them, as the rules below define them: the report names any output older than its inputs
-    (the dataset cache, an ancient input of the stage rules, is left out)."""
+    (the dataset cache and its version file, inputs of the stage rules, are left out)."""
     finetune = config["qat"]["mode"] == "finetune"
     pairs = []
     for sweep in SWEEPS:
