@@ -386,6 +386,9 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
             )
         )
         jobs.append(
+            Job("quantization_gaps", "aggregate", "all", "-", aggregate, [f"collect/{f}_qat" for f in families])
+        )
+        jobs.append(
             Job(
                 "paper_comparison",
                 "aggregate",

@@ -63,8 +63,8 @@ def test_plan_has_one_job_per_block_and_stage():
     counts = by_stage(jobs)
     assert counts["train"] == counts["prune"] == counts["qat"] == configurations
     assert counts["prepare"] == 2  # the dataset cache and its content version
-    # save_config, collect x 3 stages, regimes, table1, paper comparison, one figure
-    assert counts["aggregate"] == 1 + 3 + 3 + 1
+    # save_config, collect x 3 stages, regimes, table1, quantization gaps, paper comparison, one figure
+    assert counts["aggregate"] == 1 + 3 + 4 + 1
     assert "save_config" in {job.name for job in jobs}
     names = [job.name for job in jobs]
     assert len(set(names)) == len(names)
