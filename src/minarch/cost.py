@@ -451,13 +451,14 @@ def job_request(
 ) -> dict[str, int]:
     """What the job of a block of ``seeds`` seeds of ``stage`` asks a scheduler for: ``runtime``
     in minutes, the predicted seconds at ``max_epochs`` (early stopping only shortens a run)
-    times ``cluster.runtime_margin``, at least one minute; and ``mem_mb``, the estimated peak
+    times ``cluster.runtime_margin``, at least ``cluster.min_runtime``; and ``mem_mb``, the estimated peak
     of one seed (a block runs its seeds one after another) times ``cluster.memory_margin``.
     ``params`` are the cost model's (``cluster_parameters``); ``config`` is the workflow's."""
     cluster = config.get("cluster", {})
     seconds, _ = seed_job_seconds(config, params, dataset, arch, topology, width)
     predicted = job_overhead(params, dataset, arch) + seeds * seconds[stage]
-    runtime = max(1, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
+    shortest = int(cluster.get("min_runtime", schema_default("cluster", "min_runtime")))
+    runtime = max(shortest, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
     memory = math.ceil(float(cluster.get("memory_margin", 1.5)) * job_memory_mb(dataset, arch, topology, width, stage))
     return {"runtime": runtime, "mem_mb": memory}
 
