@@ -54,6 +54,7 @@ localrules:
     collect,
     regimes,
     table1,
+    quantization_gaps,
     topology_sweep,
     paper_comparison,
     family_figure,

@@ -43,12 +43,13 @@ def checkout(commit: str, into: Path) -> Path:
     return into
 
 
-def snakemake(code: Path, workdir: Path, config: Path, cores: int, *targets: str) -> subprocess.CompletedProcess:
+def snakemake(code: Path, workdir: Path, configs: list[Path], cores: int, *targets: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(code / "src")}
     if mirror_folder() is not None:
         env["MINARCH_DATA_MIRROR"] = str(mirror_folder())
     command = [SNAKEMAKE, "--snakefile", str(code / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(config), "--cores", str(cores), "--workflow-profile", "none", *targets]  # fmt: skip
+               "--configfile", *map(str, configs), "--cores", str(cores),
+               "--workflow-profile", "none", *targets]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"{code}: snakemake {' '.join(targets)} failed:\n{result.stderr[-3000:]}")
@@ -76,15 +77,15 @@ def accuracies(workdir: Path) -> dict[str, float]:
     return finals.groupby("arch")["test_acc"].mean().to_dict()
 
 
-def measure(commit: str, config: Path, cores: int, scratch: Path) -> dict:
+def measure(commit: str, configs: list[Path], cores: int, scratch: Path) -> dict:
     code = checkout(commit, scratch / f"code-{commit}")
     workdir = scratch / f"run-{commit}"
     workdir.mkdir()
-    datasets = sorted(set(re.findall(r"\b(mnist|fashion_mnist|cifar10)\b", config.read_text())))
-    snakemake(code, workdir, config, cores, *[f"resources/datasets/{d}.npz" for d in datasets])  # untimed
+    datasets = sorted(set(re.findall(r"\b(mnist|fashion_mnist|cifar10)\b", configs[0].read_text())))
+    snakemake(code, workdir, configs, cores, *[f"resources/datasets/{d}.npz" for d in datasets])  # untimed
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    result = snakemake(code, workdir, config, cores)
+    result = snakemake(code, workdir, configs, cores)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -140,14 +141,27 @@ def main(argv=None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--extra-config",
+        action="append",
+        default=[],
+        metavar="COMMIT=FILE",
+        help="a config file merged over --config for one commit only: keys only newer commits know, "
+        "so that every commit computes the same thing (e.g. qat: {scope: [linear], ptq: false})",
+    )
     args = parser.parse_args(argv)
+    extra = {}
+    for item in args.extra_config:
+        commit, _, path = item.partition("=")
+        extra.setdefault(commit, []).append(Path(path).resolve())
     load = load_line()
     scratch = Path(tempfile.mkdtemp(prefix="minarch-compare-"))
     results = []
     try:
         for commit in args.commits:
             print(f"{commit}: running ({load_line()}) ...", file=sys.stderr, flush=True)
-            results.append(measure(commit, args.config.resolve(), args.cores, scratch))
+            configs = [args.config.resolve(), *extra.get(commit, [])]
+            results.append(measure(commit, configs, args.cores, scratch))
             print(f"{commit}: {results[-1]['wall']:.0f} s wall, {results[-1]['cpu']:.0f} s CPU", file=sys.stderr)
     finally:
         for commit in args.commits:
@@ -155,7 +169,10 @@ def main(argv=None) -> int:
                 folder = str(scratch / f"code-{commit}")
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", folder], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
-    emit(report(results, args.config.resolve(), args.cores, load), str(args.output) if args.output else None)
+    text = report(results, args.config.resolve(), args.cores, load)
+    for commit, paths in extra.items():
+        text += f"\n\n`{commit}` ran with {', '.join(f'`{p.name}`' for p in paths)} merged over the config."
+    emit(text, str(args.output) if args.output else None)
     return 0
 
 

@@ -281,6 +281,44 @@ def bootstrap_mean(
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def gap_intervals(
+    qat_rows: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per configuration and quantization scope (``qat_scope``; ``tables.with_scope`` adds it to
+    rows written before scopes existed), over its seeds: the mean float and int8 test
+    accuracies, the QAT gap (``gap_pp``) and, where PTQ ran, the PTQ gap (``ptq_gap_pp``), each
+    gap with its bootstrap interval (NaN bounds from fewer seeds than ``thresholds.min_seeds``).
+    One row per scope of the same trained models: which part of a model costs accuracy in 8 bits."""
+    keys = ["dataset", "arch", "topology", "width", "qat_scope"]
+    gaps = [column for column in ("gap_pp", "ptq_gap_pp") if column in qat_rows]
+    out = []
+    for key, group in qat_rows.groupby(keys, sort=True):
+        n_seeds = group["seed"].nunique()
+        result = {
+            **dict(zip(keys, key)),
+            "n_seeds": n_seeds,
+            "float_test_acc": group["float_test_acc"].mean(),
+            "int8_test_acc": group["int8_test_acc"].mean(),
+            **({"ptq_int8_test_acc": group["ptq_int8_test_acc"].mean()} if "ptq_int8_test_acc" in group else {}),
+        }
+        for column in gaps:
+            values = group[column].to_numpy(float)
+            low = high = np.nan
+            if thresholds.enough_seeds(n_seeds) and np.isfinite(values).any():
+                low, high = bootstrap_mean(values, n_resamples, confidence, generator(seed, column, *key))
+            result.update({column: np.nanmean(values) if np.isfinite(values).any() else np.nan})
+            result.update({f"{column}_ci_low": low, f"{column}_ci_high": high})
+        out.append(result)
+    columns = [*keys, "n_seeds", "float_test_acc", "int8_test_acc"]
+    columns += ["ptq_int8_test_acc"] if "ptq_int8_test_acc" in qat_rows else []
+    columns += [f"{c}{suffix}" for c in gaps for suffix in ("", "_ci_low", "_ci_high")]
+    return pd.DataFrame(out, columns=columns).assign(n_resamples=n_resamples, confidence=confidence)
+
+
 # ---------------------------------------------------------------------------------------------
 # Table I
 

@@ -317,9 +317,12 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
     every setting present), with its estimated seconds."""
     params = params or CostParameters()
     found = sweeps(config)
-    jobs = [
-        Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start)
-        for d in sorted({d for spec in found.values() for d in spec["datasets"]})
+    datasets = sorted({d for spec in found.values() for d in spec["datasets"]})
+    # each dataset's cache, then the small job that writes its content version (the stage jobs' input)
+    jobs = [Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start) for d in datasets]
+    jobs += [
+        Job(f"dataset_version/{d}", "prepare", "all", d, params.process_start, [f"prepare_dataset/{d}"])
+        for d in datasets
     ]
     by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
     all_blocks = configuration_blocks(config, params)
@@ -337,7 +340,7 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
             for first, last in all_blocks[key][stage]:
                 n = last - first + 1
                 after = (
-                    [f"prepare_dataset/{dataset}"]
+                    [f"dataset_version/{dataset}"]
                     if stage == "train"
                     else [
                         name
@@ -385,6 +388,9 @@ def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[J
                 aggregate,
                 ["regimes", *[f"collect/{f}_{s}" for f in families for s in ("prune", "qat")]],
             )
+        )
+        jobs.append(
+            Job("quantization_gaps", "aggregate", "all", "-", aggregate, [f"collect/{f}_qat" for f in families])
         )
         jobs.append(
             Job(
@@ -444,13 +450,14 @@ def job_request(
 ) -> dict[str, int]:
     """What the job of a block of ``seeds`` seeds of ``stage`` asks a scheduler for: ``runtime``
     in minutes, the predicted seconds at ``max_epochs`` (early stopping only shortens a run)
-    times ``cluster.runtime_margin``, at least one minute; and ``mem_mb``, the estimated peak
+    times ``cluster.runtime_margin``, at least ``cluster.min_runtime``; and ``mem_mb``, the estimated peak
     of one seed (a block runs its seeds one after another) times ``cluster.memory_margin``.
     ``params`` are the cost model's (``cluster_parameters``); ``config`` is the workflow's."""
     cluster = config.get("cluster", {})
     seconds, _ = seed_job_seconds(config, params, dataset, arch, topology, width)
     predicted = job_overhead(params, dataset, arch) + seeds * seconds[stage]
-    runtime = max(1, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
+    shortest = int(cluster.get("min_runtime", schema_default("cluster", "min_runtime")))
+    runtime = max(shortest, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
     memory = math.ceil(float(cluster.get("memory_margin", 1.5)) * job_memory_mb(dataset, arch, topology, width, stage))
     return {"runtime": runtime, "mem_mb": memory}
 

@@ -41,6 +41,14 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
         "minarch.regimes",
         "minarch.tables",
     ),
+    "quantization_gaps": (
+        "minarch.confidence",
+        "minarch.io",
+        "minarch.jobs",
+        "minarch.origin",
+        "minarch.regimes",
+        "minarch.tables",
+    ),
     "topology_sweep": ("minarch.io", "minarch.jobs", "minarch.origin", "minarch.phase1", "minarch.regimes"),
     "paper_comparison": ("minarch.comparison", "minarch.io", "minarch.jobs", "minarch.origin"),
     "family_figure": (

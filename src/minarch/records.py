@@ -75,25 +75,18 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def dataset_version(path: str | os.PathLike) -> str:
     """The content of a dataset cache as one short hash of the checksums recorded in it when it
-    was made (``minarch.data``; checked against the content whenever a job loads it), so a
-    cache rebuilt with the same content has the same version."""
-    import numpy as np
+    was made (``minarch.data.cache_record``; checked against the content whenever a job loads
+    it), so a cache rebuilt with the same content has the same version."""
+    from minarch.data import DataError, cache_path, cache_record
 
-    from minarch.data import CHECKSUMS_KEY, cache_path
-
-    path = cache_path(path)  # the cache itself, or the .version file beside it (the stage rules' input)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if CHECKSUMS_KEY not in archive.files:
-                return "unrecorded"
-            checksums = [str(value) for value in archive[CHECKSUMS_KEY].tolist()]
-    except FileNotFoundError:
-        raise CheckpointError(f"dataset cache {path} is missing; run the prepare_dataset rule") from None
-    except Exception as error:
-        raise CheckpointError(
-            f"dataset cache {path} is unreadable ({type(error).__name__}); delete it to rebuild"
-        ) from None
-    return hashlib.sha256(" ".join(checksums).encode()).hexdigest()[:16]
+        # the cache itself, or the .version file beside it (the stage rules' input)
+        _, checksums = cache_record(cache_path(path))
+    except DataError as error:
+        raise CheckpointError(str(error)) from None
+    if checksums is None:
+        return "unrecorded"
+    return hashlib.sha256(" ".join(str(value) for value in checksums).encode()).hexdigest()[:16]
 
 
 def _table_stamps(path: Path, columns: list[str]) -> dict[str, set] | None:

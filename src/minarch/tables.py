@@ -231,3 +231,32 @@ def to_markdown(table: pd.DataFrame) -> str:
     for column in ("min_params", "paper_min_params", "n_seeds"):
         shown[column] = shown[column].astype("Int64")
     return shown.rename(columns=names).to_markdown(index=False, floatfmt=".4g") + "\n"
+
+
+def gaps_to_markdown(gaps: pd.DataFrame) -> str:
+    """The 8-bit gaps per configuration and scope (``confidence.gap_intervals``) for people:
+    QAT beside PTQ, each with its bootstrap interval."""
+    levels = gaps["confidence"].dropna() if "confidence" in gaps else pd.Series(dtype=float)
+    ci = f"{100 * levels.iloc[0]:.0f}% CI" if len(levels) else "CI"
+    shown = pd.DataFrame(
+        {
+            "dataset": gaps["dataset"].map(dataset_title),
+            "family": gaps["arch"].map(arch_title),
+            "topology": gaps["topology"],
+            "width": gaps["width"].astype("Int64"),
+            "scope": gaps["qat_scope"],
+            "seeds": gaps["n_seeds"].astype("Int64"),
+            "float acc %": gaps["float_test_acc"],
+            "int8 acc % (QAT)": gaps["int8_test_acc"],
+            "QAT gap pp": gaps["gap_pp"],
+            f"QAT gap {ci}": [
+                _interval(lo, hi, ".2f") for lo, hi in zip(gaps["gap_pp_ci_low"], gaps["gap_pp_ci_high"])
+            ],
+        }
+    )
+    if "ptq_gap_pp" in gaps:
+        shown["PTQ gap pp"] = gaps["ptq_gap_pp"]
+        shown[f"PTQ gap {ci}"] = [
+            _interval(lo, hi, ".2f") for lo, hi in zip(gaps["ptq_gap_pp_ci_low"], gaps["ptq_gap_pp_ci_high"])
+        ]
+    return shown.to_markdown(index=False, floatfmt=".2f") + "\n"

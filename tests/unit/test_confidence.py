@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from minarch import confidence
+from minarch import confidence, tables
 from minarch.confidence import (
     bootstrap_mean,
     bootstrap_min_stable,
@@ -320,3 +320,44 @@ def test_curve_intervals_map_parameters_to_widths_and_contain_the_estimates():
     found = curve_intervals(finals_, pd.DataFrame(prune), regimes, n_resamples=200).iloc[0]
     assert found["width_ci_low"] <= 8 <= found["width_ci_high"]
     assert found["safe_pruning_pct_ci_low"] == found["safe_pruning_pct_ci_high"] == 40
+
+
+def _qat_rows(gaps_by_scope: dict[str, list[float]], ptq: list[float]) -> pd.DataFrame:
+    rows = []
+    for scope, gaps in gaps_by_scope.items():
+        for seed, gap in enumerate(gaps):
+            float_acc = 95.0 + seed
+            rows.append(
+                dict(dataset="mnist", arch="vit", topology="enc2learned", width=8, seed=seed, qat_scope=scope,
+                     float_test_acc=float_acc, int8_test_acc=float_acc - gap, gap_pp=gap,
+                     ptq_int8_test_acc=float_acc - ptq[seed], ptq_gap_pp=ptq[seed])
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_gap_intervals_one_row_per_scope_with_intervals_around_the_means():
+    gaps = {"linear": [0.1, 0.3, 0.2], "full": [2.0, 4.0, 3.0]}
+    ptq = [5.0, 7.0, 6.0]
+    table = confidence.gap_intervals(_qat_rows(gaps, ptq), Thresholds(min_seeds=3), n_resamples=200)
+    table = table.set_index("qat_scope")
+    assert sorted(table.index) == ["full", "linear"] and (table["n_seeds"] == 3).all()
+    for scope, values in gaps.items():
+        row = table.loc[scope]
+        assert row["gap_pp"] == pytest.approx(np.mean(values))
+        assert min(values) <= row["gap_pp_ci_low"] <= row["gap_pp"] <= row["gap_pp_ci_high"] <= max(values)
+        # PTQ of the same float models: the same interval whatever the QAT scope
+        assert row["ptq_gap_pp"] == pytest.approx(6.0) and row["ptq_gap_pp_ci_low"] < 6.0 < row["ptq_gap_pp_ci_high"]
+    assert table.loc["full", "int8_test_acc"] == pytest.approx(96.0 - 3.0)
+    # deterministic, and no interval from fewer seeds than min_seeds
+    again = confidence.gap_intervals(_qat_rows(gaps, ptq), Thresholds(min_seeds=3), n_resamples=200)
+    pd.testing.assert_frame_equal(again.set_index("qat_scope"), table)
+    few = confidence.gap_intervals(_qat_rows(gaps, ptq), Thresholds(min_seeds=4), n_resamples=200)
+    assert few["gap_pp_ci_low"].isna().all() and few["gap_pp"].notna().all()
+
+
+def test_gap_intervals_without_ptq_rows_have_no_ptq_columns():
+    rows = _qat_rows({"full": [1.0, 2.0]}, [0.0, 0.0]).drop(columns=["ptq_gap_pp", "ptq_int8_test_acc"])
+    table = confidence.gap_intervals(rows, Thresholds(min_seeds=2), n_resamples=100)
+    assert "ptq_gap_pp" not in table and table["gap_pp"].item() == pytest.approx(1.5)
+    text = tables.gaps_to_markdown(table)
+    assert "PTQ" not in text and "| ViT" in text and "95% CI" in text

@@ -62,9 +62,9 @@ def test_plan_has_one_job_per_block_and_stage():
     configurations = 2 * 2
     counts = by_stage(jobs)
     assert counts["train"] == counts["prune"] == counts["qat"] == configurations
-    assert counts["prepare"] == 1
-    # save_config, collect x 3 stages, regimes, table1, paper comparison, one figure
-    assert counts["aggregate"] == 1 + 3 + 3 + 1
+    assert counts["prepare"] == 2  # the dataset cache and its content version
+    # save_config, collect x 3 stages, regimes, table1, quantization gaps, paper comparison, one figure
+    assert counts["aggregate"] == 1 + 3 + 4 + 1
     assert "save_config" in {job.name for job in jobs}
     names = [job.name for job in jobs]
     assert len(set(names)) == len(names)
@@ -312,18 +312,20 @@ def test_remaining_counts_only_the_stage_jobs_whose_block_records_exist(tmp_path
 )
 def test_a_jobs_request_covers_its_prediction_and_at_most_triples_it(key):
     """runtime >= the predicted seconds at max_epochs, and <= 3x them for every job the
-    one-minute floor allows (20 s or longer); memory grows with the model."""
+    floor of cluster.min_runtime allows; memory grows with the model."""
     config, params = cost.load_config(None), cost.CostParameters()
     seconds, _ = cost.seed_job_seconds(config, params, *key)
     for stage in cost.STAGES:
         overhead = cost.job_overhead(params, key[0], key[1])
         request = cost.job_request(config, stage, *key, params)
         assert request["runtime"] * 60 >= overhead + seconds[stage]
-        assert request["runtime"] * 60 <= max(60, 3 * (overhead + seconds[stage]))
+        floor = config["cluster"]["min_runtime"]
+        assert floor <= request["runtime"]
+        assert request["runtime"] * 60 <= max(60 * floor, 3 * (overhead + seconds[stage]))
         block = cost.job_request(config, stage, *key, params, seeds=4)  # a block asks for its seeds' time
         assert block["runtime"] * 60 >= overhead + 4 * seconds[stage] and block["mem_mb"] == request["mem_mb"]
         assert request["mem_mb"] >= config["cluster"]["memory_margin"] * cost.PROCESS_MB
-    tight = {**config, "cluster": {**config["cluster"], "runtime_margin": 1.0, "memory_margin": 1.0}}
+    tight = {**config, "cluster": {**config["cluster"], "runtime_margin": 1.0, "memory_margin": 1.0, "min_runtime": 1}}
     predicted = cost.job_overhead(params, key[0], key[1]) + seconds["train"]
     assert cost.job_request(tight, "train", *key, params)["runtime"] == max(1, math.ceil(predicted / 60))
     assert cost.job_memory_mb("cifar10", "dnn", "L4uuu", 1000) > cost.job_memory_mb("cifar10", "dnn", "L1", 5) + 1000

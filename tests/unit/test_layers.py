@@ -20,11 +20,8 @@ def loaded_after_import(modules: list[str]) -> list[str]:
 
 def test_torch_free_modules_and_those_importing_torch_lazily_load_no_torch():
     lazy = sorted({ignored.split(" -> ")[0] for ignored in TORCH_FREE["ignore_imports"]})
-    assert lazy == [
-        "minarch.config",
-        "minarch.data",
-        "minarch.io",
-    ]  # the contract's exceptions: imports inside functions
+    # the contract's exceptions: imports inside functions
+    assert lazy == ["minarch.config", "minarch.data", "minarch.io"]
     assert loaded_after_import([*TORCH_FREE["source_modules"], *lazy]) == []
 
 

@@ -61,8 +61,15 @@ def test_builds_every_output(workdir):
         "paper_comparison.md",
         "paper_comparison.html",
         "table1.html",
+        "quantization_gaps.csv",
+        "quantization_gaps.md",
+        "quantization_gaps.html",
     ]:
         assert (workdir / "results" / name).stat().st_size > 0, name
+    gaps = pd.read_csv(workdir / "results/quantization_gaps.csv")
+    # one row per configuration that ran QAT and scope: every DNN, CNN and ViT configuration, in scope full here
+    assert len(gaps) == 2 * 2 + 1 + 1 and set(gaps["qat_scope"]) == {"full"}, gaps
+    assert {"gap_pp", "gap_pp_ci_low", "ptq_gap_pp", "ptq_gap_pp_ci_high"} <= set(gaps.columns)
     runs = sorted((workdir / "results" / "runs").glob("mnist/dnn/*/w*/seed*"))
     assert len(runs) == 4 * 2 * 2  # phase 1's four depth-1/2 shapes; phase 2's squares among them
     for run in runs:
@@ -173,6 +180,7 @@ def test_report_is_self_contained_with_figures_and_tables(workdir):
         "fig5_vit.png",
         "fig2b_topologies.png",
         "table1.html",
+        "quantization_gaps.html",
         "regimes.html",
         "topology_invariance.html",
         "paper_comparison.html",
@@ -196,6 +204,7 @@ def test_deleting_one_qat_file_reruns_only_that_seed(workdir):
         "qat_dnn": 1,
         "collect": 1,
         "table1": 1,
+        "quantization_gaps": 1,
         "family_figure": 1,
         "paper_comparison": 1,
         "save_config": 1,  # the config is saved again once the outputs it describes are remade

@@ -99,6 +99,32 @@ rule table1:
         "../scripts/table1.py"
 
 
+rule quantization_gaps:
+    input:
+        qat=collected("qat"),
+    output:
+        csv="results/quantization_gaps.csv",
+        md="results/quantization_gaps.md",
+        html=report(
+            "results/quantization_gaps.html",
+            caption="../report/quantization_gaps.rst",
+            category="Tables",
+            labels={"table": "8-bit gaps per scope"},
+        ),
+    log:
+        "results/logs/quantization_gaps.log",
+    benchmark:
+        "results/benchmarks/quantization_gaps.tsv"
+    conda:
+        "../../envs/minarch.yaml"
+    params:
+        table1=config["table1"],
+        thresholds=config["regimes"],
+        code=code_version("quantization_gaps"),
+    script:
+        "../scripts/quantization_gaps.py"
+
+
 rule topology_sweep:
     input:
         train="results/collected/topology_sweep/train.parquet",

@@ -24,11 +24,15 @@ rule prepare_dataset:
 
 
 # The content version of the cache beside it (resources/datasets/{dataset}.version): what the
-# train, prune and QAT rules take as their input, marked ancient(), with the version itself as
-# a parameter. A cache rebuilt with the same content (after it was deleted, say) rewrites this
-# file and reruns no finished job; another content (CIFAR-10 from the mirror instead of the
-# official download) changes the parameter and reruns every job that read it. The caches are
-# targets of rule all (DATASET_CACHES), so a deleted one is remade before new jobs read it.
+# train, prune and QAT rules take as their input, with the version itself as a parameter.
+# Another content (CIFAR-10 from the mirror instead of the official download) changes the
+# parameter and reruns every job that read it. A cache rebuilt, touched or overwritten reruns
+# this rule and so every stage job that reads the dataset: the jobs check their seeds' stamps
+# and recompute none whose files are in place with the same data version (a few seconds a
+# job), while a cache whose content differs from its record stops the first job that reads it.
+# The edge is deliberately not ancient(): Snakemake does not evaluate a job downstream of one
+# that reruns through an ancient() input for its own reasons (snakemake#4166), so a changed
+# parameter of a stage job would go unseen in the run that remakes the cache.
 rule dataset_version:
     input:
         dataset="resources/datasets/{dataset}.npz",

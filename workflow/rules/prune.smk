@@ -5,7 +5,7 @@ for family in ARCHS:
         name:
             f"prune_{family}"
         input:
-            dataset=ancient("resources/datasets/{dataset}.version"),  # the cache beside it, by content (data.smk)
+            dataset="resources/datasets/{dataset}.version",  # the cache beside it, by content (data.smk)
             train=trained_blocks(family),
         output:
             block=block_file(family, "prune"),

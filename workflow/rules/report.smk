@@ -54,7 +54,7 @@ if building_report():
 def report_dependencies():
     """(output, its inputs) for every result the report shows and the per-seed files behind
     them, as the rules below define them: the report names any output older than its inputs
-    (the dataset cache, an ancient input of the stage rules, is left out)."""
+    (the dataset cache and its version file, inputs of the stage rules, are left out)."""
     finetune = config["qat"]["mode"] == "finetune"
     pairs = []
     for sweep in SWEEPS:
@@ -71,6 +71,8 @@ def report_dependencies():
     pairs.append(("results/regimes.html", collected("train")))
     for out in ("results/table1.csv", "results/table1.md", "results/table1.html"):
         pairs.append((out, ["results/regimes.parquet", *every_stage]))
+    for out in ("results/quantization_gaps.csv", "results/quantization_gaps.md", "results/quantization_gaps.html"):
+        pairs.append((out, collected("qat")))
     phase1 = ["results/topology_invariance.csv"] if TOPOLOGY_SWEEP in SWEEPS else []
     for out in ("results/paper_comparison.md", "results/paper_comparison.html"):
         pairs.append((out, ["results/regimes.parquet", "results/table1.csv", *every_stage, *phase1]))

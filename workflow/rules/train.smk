@@ -7,7 +7,7 @@ for family in ARCHS:
         name:
             f"train_{family}"
         input:
-            dataset=ancient("resources/datasets/{dataset}.version"),  # the cache beside it, by content (data.smk)
+            dataset="resources/datasets/{dataset}.version",  # the cache beside it, by content (data.smk)
         output:
             block=block_file(family, "train"),
         log:
