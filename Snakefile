@@ -65,4 +65,4 @@ rule all:
     default_target: True
     input:
         final_targets(),
-        DATASET_CACHES,  # a deleted cache is remade, and no finished job reruns (data.smk)
+        DATASET_CACHES,  # a deleted cache is remade; the jobs that read it recheck their seeds (data.smk)

@@ -310,8 +310,8 @@ def gap_intervals(
             low = high = np.nan
             if thresholds.enough_seeds(n_seeds) and np.isfinite(values).any():
                 low, high = bootstrap_mean(values, n_resamples, confidence, generator(seed, column, *key))
-            result.update({column: np.nanmean(values) if np.isfinite(values).any() else np.nan})
-            result.update({f"{column}_ci_low": low, f"{column}_ci_high": high})
+            mean = np.nanmean(values) if np.isfinite(values).any() else np.nan
+            result.update({column: mean, f"{column}_ci_low": low, f"{column}_ci_high": high})
         out.append(result)
     columns = [*keys, "n_seeds", "float_test_acc", "int8_test_acc"]
     columns += ["ptq_int8_test_acc"] if "ptq_int8_test_acc" in qat_rows else []

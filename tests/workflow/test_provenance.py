@@ -211,14 +211,7 @@ def test_jobs_run_the_package_of_the_workflows_own_checkout(tmp_path):
     holds only the dependencies): the Snakefile puts its own src/ first, in its process and
     on every job's PYTHONPATH, so its jobs import the second clone's package, not the one
     installed in the environment (which minarch.jobs.check_checkout would refuse)."""
-    clone = tmp_path / "clone"
-    clone.mkdir()
-    for name in ("Snakefile", "workflow", "config", "src", "profiles", "envs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, clone / name)
+    clone = clone_of_checkout(tmp_path)
     marks = tmp_path / "imported.txt"
     with open(clone / "src/minarch/__init__.py", "a") as handle:  # an edit made in the second clone
         handle.write(

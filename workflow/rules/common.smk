@@ -18,6 +18,7 @@ from minarch.config import (
     with_defaults,
 )
 from minarch.cost import cluster_parameters, configuration_blocks, covering, job_request, planned_jobs
+from minarch.data import dataset_version
 from minarch.provenance import code_version
 from minarch.records import RECORD, block_record, changed_files
 from minarch.settings import run_directory
@@ -46,9 +47,6 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 config.clear()  # in place: `config` is the workflow's own dict
 config.update(resolved)
-# train.device: cuda without a GPU stops each stage job with one line (minarch.stages.resolve_device).
-# Not checked here: while the Snakefile is parsed, Snakemake does not yet say whether the jobs
-# run on this machine or on a cluster's GPU nodes.
 FAMILIES = config["families"]
 SWEEPS = sweeps(config)  # the families, plus the phase-1 topology sweep when configured
 FIGURES = {name: family.figure for name, family in registry.families().items()}
@@ -90,6 +88,12 @@ def train_params():
         "validation_fraction": config["data"]["validation_fraction"],
         "split_seed": config["data"]["split_seed"],
     }
+
+
+def data_version(wc):
+    """The content version of the dataset a job reads (minarch.data.dataset_version): a
+    parameter of the data and stage rules (data.smk)."""
+    return dataset_version(wc.dataset, config["data"]["mirror"])
 
 
 def block_file(family, stage):

@@ -1,7 +1,6 @@
 # The verified cache of one dataset. Its parameter is the content version the configured
 # source gives (minarch.data.dataset_version), not the source's path: pointing data.mirror or
 # MINARCH_DATA_MIRROR at another folder that holds the same data reruns nothing.
-from minarch.data import dataset_version
 from minarch.provenance import code_version  # the stage rules' code parameter (minarch.provenance)
 
 
@@ -18,7 +17,7 @@ rule prepare_dataset:
         mem_mb=4000,
         runtime=30,
     params:
-        version=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
+        version=data_version,
     script:
         "../scripts/prepare_dataset.py"
 
@@ -43,7 +42,7 @@ rule dataset_version:
     conda:
         "../../envs/minarch.yaml"
     params:
-        version=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
+        version=data_version,
     script:
         "../scripts/dataset_version.py"
 

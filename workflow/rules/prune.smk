@@ -23,6 +23,6 @@ for family in ARCHS:
             train=train_params(),
             prune=config["prune"],
             code=CODE["prune"],
-            data=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
+            data=data_version,
         script:
             "../scripts/prune.py"

@@ -28,6 +28,6 @@ for family in ARCHS:
             train=train_params(),
             qat=qat_params(config["qat"], family),
             code=CODE["qat"],
-            data=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
+            data=data_version,
         script:
             "../scripts/qat.py"

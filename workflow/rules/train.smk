@@ -23,6 +23,6 @@ for family in ARCHS:
             arch=family,
             train=train_params(),
             code=CODE["train"],
-            data=lambda wc: dataset_version(wc.dataset, config["data"]["mirror"]),
+            data=data_version,
         script:
             "../scripts/train.py"
