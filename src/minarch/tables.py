@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from minarch import registry
-from minarch.regimes import representative, safe_ratio, unclaimable
+from minarch.regimes import PRUNE_TOLERANCE, representative, safe_ratio, unclaimable
 
 CONFIG_KEYS = ["dataset", "arch", "topology", "width"]
 
@@ -80,7 +80,7 @@ def safe_pruning_ratio(prune_rows: pd.DataFrame, tolerance: float) -> float:
 
 
 def table1(
-    regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame, prune_tolerance: float = 1.0
+    regimes: pd.DataFrame, prune_rows: pd.DataFrame, qat_rows: pd.DataFrame, prune_tolerance: float = PRUNE_TOLERANCE
 ) -> pd.DataFrame:
     """One row per (dataset, family) of ``regimes``: its representative model and that model's
     safe pruning % and 8-bit gap. ``note`` says why a row has no representative when the

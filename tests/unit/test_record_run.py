@@ -1,0 +1,99 @@
+"""tools/record_run.py: a record's facts come from the run's files, and README's Table I is the records'."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+
+import record_run  # noqa: E402
+
+RECORD = REPO / "docs" / "results" / "mnist-paper-recipe"
+
+TIME_V = """\tCommand being timed: "snakemake --cores 2"
+\tUser time (seconds): {user}
+\tSystem time (seconds): {system}
+\tPercent of CPU this job got: 180%
+\tElapsed (wall clock) time (h:mm:ss or m:ss): {clock}
+\tMaximum resident set size (kbytes): 123456
+"""
+
+
+def test_time_files_sum_wall_and_cpu_over_invocations(tmp_path):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text(TIME_V.format(user="100.5", system="9.5", clock="1:02:03"))
+    second.write_text(TIME_V.format(user="20", system="0", clock="4:05.50"))
+    cost = record_run.read_time_files([first, second])
+    assert cost == {"wall_s": 3723 + 245.5, "cpu_s": 130.0, "invocations": 2}
+    (tmp_path / "c.txt").write_text("not a time file")
+    with pytest.raises(ValueError, match="c.txt"):
+        record_run.read_time_files([tmp_path / "c.txt"])
+
+
+def test_disagreements_rank_cells_in_tolerances():
+    table1 = pd.DataFrame(
+        [
+            ("mnist", "dnn", 2e5, 2e4, 50.0, 60, 0.15, 0.15),  # size 1 tolerance off, pruning 1, gap 0
+            ("mnist", "vit", 5e3, 5e3, 20.0, 20, 3.0, 10.66),  # gap 7.66 tolerances off
+        ],
+        columns=[
+            "dataset", "arch", "min_params", "paper_min_params", "safe_pruning_pct",
+            "paper_safe_pruning_pct", "gap_8bit_pct", "paper_8bit_gap_pct",
+        ],
+    )  # fmt: skip
+    ranked = record_run.disagreements(table1)
+    assert list(ranked["cell"][:1]) == ["8-bit gap (pp)"] and ranked["arch"][0] == "vit"
+    assert ranked["tolerances"][0] == pytest.approx(7.66)
+    dnn = ranked[ranked["arch"] == "dnn"].set_index("cell")["tolerances"]
+    assert dnn["smallest stable size"] == pytest.approx(1.0)
+    assert dnn["safe pruning %"] == pytest.approx(1.0)
+    assert dnn["8-bit gap (pp)"] == pytest.approx(0.0)
+
+
+def _workdir_from_record(tmp_path: Path) -> Path:
+    """A finished run's results/ folder rebuilt from the recorded MNIST run's files."""
+    results = tmp_path / "run" / "results"
+    (results / "figures").mkdir(parents=True)
+    for name in ("config.yaml", "table1.csv", "table1.md", "regimes.csv", "paper_comparison.md"):
+        shutil.copy2(RECORD / name, results / name)
+    for figure in RECORD.glob("fig*.png"):
+        shutil.copy2(figure, results / "figures" / figure.name)
+    shutil.copytree(RECORD / "collected", results / "collected")
+    return tmp_path / "run"
+
+
+def test_record_copies_the_run_and_writes_its_facts(tmp_path):
+    workdir = _workdir_from_record(tmp_path)
+    (workdir / "time.1.txt").write_text(TIME_V.format(user="3600", system="0", clock="30:00"))
+    dest = tmp_path / "docs" / "results" / "copy"
+    facts = record_run.record(workdir, dest, "abc1234", [workdir / "time.1.txt"]).read_text()
+    for name in ("config.yaml", "table1.csv", "paper_comparison.md", "fig3_dnn.png", "collected/vit/qat.parquet"):
+        assert (dest / name).read_bytes() == (RECORD / name).read_bytes()
+    assert "commit `abc1234`" in facts and "`e02f85ca700d`" in facts
+    assert "wall 30.0 min, CPU 1.00 hours" in facts
+    # the ViT's 8-bit gap (-0.04 pp against 10.66 pp) is the recorded run's largest disagreement
+    ranked = facts.split("largest distance first")[1]
+    first_row = next(line for line in ranked.splitlines() if line.startswith("| MNIST"))
+    assert "ViT" in first_row and "8-bit gap" in first_row
+    finals = pd.read_parquet(RECORD / "collected" / "dnn" / "train.parquet").query("kind == 'final'")
+    dnn_row = next(line for line in facts.splitlines() if line.startswith("| dnn"))
+    assert [cell.strip() for cell in dnn_row.strip("|").split("|")][1:4] == ["32", "5", str(len(finals))]
+
+
+def test_record_refuses_an_unfinished_run(tmp_path):
+    (tmp_path / "results").mkdir()
+    with pytest.raises(SystemExit, match="no table1.csv, config.yaml"):
+        record_run.record(tmp_path, tmp_path / "dest", "abc1234", [])
+
+
+def test_readme_table_is_the_records_table():
+    written, wanted = record_run.readme_table(REPO / "README.md")
+    assert written == wanted, "README's Table I is not the records': run tools/record_run.py table --readme README.md"
+    for row in pd.read_csv(RECORD / "table1.csv").itertuples():
+        assert f"{row.min_params:,.0f}" in written and f"{row.gap_8bit_pct:+.2f} pp" in written

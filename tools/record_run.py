@@ -1,0 +1,281 @@
+"""Record a finished run under ``docs/results/<name>/``, and build README's Table I from the records.
+
+``record`` copies what a run's reader needs from its working directory (the merged config,
+Table I with intervals, the regimes, the quantization gaps, the paper comparison, the figures
+and the collected per-seed tables) and writes ``run.md``: the facts of the run that no
+aggregate holds, measured rather than remembered:
+
+- the code: the commit named on the command line and the ``minarch_source_hash`` values of
+  the per-seed rows (one value when the whole run used one version of the code);
+- its size: configurations, seeds and training runs per family, and the epochs runs stopped at;
+- its cost: wall and CPU time summed over the ``/usr/bin/time -v`` files of its invocations (a
+  run resumed after a stop has several), beside the cost model's prediction for its config
+  (``benchmarks/cost_model.py``, an upper bound: no early stopping);
+- its Table I cells ranked by how far they are from the paper's, in units of the paper
+  comparison's own tolerance (a factor 10 in size, 10 pp of pruning, 1 pp of 8-bit gap), so
+  that the largest disagreements a record's README explains are the measured ones.
+
+``table`` prints the Markdown of every Table I row of the records it is given, ours beside
+the paper's, with 95% intervals and the record each row comes from; README's Results section
+holds that output between ``<!-- table1 ... -->`` markers (the test suite checks they agree).
+
+Usage::
+
+    python tools/record_run.py record WORKDIR docs/results/NAME --commit SHA --time WORKDIR/time.*.txt
+    python tools/record_run.py table docs/results/mnist-paper-recipe docs/results/...
+    python tools/record_run.py table --readme README.md   # after naming a new record in its marker
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
+
+from minarch.tables import arch_title, dataset_title  # noqa: E402  (after src/ is on the path)
+
+# results/<file> -> the record's file; the last ones exist only in runs with a QAT stage or newer code
+COPIED = (
+    "config.yaml",
+    "table1.md",
+    "table1.csv",
+    "regimes.csv",
+    "paper_comparison.md",
+    "quantization_gaps.md",
+    "quantization_gaps.csv",
+)
+STAGES = ("train", "prune", "qat")
+# The paper comparison's tolerances (``minarch.comparison``): a size within a factor 10, a
+# pruning ratio within 10 pp, an 8-bit gap within 1 pp.
+SIZE_FACTOR, PRUNING_PP, GAP_PP = 10.0, 10.0, 1.0
+
+
+def read_time_files(paths: list[Path]) -> dict[str, float]:
+    """Wall and CPU seconds (user + system of the process tree) summed over ``/usr/bin/time -v`` files."""
+    wall = cpu = 0.0
+    for path in paths:
+        text = path.read_text()
+        clock = re.search(r"Elapsed \(wall clock\) time.*?\): (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)", text)
+        user = re.search(r"User time \(seconds\): ([\d.]+)", text)
+        system = re.search(r"System time \(seconds\): ([\d.]+)", text)
+        if not (clock and user and system):
+            raise ValueError(f"{path} is not the output of /usr/bin/time -v")
+        hours, minutes, seconds = clock.groups()
+        wall += 3600 * float(hours or 0) + 60 * float(minutes) + float(seconds)
+        cpu += float(user.group(1)) + float(system.group(1))
+    return {"wall_s": wall, "cpu_s": cpu, "invocations": len(paths)}
+
+
+def disagreements(table1: pd.DataFrame) -> pd.DataFrame:
+    """Every Table I cell with ours, the paper's and the distance between them in units of the
+    comparison's tolerance (above 1: outside it), largest first."""
+    rows = []
+    for row in table1.itertuples(index=False):
+        cells = [
+            ("smallest stable size", row.min_params, row.paper_min_params, _size_distance),
+            ("safe pruning %", row.safe_pruning_pct, row.paper_safe_pruning_pct, _linear(PRUNING_PP)),
+            ("8-bit gap (pp)", row.gap_8bit_pct, row.paper_8bit_gap_pct, _linear(GAP_PP)),
+        ]
+        for what, ours, paper, distance in cells:
+            if pd.notna(ours) and pd.notna(paper):
+                rows.append((row.dataset, row.arch, what, ours, paper, distance(ours, paper)))
+    frame = pd.DataFrame(rows, columns=["dataset", "arch", "cell", "ours", "paper", "tolerances"])
+    return frame.sort_values("tolerances", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _size_distance(ours: float, paper: float) -> float:
+    return abs(math.log(ours / paper)) / math.log(SIZE_FACTOR) if ours > 0 and paper > 0 else math.inf
+
+
+def _linear(tolerance: float):
+    return lambda ours, paper: abs(ours - paper) / tolerance
+
+
+def run_size(collected: Path) -> pd.DataFrame:
+    """Per family: configurations, seeds per configuration, training runs and the epochs they
+    stopped at (mean, and the share that ran to max_epochs)."""
+    rows = []
+    for family_dir in sorted(p for p in collected.iterdir() if (p / "train.parquet").is_file()):
+        train = pd.read_parquet(family_dir / "train.parquet")
+        finals = train[train["kind"] == "final"]
+        full_length = finals["stopped_epoch"] >= finals["train_max_epochs"]
+        keys = ["dataset", "arch", "topology", "width"]
+        rows.append(
+            {
+                "family": family_dir.name,
+                "configurations": finals.groupby(keys).ngroups,
+                "seeds": ", ".join(str(n) for n in sorted(finals.groupby(keys)["seed"].nunique().unique())),
+                "training runs": len(finals),
+                "mean stopped epoch": round(float(finals["stopped_epoch"].mean()), 1),
+                "ran to max_epochs": f"{100 * float(full_length.mean()):.0f}%",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def source_hashes(collected: Path) -> list[str]:
+    found: set[str] = set()
+    for path in sorted(collected.glob("*/*.parquet")):
+        frame = pd.read_parquet(path, columns=["minarch_source_hash"])
+        found |= set(frame["minarch_source_hash"].dropna().astype(str))
+    return sorted(found)
+
+
+def predicted(config: Path) -> str:
+    """The cost model's summary for ``config`` on 2 cores (benchmarks/cost_model.py)."""
+    command = [sys.executable, str(REPO / "benchmarks" / "cost_model.py"), str(config), "--cores", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if result.returncode != 0:
+        return f"(the cost model failed: {result.stderr.strip().splitlines()[-1:]})"
+    total = re.search(r"\*\*total\*\* \| \| \*\*([\d,]+)\*\* \| \| \| \*\*([\d.,]+)\*\*", result.stdout)
+    wall = re.search(r"^\| 2 \| (.+) \|$", result.stdout, re.MULTILINE)
+    if not (total and wall):
+        return "(the cost model's output was not understood)"
+    return f"{total.group(1)} jobs, {total.group(2)} CPU-hours, {wall.group(1)} on 2 cores"
+
+
+def record(workdir: Path, dest: Path, commit: str, time_files: list[Path], config: Path | None = None) -> Path:
+    """Copy the run's aggregates, figures and per-seed tables into ``dest`` and write ``dest/run.md``."""
+    results = workdir / "results"
+    missing = [name for name in ("table1.csv", "config.yaml") if not (results / name).is_file()]
+    if missing:
+        raise SystemExit(f"record_run: {results} has no {', '.join(missing)}: is the run finished?")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        if (results / name).is_file():
+            shutil.copy2(results / name, dest / name)
+    for figure in sorted((results / "figures").glob("*.png")):
+        shutil.copy2(figure, dest / figure.name)
+    for table in sorted((results / "collected").glob("*/*.parquet")):
+        target = dest / "collected" / table.parent.name / table.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(table, target)
+    lines = [f"# Facts of the run recorded in `{dest.name}` (written by `tools/record_run.py`)", ""]
+    hashes = source_hashes(results / "collected")
+    lines += [
+        f"- **Code**: commit `{commit}`; per-seed rows from source hash{'es' if len(hashes) != 1 else ''} "
+        f"{', '.join(f'`{h}`' for h in hashes)}"
+        + ("" if len(hashes) == 1 else " (**more than one version of the code**)"),
+    ]
+    if time_files:
+        cost = read_time_files(time_files)
+        lines.append(
+            f"- **Cost**: wall {cost['wall_s'] / 60:.1f} min, CPU {cost['cpu_s'] / 3600:.2f} hours "
+            f"(user + system of the Snakemake process tree, {cost['invocations']} invocation(s))"
+        )
+    if config is not None:
+        prediction = predicted(config)
+        lines.append(f"- **Cost model's prediction** for `{config.name}` (upper bound, built-in table): {prediction}")
+    lines += ["", "## Size", "", run_size(results / "collected").to_markdown(index=False), ""]
+    table1 = pd.read_csv(results / "table1.csv")
+    ranked = disagreements(table1)
+    ranked.insert(0, "row", [f"{dataset_title(d)} {arch_title(a)}" for d, a in zip(ranked["dataset"], ranked["arch"])])
+    lines += [
+        "## Table I cells against the paper's, largest distance first",
+        "",
+        f"Distance in tolerances of the paper comparison: sizes in factors of {SIZE_FACTOR:g}, "
+        f"pruning in {PRUNING_PP:g} pp, gaps in {GAP_PP:g} pp; above 1 is a disagreement.",
+        "",
+        ranked.drop(columns=["dataset", "arch"]).to_markdown(index=False, floatfmt=".3g"),
+        "",
+    ]
+    (dest / "run.md").write_text("\n".join(lines))
+    return dest / "run.md"
+
+
+# ---------------------------------------------------------------------------- README's Table I
+def _interval(low: float, high: float, fmt: str) -> str:
+    return f" [{fmt.format(low)}, {fmt.format(high)}]" if pd.notna(low) and pd.notna(high) else ""
+
+
+def _power(value: float) -> str:
+    """The paper's sizes as it prints them: 2e4, 3e6."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def table(records: list[Path], root: Path = Path(".")) -> str:
+    """Every Table I row of ``records`` (folders holding a ``table1.csv``, relative to ``root``,
+    as links from there), ours beside the paper's."""
+    lines = [
+        "| dataset | family | smallest stable (params) | paper | safe pruning | paper | 8-bit gap | paper | record |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for folder in records:
+        frame = pd.read_csv(root / folder / "table1.csv")
+        for row in frame.itertuples(index=False):
+            size = "none"
+            if pd.notna(row.min_params):
+                size = f"{row.min_params:,.0f} (`{row.topology}` w{row.width:.0f})"
+                if row.min_params_ci_low != row.min_params_ci_high:
+                    size += _interval(row.min_params_ci_low, row.min_params_ci_high, "{:,.0f}")
+            pruning = (
+                f"{row.safe_pruning_pct:.0f}%"
+                + _interval(row.safe_pruning_pct_ci_low, row.safe_pruning_pct_ci_high, "{:.0f}")
+                if pd.notna(row.safe_pruning_pct)
+                else "—"
+            )
+            gap = (
+                f"{row.gap_8bit_pct:+.2f} pp" + _interval(row.gap_8bit_pct_ci_low, row.gap_8bit_pct_ci_high, "{:+.2f}")
+                if pd.notna(row.gap_8bit_pct)
+                else "—"
+            )
+            lines.append(
+                f"| {dataset_title(row.dataset)} | {arch_title(row.arch)} | {size} | {_power(row.paper_min_params)} | "
+                f"{pruning} | {row.paper_safe_pruning_pct:.0f}% | {gap} | {row.paper_8bit_gap_pct:.2f} pp | "
+                f"[`{folder.name}`]({folder.as_posix()}/) |"
+            )
+    return "\n".join(lines)
+
+
+README_BLOCK = re.compile(r"<!-- table1: (?P<records>[^>]*?) -->\n(?P<table>.*?)<!-- /table1 -->\n", re.DOTALL)
+
+
+def readme_table(readme: Path) -> tuple[str, str]:
+    """README's Table I block as written, and as ``table`` writes it from the records its marker names."""
+    match = README_BLOCK.search(readme.read_text())
+    if match is None:
+        raise ValueError(f"{readme} has no <!-- table1: RECORD ... --> block")
+    return match["table"], table([Path(name) for name in match["records"].split()], readme.parent) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    rec = commands.add_parser("record", help="copy a finished run into a record folder and write its run.md")
+    rec.add_argument("workdir", type=Path, help="the run's working directory (holding results/)")
+    rec.add_argument("dest", type=Path, help="the record folder, e.g. docs/results/NAME")
+    rec.add_argument("--commit", required=True, help="the commit the run's checkout was at")
+    rec.add_argument("--time", type=Path, nargs="*", default=[], help="/usr/bin/time -v outputs of its invocations")
+    rec.add_argument("--config", type=Path, help="the run's --configfile, for the cost model's prediction")
+    tab = commands.add_parser("table", help="print README's Table I rows from record folders")
+    tab.add_argument("records", type=Path, nargs="*", help="record folders (default: those README's block names)")
+    tab.add_argument("--readme", type=Path, help="rewrite this README's <!-- table1: ... --> block in place")
+    args = parser.parse_args(argv)
+    if args.command == "record":
+        print(record(args.workdir, args.dest, args.commit, args.time, args.config))
+    elif args.readme:
+        written, wanted = readme_table(args.readme)
+        text = args.readme.read_text()
+        match = README_BLOCK.search(text)
+        args.readme.write_text(text[: match.start("table")] + wanted + text[match.end("table") :])
+        print(f"{args.readme}: Table I block {'unchanged' if written == wanted else 'rewritten'}")
+    elif args.records:
+        print(table(args.records))
+    else:
+        print(readme_table(REPO / "README.md")[1], end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
