@@ -4,7 +4,7 @@ the widest MLPs of the sweep and the largest CNN and ViT: where more threads per
     .venv/bin/python benchmarks/thread_scaling.py --output benchmarks/reports/thread_scaling.md
 
 Run it on an idle machine: a thread that shares its core with another job measures nothing.
-The step is the workflow's (``cost_model.cpu_steps``: the engine's indexing, forward, loss,
+The step is the workflow's (``calibration.cpu_steps``: the engine's indexing, forward, loss,
 backward and Adam on a stack of one seed); subnormals flushed as in every job.
 """
 
@@ -15,7 +15,7 @@ import time
 
 import torch
 from _common import dataset_path, emit, load_line
-from cost_model import cpu_steps
+from calibration import cpu_steps
 
 from minarch import models, stages
 from minarch.jobs import setup_torch

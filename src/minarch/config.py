@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 from minarch import registry
 from minarch import topology as topo
-from minarch.settings import SCHEMA_PATH, RunSpec, load_schema
+from minarch.settings import SCHEMA_PATH, RunSpec, load_schema, section_defaults
 
+DEFAULT_CONFIG = SCHEMA_PATH.parents[2] / "config" / "config.yaml"  # the workflow's own config
 TOPOLOGY_SWEEP = "topology_sweep"
 # The sections that say *what* runs: a config file that names one replaces it whole, so a
 # small config never inherits the default config's families, seeds or phase 1.
@@ -238,6 +239,22 @@ def with_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
     return filled
 
 
+def load_config(path: str | Path | None = None, default: str | Path = DEFAULT_CONFIG) -> dict[str, Any]:
+    """The config ``snakemake [--configfile path]`` runs: ``path`` merged over the default
+    config as the workflow merges it (key by key, the sweep whole: ``merge_layers``), checked
+    (``prepare``; a ConfigError names the problem) and with the schema's defaults for the keys
+    of a section neither file gives."""
+    layers = [] if path is None else [load_yaml(path) or {}]
+    if layers and not isinstance(layers[0], dict):
+        raise ConfigError(f"config error in {path}: the file must hold keys at the top level")
+    schema = load_schema()
+    config = prepare(merge_layers(load_yaml(default) or {}, *layers), schema, layers)
+    for section, spec in schema["properties"].items():
+        if spec.get("type") == "object" and "default" in spec:  # the settings sections
+            config[section] = {**section_defaults(section), **config.get(section, {})}
+    return config
+
+
 def topologies_of(family: str, spec: dict[str, Any]) -> list[str]:
     """The topology names of a family's config section (``minarch.registry.Family.topologies``):
     a DNN section lists its topologies, a ViT section its position embeddings; the CNN has one
@@ -340,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             if not isinstance(layer, dict):
                 raise ConfigError(f"config error in {path}: the file must hold keys at the top level")
         schema = load_schema()
-        default = load_yaml(SCHEMA_PATH.parents[2] / "config" / "config.yaml")
+        default = load_yaml(DEFAULT_CONFIG)
         merged = default
         for layer in layers:
             merged = deep_merge(merged, layer)

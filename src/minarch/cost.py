@@ -1,10 +1,11 @@
-"""Cost model of a sweep: Snakemake jobs, CPU-hours per sweep and stage, and wall time on a
-given number of cores, before running it. Torch-free (imports in well under a second).
+"""Cost model of the workflow's jobs: the CPU seconds of a seed's train, prune and QAT work,
+the blocks of seeds a stage job runs, and what each cluster job asks a scheduler for. Torch-free
+(the Snakefile imports it at parse time).
 
 The model, per job (one process, ``train.threads`` torch threads, 1 by default):
 
 - every job pays a process start (interpreter, Snakemake script preamble, ``import torch``
-  and minarch) and loads its dataset;
+  and minarch) and loads its dataset (``job_overhead``);
 - a **train** job trains its one seed for ``max_epochs x epoch_fraction`` float epochs, then
   evaluates the final model on every split (7 test-set evaluations' worth);
 - a **prune** job evaluates its seed at every ratio (one test-set evaluation each) plus
@@ -20,54 +21,37 @@ evaluation, per QAT epoch, per test-set evaluation), interpolated log-log in the
 count (proportional to it beyond the largest measured size) and linearly between depths.
 ``DEFAULT_POINTS`` are read from ``cost_points.csv`` beside this module (package data),
 measured on the 2-core development machine by ``benchmarks/cost_model.py --calibrate
---points-out`` that file; ``from_measurements`` takes them from a finished run instead
-(per-epoch ``seconds`` of ``train.parquet``, QAT seconds of ``qat.parquet``, Snakemake's
-benchmark files for the per-job overhead).
+--points-out`` that file; ``cluster.cost_points`` names another such CSV (``cluster_parameters``).
 
-The jobs are the workflow's: the config is merged and checked as the Snakefile does
-(``minarch.config.merge_layers`` / ``prepare``, the schema's defaults), the configurations
-and their seed counts come from ``minarch.config``, parameter counts from ``minarch.sizes``.
-The same per-job prediction sizes each cluster job's request (``job_request``).
+A config is the workflow's, as ``minarch.config.load_config`` returns it (merged and checked as
+the Snakefile does, with the schema's defaults); the configurations and their seed counts come
+from ``minarch.config``, parameter counts from ``minarch.sizes``. A stage job runs a block of
+seeds sized to ``cluster.job_minutes`` (``block_size``), and the same per-job prediction sizes
+its cluster request (``job_request``). Epochs are an upper bound by default (early stopping
+only shortens runs; ``CostParameters.epoch_fraction``).
 
-Epochs are an upper bound by default (early stopping only shortens runs); set
-``epoch_fraction`` from a finished sweep (``measured_epoch_fraction``).
+What only plans or calibrates lives with the model's command line, ``benchmarks/cost_model.py``:
+the plan of every job of a sweep, its wall time on N cores and the progress of a workflow
+folder in ``benchmarks/planner.py``; the calibration of the points on this machine, or from a
+finished run's outputs, in ``benchmarks/calibration.py``.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
-import dataclasses
-import heapq
 import itertools
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minarch import records, registry
-from minarch.config import (
-    TOPOLOGY_SWEEP,
-    ConfigError,
-    configurations,
-    load_schema,
-    load_yaml,
-    merge_layers,
-    prepare,
-    sweeps,
-)
-from minarch.settings import schema_default, section_defaults
-from minarch.sizes import (
-    NUM_CLASSES,  # noqa: F401  (also the regimes' chance level)
-    input_shape,
-    parameter_count,
-)
+from minarch import registry
+from minarch.config import configurations
+from minarch.settings import schema_default
+from minarch.sizes import input_shape, parameter_count
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 POINTS_CSV = Path(__file__).with_name("cost_points.csv")  # the built-in calibration, shipped with the package
 STAGES = ("train", "prune", "qat")
 COLUMNS = ("epoch", "qat_epoch", "test_eval")
@@ -90,7 +74,8 @@ class Point:
 
 
 def read_points(path: str | Path) -> list[Point]:
-    """Measured points from a CSV with ``Point``'s fields as columns (``write_points``)."""
+    """Measured points from a CSV with ``Point``'s fields as columns (``benchmarks/calibration.py``
+    writes it: ``write_points``)."""
     with open(path, newline="") as handle:
         return [
             Point(
@@ -104,15 +89,6 @@ def read_points(path: str | Path) -> list[Point]:
             )
             for r in csv.DictReader(handle)
         ]
-
-
-def write_points(points: Iterable[Point], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in dataclasses.fields(Point)])
-        writer.writeheader()
-        writer.writerows(dataclasses.asdict(p) for p in points)
 
 
 # Measured on the 2-core development machine, one torch thread, CPU seconds (robust to the
@@ -190,42 +166,13 @@ def depth_of(arch: str, topology: str) -> int:
     return registry.family(arch).depth(topology)
 
 
-# ---------------------------------------------------------------------------- config
-def load_config(path: str | Path | None = None, default: str | Path = DEFAULT_CONFIG) -> dict[str, Any]:
-    """The config ``snakemake [--configfile path]`` runs: ``path`` merged over the default
-    config as the workflow merges it (key by key, the sweep whole: ``minarch.config.merge_layers``),
-    checked (``minarch.config.prepare``; a ConfigError names the problem) and with the schema's
-    defaults for the keys of a section neither file gives."""
-    layers = [] if path is None else [load_yaml(path) or {}]
-    if layers and not isinstance(layers[0], dict):
-        raise ConfigError(f"config error in {path}: the file must hold keys at the top level")
-    schema = load_schema()
-    config = prepare(merge_layers(load_yaml(default) or {}, *layers), schema, layers)
-    for section, spec in schema["properties"].items():
-        if spec.get("type") == "object" and "default" in spec:  # the settings sections
-            config[section] = {**section_defaults(section), **config.get(section, {})}
-    return config
-
-
 # ---------------------------------------------------------------------------- jobs
-@dataclass
-class Job:
-    name: str
-    stage: str  # prepare, train, prune, qat, aggregate
-    sweep: str  # family or topology_sweep; "all" for the shared jobs
-    dataset: str
-    seconds: float  # CPU seconds of the job (= its wall seconds with one thread)
-    after: list[str] = field(default_factory=list)
-    seeds: int = 0
-    epochs: float = 0.0  # training epochs (float or QAT) over the job's seeds
-
-
 def seed_job_seconds(
     config: dict[str, Any], params: CostParameters, dataset: str, arch: str, topology: str, width: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     """CPU seconds of one seed's train, prune and QAT work (without the job's process start and
-    data loading, ``job_overhead``), and the epochs each trains; ``config`` as ``load_config``
-    returns it."""
+    data loading, ``job_overhead``), and the epochs each trains; ``config`` as
+    ``minarch.config.load_config`` returns it."""
     train_cfg, prune_cfg, qat_cfg = config["train"], config["prune"], config["qat"]
     max_epochs = int(train_cfg["max_epochs"]) * params.epoch_fraction
     finetune = int(prune_cfg["finetune_epochs"]) * sum(1 for r in prune_cfg["ratios"] if r > 0)
@@ -312,102 +259,6 @@ def covering(blocks: list[tuple[int, int]], first: int, last: int) -> list[tuple
     return [(a, b) for a, b in blocks if a <= last and b >= first]
 
 
-def plan(config: dict[str, Any], params: CostParameters | None = None) -> list[Job]:
-    """Every job of the default target ``all`` for ``config`` (as ``load_config`` returns it:
-    every setting present), with its estimated seconds."""
-    params = params or CostParameters()
-    found = sweeps(config)
-    datasets = sorted({d for spec in found.values() for d in spec["datasets"]})
-    # each dataset's cache, then the small job that writes its content version (the stage jobs' input)
-    jobs = [Job(f"prepare_dataset/{d}", "prepare", "all", d, params.process_start) for d in datasets]
-    jobs += [
-        Job(f"dataset_version/{d}", "prepare", "all", d, params.process_start, [f"prepare_dataset/{d}"])
-        for d in datasets
-    ]
-    by_sweep: dict[tuple[str, str], list[str]] = defaultdict(list)  # (sweep, stage) -> job names
-    all_blocks = configuration_blocks(config, params)
-    for key, entry in sorted(configurations(config).items(), key=lambda kv: str(kv[0])):
-        dataset, arch, topology, width = key
-        members = entry["sweeps"]  # its family owns it in the tables
-        families = [m for m in members if m != TOPOLOGY_SWEEP]
-        owner = families[0] if families else members[0]
-        seconds, epochs = seed_job_seconds(config, params, dataset, arch, topology, width)
-        overhead = job_overhead(params, dataset, arch)
-        configuration = f"{dataset}/{arch}/{topology}/w{width}"
-        names: dict[str, list[tuple[tuple[int, int], str]]] = {}
-        for stage in STAGES:
-            names[stage] = []
-            for first, last in all_blocks[key][stage]:
-                n = last - first + 1
-                after = (
-                    [f"dataset_version/{dataset}"]
-                    if stage == "train"
-                    else [
-                        name
-                        for block, name in names["train"]
-                        if block in covering(all_blocks[key]["train"], first, last)
-                    ]
-                )
-                job = Job(
-                    f"{stage}/{configuration}/seeds{first}-{last}", stage, owner, dataset,
-                    overhead + n * seconds[stage], after, n, n * epochs[stage],
-                )  # fmt: skip
-                jobs.append(job)
-                names[stage].append(((first, last), job.name))
-                for member in members if stage == "train" else families:
-                    if first < found[member]["seeds"]:
-                        by_sweep[(member, stage)].append(job.name)
-    families = [name for name in found if name != TOPOLOGY_SWEEP]
-    aggregate = params.aggregate_seconds
-    jobs.append(Job("save_config", "aggregate", "all", "-", aggregate))  # results/config.yaml, for the report
-    for name in found:
-        for stage in STAGES if name in families else ("train",):
-            jobs.append(
-                Job(
-                    f"collect/{name}_{stage}",
-                    "aggregate",
-                    name,
-                    "-",
-                    aggregate,
-                    by_sweep[(name, stage)],
-                )
-            )
-    if TOPOLOGY_SWEEP in found:
-        jobs.append(
-            Job(TOPOLOGY_SWEEP, "aggregate", TOPOLOGY_SWEEP, "-", aggregate, [f"collect/{TOPOLOGY_SWEEP}_train"])
-        )
-        jobs.append(Job(f"figure/{TOPOLOGY_SWEEP}", "aggregate", TOPOLOGY_SWEEP, "-", aggregate, [TOPOLOGY_SWEEP]))
-    if families:
-        jobs.append(Job("regimes", "aggregate", "all", "-", aggregate, [f"collect/{f}_train" for f in families]))
-        jobs.append(
-            Job(
-                "table1",
-                "aggregate",
-                "all",
-                "-",
-                aggregate,
-                ["regimes", *[f"collect/{f}_{s}" for f in families for s in ("prune", "qat")]],
-            )
-        )
-        jobs.append(
-            Job("quantization_gaps", "aggregate", "all", "-", aggregate, [f"collect/{f}_qat" for f in families])
-        )
-        jobs.append(
-            Job(
-                "paper_comparison",
-                "aggregate",
-                "all",
-                "-",
-                aggregate,
-                ["table1", *([TOPOLOGY_SWEEP] if TOPOLOGY_SWEEP in found else [])],
-            )
-        )
-        jobs += [
-            Job(f"figure/{f}", "aggregate", f, "-", aggregate, [f"collect/{f}_{s}" for s in STAGES]) for f in families
-        ]
-    return jobs
-
-
 # ---------------------------------------------------------------------------- cluster requests
 # Peak memory of one job (MB): a process with torch, pandas and the dataset's splits as float32
 # (every dataset here has 70,000 or 60,000 images, the ViT's CIFAR-10 resized first), plus the
@@ -470,225 +321,3 @@ def cluster_parameters(config: dict[str, Any]) -> CostParameters:
     if not path:
         return CostParameters()
     return CostParameters(points=read_points(path), source=f"measured points from {path}")
-
-
-def simulate_wall(jobs: list[Job], cores: int, threads: int = 1) -> float:
-    """Wall seconds with ``cores // threads`` job slots: whenever a slot frees up, the longest
-    job whose inputs are done starts (list scheduling along the DAG)."""
-    slots = max(1, cores // max(1, threads))
-    by_name = {job.name: job for job in jobs}
-    waiting = {job.name: sum(1 for d in job.after if d in by_name) for job in jobs}
-    children: dict[str, list[str]] = defaultdict(list)
-    for job in jobs:
-        for dep in job.after:
-            if dep in by_name:
-                children[dep].append(job.name)
-    ready = [(-job.seconds, job.name) for job in jobs if waiting[job.name] == 0]
-    heapq.heapify(ready)
-    running: list[tuple[float, str]] = []
-    now, done = 0.0, 0
-    while ready or running:
-        while ready and len(running) < slots:
-            negative, name = heapq.heappop(ready)
-            heapq.heappush(running, (now - negative, name))
-        now, name = heapq.heappop(running)
-        done += 1
-        for child in children[name]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                heapq.heappush(ready, (-by_name[child].seconds, child))
-    if done != len(jobs):
-        raise ValueError("the job graph has a cycle or a missing input")
-    return now
-
-
-@dataclass
-class Summary:
-    rows: list[dict[str, Any]]  # per (sweep, stage)
-    total_jobs: int
-    total_cpu_hours: float
-    wall_hours: dict[int, float]  # cores -> estimated wall hours
-    source: str = ""
-
-
-def summarize(jobs: list[Job], cores: Iterable[int] = (2,), threads: int = 1, source: str = "") -> Summary:
-    groups: dict[tuple[str, str], list[Job]] = defaultdict(list)
-    for job in jobs:
-        groups[(job.sweep, job.stage)].append(job)
-    order = {"prepare": 0, "train": 1, "prune": 2, "qat": 3, "aggregate": 4}
-    rows = []
-    for (sweep, stage), group in sorted(groups.items(), key=lambda kv: (kv[0][0] == "all", kv[0][0], order[kv[0][1]])):
-        rows.append(
-            {
-                "sweep": sweep,
-                "stage": stage,
-                "jobs": len(group),
-                "seeds": sum(j.seeds for j in group),
-                "epochs": sum(j.epochs for j in group),
-                "cpu_hours": sum(j.seconds for j in group) / 3600,
-                "longest_job_hours": max(j.seconds for j in group) / 3600,
-            }
-        )
-    return Summary(
-        rows,
-        len(jobs),
-        sum(job.seconds for job in jobs) / 3600,
-        {c: simulate_wall(jobs, c, threads) / 3600 for c in cores},
-        source,
-    )
-
-
-# one configuration, and one block's job of it, as job names (plan) and log/benchmark paths
-# (workflow) spell them
-_CONFIGURATION = r"(?P<dataset>[a-z_0-9]+)/(?P<arch>[a-z]+)/(?P<topology>[A-Za-z0-9]+)/w(?P<width>\d+)"
-_BLOCK_JOB = rf"{_CONFIGURATION}/seeds(?P<first>\d+)-(?P<last>\d+)"
-_TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_BLOCK_JOB}$")
-
-
-def job_done(job: Job, workdir: str | Path = ".") -> bool:
-    """A train, prune or QAT job is done when its block's record exists under ``workdir``
-    (``records.block_record``: written last, once every seed of the block is in place); other
-    jobs are never done here: they take seconds, and the workflow reruns them whenever a stage
-    job ran."""
-    match = _TAG.match(job.name)
-    if not match:
-        return False
-    m = match.groupdict()
-    key = (m["dataset"], m["arch"], m["topology"], int(m["width"]))
-    return (Path(workdir) / records.block_record(m["stage"], *key, int(m["first"]), int(m["last"]))).is_file()
-
-
-def remaining(jobs: list[Job], workdir: str | Path = ".") -> tuple[list[Job], int]:
-    """The jobs still to run for a sweep whose outputs are under ``workdir``, with dependencies
-    on finished jobs dropped; and how many stage jobs are already done. A job whose train job
-    is still to run is not done either (Snakemake reruns what follows a rerun job)."""
-    stage_jobs = {job.name for job in jobs if job.stage in STAGES}
-    done: set[str] = set()
-    for job in jobs:  # the plan lists every job after the jobs it depends on
-        upstream = [name for name in job.after if name in stage_jobs]
-        if job_done(job, workdir) and all(name in done for name in upstream):
-            done.add(job.name)
-    left = [
-        Job(j.name, j.stage, j.sweep, j.dataset, j.seconds, [a for a in j.after if a not in done], j.seeds, j.epochs)
-        for j in jobs
-        if j.name not in done
-    ]
-    return left, len(done)
-
-
-def estimate(config: dict[str, Any], params: CostParameters | None = None, cores: Iterable[int] = (2,)) -> Summary:
-    params = params or CostParameters()
-    return summarize(plan(config, params), cores, int(config["train"]["threads"]), params.source)
-
-
-def format_hours(hours: float) -> str:
-    if hours < 1:
-        return f"{hours * 60:.1f} min"
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} days"
-
-
-def format_summary(summary: Summary, title: str = "") -> str:
-    lines = [title, ""] if title else []
-    lines += [
-        "| sweep | stage | jobs | seed runs | epochs | CPU-hours | longest job |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for row in summary.rows:
-        lines.append(
-            f"| {row['sweep']} | {row['stage']} | {row['jobs']:,} | {row['seeds']:,} | "
-            f"{row['epochs']:,.0f} | {row['cpu_hours']:,.2f} | {format_hours(row['longest_job_hours'])} |"
-        )
-    lines.append(f"| **total** | | **{summary.total_jobs:,}** | | | **{summary.total_cpu_hours:,.2f}** | |")
-    lines += ["", "| cores | estimated wall time |", "|---:|---:|"]
-    lines += [f"| {cores} | {format_hours(hours)} |" for cores, hours in summary.wall_hours.items()]
-    if summary.source:
-        lines += ["", f"Per-epoch costs: {summary.source}."]
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- measurements
-# a benchmark file of one seed's job, or of a block of seeds (runs made before seeds had jobs of their own)
-_JOB_PATH = re.compile(rf"{_CONFIGURATION}/(?:seed(?P<seed>\d+)|seeds(?P<first>\d+)-(?P<last>\d+))\.tsv$")
-RUN_KEYS = ["dataset", "arch", "topology", "width", "seed"]
-
-
-def from_measurements(results: str | Path, base: CostParameters | None = None) -> CostParameters:
-    """Cost parameters from a run's outputs under ``results`` (a ``results/`` folder):
-
-    - the median per-epoch ``seconds`` of ``runs/**/train.parquet`` per (dataset, arch, depth,
-      parameter count) replace the base points of every (dataset, arch) measured; their test
-      evaluation is scaled from the base table at that size;
-    - ``runs/**/qat.parquet`` (``seconds / stopped_epoch``) gives QAT epoch seconds, else the
-      base table's QAT/float ratio is kept;
-    - the train jobs' Snakemake benchmarks (``benchmarks/train/**.tsv``, ``s``) minus their
-      seeds' training time (the ``final`` rows' ``seconds``) give ``process_start``."""
-    import pandas as pd
-
-    base = base or CostParameters()
-    params = copy.deepcopy(base)
-    results = Path(results)
-    train_files = sorted(results.glob("runs/**/train.parquet"))
-    if not train_files:
-        raise FileNotFoundError(f"no runs/**/train.parquet under {results}")
-    train = pd.concat([pd.read_parquet(p) for p in train_files], ignore_index=True)
-    epochs = train[train["kind"] == "epoch"]
-    qat_per_epoch = None
-    qat_files = sorted(results.glob("runs/**/qat.parquet"))
-    if qat_files:
-        qat = pd.concat([pd.read_parquet(p) for p in qat_files], ignore_index=True)
-        qat = qat[qat["stopped_epoch"] > 0].assign(per_epoch=lambda f: f["seconds"] / f["stopped_epoch"])
-        qat_per_epoch = qat.groupby(["dataset", "arch", "topology", "width"])["per_epoch"].median()
-    measured = []
-    for (dataset, arch, topology, width), group in epochs.groupby(["dataset", "arch", "topology", "width"]):
-        n_params, depth = int(group["n_params"].iloc[0]), depth_of(arch, topology)
-        epoch = float(group["seconds"].median())
-        try:
-            reference = base.seconds(dataset, arch, depth, n_params)
-            test_ratio, qat_ratio = (
-                reference["test_eval"] / reference["epoch"],
-                reference["qat_epoch"] / reference["epoch"],
-            )
-        except KeyError:
-            test_ratio, qat_ratio = 0.02, 2.5
-        qat_epoch = epoch * qat_ratio
-        if qat_per_epoch is not None and (dataset, arch, topology, width) in qat_per_epoch.index:
-            qat_epoch = float(qat_per_epoch.loc[(dataset, arch, topology, width)])
-        measured.append(Point(dataset, arch, depth, n_params, epoch, qat_epoch, epoch * test_ratio))
-    pairs = {(p.dataset, p.arch) for p in measured}
-    params.points = [p for p in base.points if (p.dataset, p.arch) not in pairs] + measured
-    finals = train[train["kind"] == "final"].set_index(RUN_KEYS)["seconds"]
-    overheads = []
-    for tsv in sorted((results / "benchmarks" / "train").glob("**/*.tsv")):
-        match = _JOB_PATH.search(tsv.as_posix())
-        if not match:
-            continue
-        first, last = (match["seed"], match["seed"]) if match["seed"] else (match["first"], match["last"])
-        keys = [
-            (match["dataset"], match["arch"], match["topology"], int(match["width"]), seed)
-            for seed in range(int(first), int(last) + 1)
-        ]
-        if all(k in finals.index for k in keys):
-            job_seconds = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
-            overheads.append(job_seconds - float(sum(finals.loc[k] for k in keys)))
-    if overheads:
-        overheads.sort()
-        params.process_start = max(0.0, overheads[len(overheads) // 2] - min(params.data_load.values()))
-    params.source = (
-        f"measured under {results}: {len(measured)} configurations, {len(train_files)} runs, "
-        f"{len(overheads)} train-job benchmarks (process start {params.process_start:.1f} s)"
-    )
-    return params
-
-
-def measured_epoch_fraction(results: str | Path) -> float | None:
-    """Mean ``stopped_epoch / train_max_epochs`` of the runs under ``results``."""
-    import pandas as pd
-
-    files = sorted(Path(results).glob("runs/**/train.parquet"))
-    if not files:
-        return None
-    frame = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
-    finals = frame[frame["kind"] == "final"]
-    return float((finals["stopped_epoch"] / finals["train_max_epochs"]).mean())

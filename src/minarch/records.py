@@ -16,7 +16,7 @@ block grown by new seeds, blocks cut differently after a change of ``cluster.job
 the cost model, a deleted record -- skips the seeds that are finished and runs only the others;
 a change of settings, code or data changes the stamp and reruns them.
 
-Torch-free: the Snakefile and the cost model import it.
+Torch-free: the Snakefile and the cost model's planner (``benchmarks/planner.py``) import it.
 """
 
 from __future__ import annotations

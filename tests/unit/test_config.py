@@ -238,18 +238,24 @@ def as_run(full, schema, *layers):
     return cfg.prepare(merged, schema, layers)
 
 
-def test_cost_merges_a_config_as_the_workflow_does(tmp_path, schema, full):
-    from minarch import cost
-
+def test_load_config_merges_a_config_as_the_workflow_does(tmp_path, schema, full):
     path = tmp_path / "dnn.yaml"
     path.write_text(yaml.safe_dump(DNN_ONLY))
-    config = cost.load_config(path)
+    config = cfg.load_config(path)
     run = as_run(full, schema, DNN_ONLY)
     assert config["families"] == run["families"] and cfg.TOPOLOGY_SWEEP not in config
     assert cfg.deep_merge({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]}) == {
         "a": {"x": 1, "y": 3},
         "b": [2],
     }
+
+
+def test_a_bad_config_is_one_line_naming_the_key(tmp_path):
+    bad = {"families": {"dnn": {**DNN_ONLY["families"]["dnn"], "widths": [5.0]}}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(cfg.ConfigError, match=r"families\.dnn\.widths\[0\]"):
+        cfg.load_config(path)
 
 
 def test_a_config_naming_one_family_runs_only_it_without_phase_1(schema, full):

@@ -105,9 +105,10 @@ def test_cutting_the_blocks_anew_reruns_no_finished_seed(whole, tmp_path):
 
 def test_growing_inside_and_beyond_a_block_runs_only_new_seeds(tmp_path_factory):
     from minarch import cost
+    from minarch.config import load_config
 
     # blocks of two seeds for training: [0-1], [2] with 3 seeds; [0-1], [2-3], [4] with 5
-    config = cost.load_config(None)
+    config = load_config(None)
     config["train"]["max_epochs"] = 1
     seconds, _ = cost.seed_job_seconds(config, cost.CostParameters(), "mnist", "dnn", "L1", 4)
     minutes = 2.5 * seconds["train"] / 60

@@ -264,10 +264,11 @@ def test_stage_jobs_ask_for_the_cost_models_runtime_and_memory(tmp_path):
     """Every train, prune and QAT job's runtime and mem_mb are minarch.cost.job_request's for
     its configuration; the margins scale them."""
     from minarch import cost
+    from minarch.config import load_config
 
     (tmp_path / "tiny.yaml").write_text(TINY)
     plan = job_resources_in_plan(snakemake(tmp_path, "-n"))
-    config = cost.load_config(tmp_path / "tiny.yaml")
+    config = load_config(tmp_path / "tiny.yaml")
     expected = cost.job_request(config, "qat", "mnist", "vit", "enc2learned", 4, cost.CostParameters(), seeds=2)
     lines = plan["qat_vit"]
     assert lines and all(

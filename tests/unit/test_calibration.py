@@ -1,0 +1,64 @@
+"""benchmarks/calibration.py: a finished run's outputs calibrate the cost model, and written
+points read back as they were."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from minarch import cost
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "benchmarks") not in sys.path:  # the benchmarks scripts are no package
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import calibration  # noqa: E402
+
+
+def write_run(root, dataset, topology, width, seed, epoch_seconds, qat_seconds=None, n_params=100):
+    folder = root / "runs" / dataset / "dnn" / topology / f"w{width}" / f"seed{seed}"
+    folder.mkdir(parents=True)
+    common = {
+        "dataset": dataset,
+        "arch": "dnn",
+        "topology": topology,
+        "width": width,
+        "seed": seed,
+        "n_params": n_params,
+        "train_max_epochs": 4,
+        "stopped_epoch": 2,
+    }
+    rows = [{**common, "kind": "epoch", "epoch": e, "seconds": epoch_seconds} for e in (1, 2)]
+    rows.append({**common, "kind": "final", "epoch": 2, "seconds": 2 * epoch_seconds + 0.5})
+    pd.DataFrame(rows).to_parquet(folder / "train.parquet")
+    if qat_seconds is not None:
+        pd.DataFrame([{**common, "seconds": qat_seconds, "stopped_epoch": 2}]).to_parquet(folder / "qat.parquet")
+
+
+# a job per seed (4.5 s of training + 8 s each), or a block of both seeds as earlier runs had them
+@pytest.mark.parametrize("benchmarks", [{"seed0": 12.5, "seed1": 12.5}, {"seeds0-1": 17.0}], ids=["seed", "block"])
+def test_from_measurements_reads_epochs_qat_and_process_start(tmp_path, benchmarks):
+    for seed in (0, 1):
+        write_run(tmp_path, "mnist", "L1", 5, seed, epoch_seconds=2.0, qat_seconds=10.0)
+    bench = tmp_path / "benchmarks" / "train" / "mnist" / "dnn" / "L1" / "w5"
+    bench.mkdir(parents=True)
+    for name, seconds in benchmarks.items():
+        (bench / f"{name}.tsv").write_text(f"s\th:m:s\n{seconds}\t0:00:17\n")
+    params = calibration.from_measurements(tmp_path)
+    seconds = params.seconds("mnist", "dnn", 1, 100)
+    assert seconds["epoch"] == pytest.approx(2.0)
+    assert seconds["qat_epoch"] == pytest.approx(5.0)
+    assert params.process_start == pytest.approx(8.0 - min(params.data_load.values()))
+    assert all(p.dataset != "mnist" or p.arch != "dnn" or p.n_params == 100 for p in params.points)
+    assert any(p.dataset == "cifar10" for p in params.points)  # unmeasured pairs keep the table
+    assert calibration.measured_epoch_fraction(tmp_path) == pytest.approx(0.5)
+    with pytest.raises(FileNotFoundError):
+        calibration.from_measurements(tmp_path / "nothing")
+
+
+def test_written_points_read_back_as_they_were(tmp_path):
+    calibration.write_points(cost.DEFAULT_POINTS[:3], tmp_path / "points.csv")
+    assert cost.read_points(tmp_path / "points.csv") == list(cost.DEFAULT_POINTS[:3])
