@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (puts the checkout's src/ on sys.path, as every benchmark script does)
+
 from minarch import records
 from minarch.config import TOPOLOGY_SWEEP, configurations, sweeps
 from minarch.cost import STAGES, CostParameters, configuration_blocks, covering, job_overhead, seed_job_seconds
