@@ -298,11 +298,15 @@ def job_request(
     width: int,
     params: CostParameters,
     seeds: int = 1,
+    attempt: int = 1,
 ) -> dict[str, int]:
     """What the job of a block of ``seeds`` seeds of ``stage`` asks a scheduler for: ``runtime``
     in minutes, the predicted seconds at ``max_epochs`` (early stopping only shortens a run)
     times ``cluster.runtime_margin``, at least ``cluster.min_runtime``; and ``mem_mb``, the estimated peak
     of one seed (a block runs its seeds one after another) times ``cluster.memory_margin``.
+    Both times ``attempt`` (Snakemake's, 1 for a job's first run): a job killed for its time or
+    memory on a node slower or hungrier than the prediction (``retries`` in the SLURM profile)
+    runs again with twice, then three times the limits, and resumes from its last checkpoint.
     ``params`` are the cost model's (``cluster_parameters``); ``config`` is the workflow's."""
     cluster = config.get("cluster", {})
     seconds, _ = seed_job_seconds(config, params, dataset, arch, topology, width)
@@ -310,7 +314,7 @@ def job_request(
     shortest = int(cluster.get("min_runtime", schema_default("cluster", "min_runtime")))
     runtime = max(shortest, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
     memory = math.ceil(float(cluster.get("memory_margin", 1.5)) * job_memory_mb(dataset, arch, topology, width, stage))
-    return {"runtime": runtime, "mem_mb": memory}
+    return {"runtime": attempt * runtime, "mem_mb": attempt * memory}
 
 
 def cluster_parameters(config: dict[str, Any]) -> CostParameters:

@@ -109,6 +109,8 @@ def test_a_jobs_request_covers_its_prediction_and_at_most_triples_it(key):
         assert request["runtime"] * 60 <= max(60 * floor, 3 * (overhead + seconds[stage]))
         block = cost.job_request(config, stage, *key, params, seeds=4)  # a block asks for its seeds' time
         assert block["runtime"] * 60 >= overhead + 4 * seconds[stage] and block["mem_mb"] == request["mem_mb"]
+        retried = cost.job_request(config, stage, *key, params, seeds=4, attempt=3)  # a retry asks for more
+        assert retried == {"runtime": 3 * block["runtime"], "mem_mb": 3 * block["mem_mb"]}
         assert request["mem_mb"] >= config["cluster"]["memory_margin"] * cost.PROCESS_MB
     tight = {**config, "cluster": {**config["cluster"], "runtime_margin": 1.0, "memory_margin": 1.0, "min_runtime": 1}}
     predicted = cost.job_overhead(params, key[0], key[1]) + seconds["train"]

@@ -107,20 +107,20 @@ def job_file(family, folder, suffix):
 
 def stage_resources(family, stage):
     """runtime (minutes) and mem_mb of one block's job: the cost model's prediction for its
-    seeds at max_epochs times cluster.runtime_margin and cluster.memory_margin
-    (minarch.cost.job_request)."""
+    seeds at max_epochs times cluster.runtime_margin and cluster.memory_margin, times the
+    job's attempt (a retried job asks for more; minarch.cost.job_request)."""
 
     @functools.cache  # the blocks of a configuration ask alike
-    def request(dataset, topology, width, seeds):
-        return job_request(config, stage, dataset, family, topology, int(width), COST, seeds)
+    def request(dataset, topology, width, seeds, attempt):
+        return job_request(config, stage, dataset, family, topology, int(width), COST, seeds, attempt)
 
-    def block_request(wc):
-        return request(wc.dataset, wc.topology, wc.width, int(wc.last) - int(wc.first) + 1)
+    def block_request(wc, attempt):
+        return request(wc.dataset, wc.topology, wc.width, int(wc.last) - int(wc.first) + 1, attempt)
 
     return {
         **device_resources(),
-        "runtime": lambda wc: block_request(wc)["runtime"],
-        "mem_mb": lambda wc: block_request(wc)["mem_mb"],
+        "runtime": lambda wc, attempt: block_request(wc, attempt)["runtime"],
+        "mem_mb": lambda wc, attempt: block_request(wc, attempt)["mem_mb"],
     }
 
 
