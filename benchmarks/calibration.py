@@ -95,8 +95,35 @@ def cpu_eval(arch, topology, width, x, y, qat: bool = False) -> float:
     return time.process_time() - started
 
 
+def measure_point(dataset, arch, topology, width, splits, settings, budget: float) -> Point:
+    """One ``Point`` timed on this machine (CPU seconds, one thread): float and QAT epochs as
+    ``steps_per_epoch`` timed steps plus the validation and test evaluations, and one test
+    evaluation."""
+    from minarch import models
+
+    steps_per_epoch = -(-len(splits.y_train) // settings.batch_size)
+    model = models.seeded(0, arch, topology, width, splits.image_shape)
+    config = (arch, topology, width)
+    step = cpu_steps(*config, splits, settings.batch_size, budget)
+    evaluation = cpu_eval(*config, splits.x_val, splits.y_val) + cpu_eval(*config, splits.x_test, splits.y_test)
+    test_eval = cpu_eval(*config, splits.x_test, splits.y_test)
+    qat_step = cpu_steps(*config, splits, settings.batch_size, budget, qat=True)
+    qat_eval = cpu_eval(*config, splits.x_val, splits.y_val, qat=True) + cpu_eval(
+        *config, splits.x_test, splits.y_test, qat=True
+    )
+    return Point(
+        dataset,
+        arch,
+        depth_of(arch, topology),
+        models.parameter_count(model),
+        round(steps_per_epoch * step + evaluation, 3),
+        round(steps_per_epoch * qat_step + qat_eval, 3),
+        round(test_eval, 4),
+    )
+
+
 def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[Point], dict[str, float], float]:
-    from minarch import models, stages
+    from minarch import stages
     from minarch.jobs import setup_torch
     from minarch.settings import TrainSettings
 
@@ -109,26 +136,8 @@ def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[Point]
         started = time.process_time()
         splits = stages.splits_for(arch, dataset_path(dataset), settings)
         data_load[f"{dataset}/{arch}"] = time.process_time() - started
-        steps_per_epoch = -(-len(splits.y_train) // settings.batch_size)
         for width in widths:
-            model = models.seeded(0, arch, topology, width, splits.image_shape)
-            config = (arch, topology, width)
-            step = cpu_steps(*config, splits, settings.batch_size, budget)
-            evaluation = cpu_eval(*config, splits.x_val, splits.y_val) + cpu_eval(*config, splits.x_test, splits.y_test)
-            test_eval = cpu_eval(*config, splits.x_test, splits.y_test)
-            qat_step = cpu_steps(*config, splits, settings.batch_size, budget, qat=True)
-            qat_eval = cpu_eval(*config, splits.x_val, splits.y_val, qat=True) + cpu_eval(
-                *config, splits.x_test, splits.y_test, qat=True
-            )
-            point = Point(
-                dataset,
-                arch,
-                depth_of(arch, topology),
-                models.parameter_count(model),
-                round(steps_per_epoch * step + evaluation, 3),
-                round(steps_per_epoch * qat_step + qat_eval, 3),
-                round(test_eval, 4),
-            )
+            point = measure_point(dataset, arch, topology, width, splits, settings, budget)
             points.append(point)
             print(f"  {point}", file=sys.stderr, flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -147,6 +156,49 @@ def calibrate(budget: float, only: list[str] | None = None) -> tuple[list[Point]
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return points, data_load, start
+
+
+# One configuration per family, points of the calibration itself: timed in seconds to see how
+# this machine compares with the table a cost model uses (``speed_factor``).
+SPEED_CHECK = (("mnist", "dnn", "L1", 100), ("mnist", "cnn", "conv3x3", 16), ("mnist", "vit", "enc2", 16))
+
+
+def speed_factor(params: CostParameters, budget: float = 0.5) -> tuple[float, list[tuple[Point, dict[str, float]]]]:
+    """How many times the seconds of ``params``' table this machine takes now: the median, over
+    ``SPEED_CHECK``'s float and QAT epochs, of measured / predicted; with each measured point
+    and its prediction. The same 2-core VM type measured 2.6-3.5x its calibration on another
+    day, more than ``cluster.runtime_margin``; a full ``--calibrate`` takes minutes."""
+    from minarch import stages
+    from minarch.jobs import setup_torch
+    from minarch.settings import TrainSettings
+
+    setup_torch(1)
+    settings = TrainSettings()
+    measured, ratios = [], []
+    for dataset, arch, topology, width in SPEED_CHECK:
+        splits = stages.splits_for(arch, dataset_path(dataset), settings)
+        point = measure_point(dataset, arch, topology, width, splits, settings, budget)
+        predicted = params.seconds(dataset, arch, point.depth, point.n_params)
+        ratios += [point.epoch / predicted["epoch"], point.qat_epoch / predicted["qat_epoch"]]
+        measured.append((point, predicted))
+    ratios.sort()
+    middle = len(ratios) // 2
+    return (ratios[middle] + ratios[~middle]) / 2, measured
+
+
+def scaled(params: CostParameters, factor: float, why: str = "") -> CostParameters:
+    """``params`` with every measured second (epochs, evaluations, process start, data loading) times ``factor``."""
+    points = [
+        dataclasses.replace(p, epoch=p.epoch * factor, qat_epoch=p.qat_epoch * factor, test_eval=p.test_eval * factor)
+        for p in params.points
+    ]
+    return dataclasses.replace(
+        params,
+        points=points,
+        data_load={key: seconds * factor for key, seconds in params.data_load.items()},
+        process_start=params.process_start * factor,
+        source=f"{params.source}, x {factor:.2f}{f' ({why})' if why else ''}",
+    )
 
 
 def write_points(points: Iterable[Point], path: str | Path) -> None:

@@ -8,6 +8,7 @@ wall time: ``planner.py``; the per-epoch table's calibration: ``calibration.py``
     .venv/bin/python benchmarks/cost_model.py --calibrate --points-out benchmarks/reports/points.csv
     .venv/bin/python benchmarks/cost_model.py config/quick.yaml --check-dag  # job count vs snakemake -n
     .venv/bin/python benchmarks/cost_model.py config/config.yaml --remaining .  # progress, time left
+    .venv/bin/python benchmarks/cost_model.py my.yaml --speed-check     # the table scaled to this machine
 
 Each config file is merged over ``config/config.yaml`` and checked as the workflow does
 (``minarch.config.load_config``): a config naming its families runs only those.
@@ -16,7 +17,9 @@ Per-epoch seconds: the built-in table measured on the 2-core development machine
 it), or ``--points CSV`` (written by ``--calibrate``), or ``--measured RESULTS`` (a run's own
 ``train.parquet``/``qat.parquet`` seconds and Snakemake benchmarks). Epochs are an upper
 bound (no early stopping) unless ``--epoch-fraction`` is given (``--measured`` prints the
-fraction that run had).
+fraction that run had). ``--speed-check`` times one configuration per family for a few
+seconds and scales the table by how much slower or faster this machine is now (machines of
+one type differ by more than the cluster margin: 2.6-3.5x on the development VM).
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=0.7, help="--calibrate: CPU seconds of timed steps each")
     parser.add_argument("--points-out", type=Path, help="--calibrate: write the points here (CSV)")
     parser.add_argument("--only", nargs="+", choices=["dnn", "cnn", "vit"], help="--calibrate: these families only")
+    parser.add_argument(
+        "--speed-check", action="store_true", help="time a few steps here and scale the table to this machine"
+    )
     parser.add_argument("--output", type=Path, help="also write the Markdown here")
     parser.add_argument(
         "--remaining",
@@ -116,6 +122,19 @@ def main(argv=None) -> int:
         params = calibration.from_measurements(args.measured, params)
         fraction = calibration.measured_epoch_fraction(args.measured)
         lines.append(f"{params.source}; its runs stopped after {100 * fraction:.0f}% of max_epochs on average.")
+        lines.append("")
+    if args.speed_check:
+        factor, measured = calibration.speed_factor(params)
+        params = calibration.scaled(params, factor, "this machine's speed check")
+        lines.append(
+            f"Speed check ({load_line()}): this machine takes {factor:.2f}x the table's seconds ("
+            + "; ".join(
+                f"{p.arch} {p.n_params:,} params: epoch {p.epoch:.2f} s vs {e['epoch']:.2f}, "
+                f"QAT epoch {p.qat_epoch:.2f} s vs {e['qat_epoch']:.2f}"
+                for p, e in measured
+            )
+            + "); the estimates below are scaled by it."
+        )
         lines.append("")
     if args.epoch_fraction is not None:
         params.epoch_fraction = args.epoch_fraction

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from minarch import cost
+from minarch.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "benchmarks") not in sys.path:  # the benchmarks scripts are no package
@@ -62,3 +63,38 @@ def test_from_measurements_reads_epochs_qat_and_process_start(tmp_path, benchmar
 def test_written_points_read_back_as_they_were(tmp_path):
     calibration.write_points(cost.DEFAULT_POINTS[:3], tmp_path / "points.csv")
     assert cost.read_points(tmp_path / "points.csv") == list(cost.DEFAULT_POINTS[:3])
+
+
+def test_speed_factor_is_the_median_of_measured_over_predicted_epochs(monkeypatch):
+    params = cost.CostParameters()
+    slower = {"dnn": 2.0, "cnn": 3.0, "vit": 5.0}  # this machine, per family, against the table
+
+    def measure(dataset, arch, topology, width, splits, settings, budget):
+        from minarch.sizes import parameter_count
+
+        n_params = parameter_count(dataset, arch, topology, width)
+        predicted = params.seconds(dataset, arch, cost.depth_of(arch, topology), n_params)
+        return cost.Point(
+            dataset, arch, cost.depth_of(arch, topology), n_params,
+            slower[arch] * predicted["epoch"], slower[arch] * predicted["qat_epoch"], predicted["test_eval"],
+        )  # fmt: skip
+
+    monkeypatch.setattr(calibration, "measure_point", measure)
+    monkeypatch.setattr("minarch.stages.splits_for", lambda *args: None)
+    monkeypatch.setattr("minarch.jobs.setup_torch", lambda threads: None)  # leave this process's torch alone
+    factor, measured = calibration.speed_factor(params)
+    assert factor == pytest.approx(3.0)  # median of 2, 2, 3, 3, 5, 5
+    assert [point.arch for point, _ in measured] == ["dnn", "cnn", "vit"]
+
+
+def test_scaled_parameters_predict_factor_times_the_seconds():
+    params = cost.CostParameters()
+    faster = calibration.scaled(params, 0.5, "a test")
+    config = load_config(None)
+    key = ("mnist", "vit", "enc2", 16)
+    assert cost.seed_job_seconds(config, faster, *key)[0] == pytest.approx(
+        {stage: 0.5 * s for stage, s in cost.seed_job_seconds(config, params, *key)[0].items()}
+    )
+    overhead = cost.job_overhead(params, "cifar10", "vit")
+    assert cost.job_overhead(faster, "cifar10", "vit") == pytest.approx(0.5 * overhead)
+    assert faster.source.endswith("x 0.50 (a test)") and params.points[0].epoch == cost.DEFAULT_POINTS[0].epoch
