@@ -45,7 +45,7 @@ def splits() -> Splits:
     return make_splits()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # module-scoped fixtures use it too
 def splits_factory():
     """``make_splits`` as a fixture, so test modules need not import conftest."""
     return make_splits

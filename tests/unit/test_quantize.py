@@ -288,10 +288,8 @@ def _learnt(arch, topology, width, splits_factory, epochs=4, learning_rate=0.01)
 
 
 @pytest.fixture(scope="module")
-def learnt_vit():
-    from tests.unit.conftest import make_splits
-
-    return _learnt("vit", "enc2learned", 8, make_splits)
+def learnt_vit(splits_factory):
+    return _learnt("vit", "enc2learned", 8, splits_factory)
 
 
 def test_vit_fake_quant_and_int8_accuracies_agree_for_every_scope(learnt_vit):

@@ -47,11 +47,9 @@ def specs_for(case, seeds):
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(splits_factory):
     """Learnable 1x28x28 data, small enough for every family to train in a second."""
-    from tests.unit.conftest import make_splits
-
-    return make_splits(n_train=200, n_val=60, n_test=100)
+    return splits_factory(n_train=200, n_val=60, n_test=100)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
