@@ -14,6 +14,7 @@ import dataclasses
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -181,9 +182,7 @@ def speed_factor(params: CostParameters, budget: float = 0.5) -> tuple[float, li
         predicted = params.seconds(dataset, arch, point.depth, point.n_params)
         ratios += [point.epoch / predicted["epoch"], point.qat_epoch / predicted["qat_epoch"]]
         measured.append((point, predicted))
-    ratios.sort()
-    middle = len(ratios) // 2
-    return (ratios[middle] + ratios[~middle]) / 2, measured
+    return statistics.median(ratios), measured
 
 
 def scaled(params: CostParameters, factor: float, why: str = "") -> CostParameters:

@@ -12,7 +12,7 @@ aggregate holds, measured rather than remembered:
   run resumed after a stop has several), beside the cost model's prediction for its config
   (``benchmarks/cost_model.py``, an upper bound: no early stopping);
 - its Table I cells ranked by how far they are from the paper's, in units of the paper
-  comparison's own tolerance (a factor 10 in size, 10 pp of pruning, 1 pp of 8-bit gap), so
+  comparison's own tolerances (``minarch.comparison.checks``: a decade of size, 10 pp of pruning, 1 pp of 8-bit gap), so
   that the largest disagreements a record's README explains are the measured ones.
 
 ``table`` prints the Markdown of every Table I row of the records it is given, ours beside
@@ -32,7 +32,6 @@ import argparse
 import math
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,7 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
-from minarch.tables import arch_title, dataset_title  # noqa: E402  (after src/ is on the path)
+from minarch.comparison.checks import GAP_SLACK_PP, MIN_PARAMS_DECADES, PRUNE_SLACK_PP  # noqa: E402
+from minarch.tables import CONFIG_KEYS, arch_title, dataset_title  # noqa: E402  (after src/ is on the path)
 
 # results/<file> -> the record's file; the last ones exist only in runs with a QAT stage or newer code
 COPIED = (
@@ -54,10 +54,6 @@ COPIED = (
     "quantization_gaps.md",
     "quantization_gaps.csv",
 )
-STAGES = ("train", "prune", "qat")
-# The paper comparison's tolerances (``minarch.comparison``): a size within a factor 10, a
-# pruning ratio within 10 pp, an 8-bit gap within 1 pp.
-SIZE_FACTOR, PRUNING_PP, GAP_PP = 10.0, 10.0, 1.0
 
 
 def read_time_files(paths: list[Path]) -> dict[str, float]:
@@ -83,8 +79,8 @@ def disagreements(table1: pd.DataFrame) -> pd.DataFrame:
     for row in table1.itertuples(index=False):
         cells = [
             ("smallest stable size", row.min_params, row.paper_min_params, _size_distance),
-            ("safe pruning %", row.safe_pruning_pct, row.paper_safe_pruning_pct, _linear(PRUNING_PP)),
-            ("8-bit gap (pp)", row.gap_8bit_pct, row.paper_8bit_gap_pct, _linear(GAP_PP)),
+            ("safe pruning %", row.safe_pruning_pct, row.paper_safe_pruning_pct, _linear(PRUNE_SLACK_PP)),
+            ("8-bit gap (pp)", row.gap_8bit_pct, row.paper_8bit_gap_pct, _linear(GAP_SLACK_PP)),
         ]
         for what, ours, paper, distance in cells:
             if pd.notna(ours) and pd.notna(paper):
@@ -94,7 +90,7 @@ def disagreements(table1: pd.DataFrame) -> pd.DataFrame:
 
 
 def _size_distance(ours: float, paper: float) -> float:
-    return abs(math.log(ours / paper)) / math.log(SIZE_FACTOR) if ours > 0 and paper > 0 else math.inf
+    return abs(math.log10(ours / paper)) / MIN_PARAMS_DECADES if ours > 0 and paper > 0 else math.inf
 
 
 def _linear(tolerance: float):
@@ -109,12 +105,11 @@ def run_size(collected: Path) -> pd.DataFrame:
         train = pd.read_parquet(family_dir / "train.parquet")
         finals = train[train["kind"] == "final"]
         full_length = finals["stopped_epoch"] >= finals["train_max_epochs"]
-        keys = ["dataset", "arch", "topology", "width"]
         rows.append(
             {
                 "family": family_dir.name,
-                "configurations": finals.groupby(keys).ngroups,
-                "seeds": ", ".join(str(n) for n in sorted(finals.groupby(keys)["seed"].nunique().unique())),
+                "configurations": finals.groupby(CONFIG_KEYS).ngroups,
+                "seeds": ", ".join(str(n) for n in sorted(finals.groupby(CONFIG_KEYS)["seed"].nunique().unique())),
                 "training runs": len(finals),
                 "mean stopped epoch": round(float(finals["stopped_epoch"].mean()), 1),
                 "ran to max_epochs": f"{100 * float(full_length.mean()):.0f}%",
@@ -132,16 +127,19 @@ def source_hashes(collected: Path) -> list[str]:
 
 
 def predicted(config: Path) -> str:
-    """The cost model's summary for ``config`` on 2 cores (benchmarks/cost_model.py)."""
-    command = [sys.executable, str(REPO / "benchmarks" / "cost_model.py"), str(config), "--cores", "2"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if result.returncode != 0:
-        return f"(the cost model failed: {result.stderr.strip().splitlines()[-1:]})"
-    total = re.search(r"\*\*total\*\* \| \| \*\*([\d,]+)\*\* \| \| \| \*\*([\d.,]+)\*\*", result.stdout)
-    wall = re.search(r"^\| 2 \| (.+) \|$", result.stdout, re.MULTILINE)
-    if not (total and wall):
-        return "(the cost model's output was not understood)"
-    return f"{total.group(1)} jobs, {total.group(2)} CPU-hours, {wall.group(1)} on 2 cores"
+    """The cost model's estimate for ``config`` on 2 cores (``benchmarks/planner.py``, as
+    ``benchmarks/cost_model.py`` prints it)."""
+    if str(REPO / "benchmarks") not in sys.path:  # the benchmark scripts are no package
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    from planner import estimate, format_hours
+
+    from minarch.config import load_config
+
+    summary = estimate(load_config(config), cores=(2,))
+    return (
+        f"{summary.total_jobs:,} jobs, {summary.total_cpu_hours:.2f} CPU-hours, "
+        f"{format_hours(summary.wall_hours[2])} on 2 cores"
+    )
 
 
 def record(workdir: Path, dest: Path, commit: str, time_files: list[Path], config: Path | None = None) -> Path:
@@ -183,8 +181,8 @@ def record(workdir: Path, dest: Path, commit: str, time_files: list[Path], confi
     lines += [
         "## Table I cells against the paper's, largest distance first",
         "",
-        f"Distance in tolerances of the paper comparison: sizes in factors of {SIZE_FACTOR:g}, "
-        f"pruning in {PRUNING_PP:g} pp, gaps in {GAP_PP:g} pp; above 1 is a disagreement.",
+        f"Distance in tolerances of the paper comparison: sizes in {MIN_PARAMS_DECADES:g} decade(s), "
+        f"pruning in {PRUNE_SLACK_PP:g} pp, gaps in {GAP_SLACK_PP:g} pp; above 1 is a disagreement.",
         "",
         ranked.drop(columns=["dataset", "arch"]).to_markdown(index=False, floatfmt=".3g"),
         "",
