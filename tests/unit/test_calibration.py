@@ -80,6 +80,7 @@ def test_speed_factor_is_the_median_of_measured_over_predicted_epochs(monkeypatc
         )  # fmt: skip
 
     monkeypatch.setattr(calibration, "measure_point", measure)
+    monkeypatch.setattr(calibration, "dataset_path", lambda dataset: None)  # no data is read
     monkeypatch.setattr("minarch.stages.splits_for", lambda *args: None)
     monkeypatch.setattr("minarch.jobs.setup_torch", lambda threads: None)  # leave this process's torch alone
     factor, measured = calibration.speed_factor(params)
