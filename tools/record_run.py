@@ -57,10 +57,17 @@ COPIED = (
 
 
 def read_time_files(paths: list[Path]) -> dict[str, float]:
-    """Wall and CPU seconds (user + system of the process tree) summed over ``/usr/bin/time -v`` files."""
+    """Wall and CPU seconds (user + system of the process tree) summed over ``/usr/bin/time -v`` files.
+
+    An empty file is an invocation killed with its ``time`` (a session or node that ended): it
+    is counted in ``unreported``, and its cost shows only in ``job_benchmarks``."""
     wall = cpu = 0.0
+    unreported = 0
     for path in paths:
         text = path.read_text()
+        if not text.strip():
+            unreported += 1
+            continue
         clock = re.search(r"Elapsed \(wall clock\) time.*?\): (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)", text)
         user = re.search(r"User time \(seconds\): ([\d.]+)", text)
         system = re.search(r"System time \(seconds\): ([\d.]+)", text)
@@ -69,7 +76,17 @@ def read_time_files(paths: list[Path]) -> dict[str, float]:
         hours, minutes, seconds = clock.groups()
         wall += 3600 * float(hours or 0) + 60 * float(minutes) + float(seconds)
         cpu += float(user.group(1)) + float(system.group(1))
-    return {"wall_s": wall, "cpu_s": cpu, "invocations": len(paths)}
+    return {"wall_s": wall, "cpu_s": cpu, "invocations": len(paths), "unreported": unreported}
+
+
+def job_benchmarks(results: Path) -> dict[str, float]:
+    """Seconds and CPU seconds summed over the Snakemake ``benchmark:`` files of the run's
+    finished jobs (``results/benchmarks/**.tsv``), whatever invocation ran them. A job that was
+    interrupted and resumed shows only its last segment, so this is a lower bound."""
+    files = sorted(results.glob("benchmarks/**/*.tsv"))
+    frames = [pd.read_csv(path, sep="\t", usecols=["s", "cpu_time"]) for path in files]
+    both = pd.concat(frames) if frames else pd.DataFrame({"s": [], "cpu_time": []})
+    return {"jobs": len(files), "job_s": float(both["s"].sum()), "cpu_s": float(both["cpu_time"].sum())}
 
 
 def disagreements(table1: pd.DataFrame) -> pd.DataFrame:
@@ -126,23 +143,33 @@ def source_hashes(collected: Path) -> list[str]:
     return sorted(found)
 
 
-def predicted(config: Path) -> str:
+def predicted(config: Path, speed_factor: float | None = None) -> str:
     """The cost model's estimate for ``config`` on 2 cores (``benchmarks/planner.py``, as
-    ``benchmarks/cost_model.py`` prints it)."""
+    ``benchmarks/cost_model.py`` prints it), its table scaled by ``speed_factor`` if given."""
     if str(REPO / "benchmarks") not in sys.path:  # the benchmark scripts are no package
         sys.path.insert(0, str(REPO / "benchmarks"))
+    from calibration import scaled
     from planner import estimate, format_hours
 
     from minarch.config import load_config
+    from minarch.cost import CostParameters
 
-    summary = estimate(load_config(config), cores=(2,))
+    params = CostParameters() if speed_factor is None else scaled(CostParameters(), speed_factor)
+    summary = estimate(load_config(config), params, cores=(2,))
     return (
         f"{summary.total_jobs:,} jobs, {summary.total_cpu_hours:.2f} CPU-hours, "
         f"{format_hours(summary.wall_hours[2])} on 2 cores"
     )
 
 
-def record(workdir: Path, dest: Path, commit: str, time_files: list[Path], config: Path | None = None) -> Path:
+def record(
+    workdir: Path,
+    dest: Path,
+    commit: str,
+    time_files: list[Path],
+    config: Path | None = None,
+    speed_factor: float | None = None,
+) -> Path:
     """Copy the run's aggregates, figures and per-seed tables into ``dest`` and write ``dest/run.md``."""
     results = workdir / "results"
     missing = [name for name in ("table1.csv", "config.yaml") if not (results / name).is_file()]
@@ -167,13 +194,31 @@ def record(workdir: Path, dest: Path, commit: str, time_files: list[Path], confi
     ]
     if time_files:
         cost = read_time_files(time_files)
+        unreported = (
+            f"; {cost['unreported']} of them killed before `time` could report, not counted here"
+            if cost["unreported"]
+            else ""
+        )
         lines.append(
             f"- **Cost**: wall {cost['wall_s'] / 60:.1f} min, CPU {cost['cpu_s'] / 3600:.2f} hours "
-            f"(user + system of the Snakemake process tree, {cost['invocations']} invocation(s))"
+            f"(user + system of the Snakemake process tree, {cost['invocations']} invocation(s){unreported})"
+        )
+    jobs = job_benchmarks(results)
+    if jobs["jobs"]:
+        lines.append(
+            f"- **Jobs' own benchmarks**: {jobs['jobs']} finished jobs, {jobs['job_s'] / 3600:.2f} job-hours, "
+            f"CPU {jobs['cpu_s'] / 3600:.2f} hours (Snakemake `benchmark:` files; a resumed job counts only "
+            "its last segment)"
         )
     if config is not None:
-        prediction = predicted(config)
-        lines.append(f"- **Cost model's prediction** for `{config.name}` (upper bound, built-in table): {prediction}")
+        lines.append(
+            f"- **Cost model's prediction** for `{config.name}` (upper bound, built-in table): {predicted(config)}"
+        )
+        if speed_factor is not None:
+            lines.append(
+                f"- **The same, scaled by this machine's speed check** (x {speed_factor:.2f}, "
+                f"`benchmarks/cost_model.py --speed-check`): {predicted(config, speed_factor)}"
+            )
     lines += ["", "## Size", "", run_size(results / "collected").to_markdown(index=False), ""]
     table1 = pd.read_csv(results / "table1.csv")
     ranked = disagreements(table1)
@@ -256,12 +301,17 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--commit", required=True, help="the commit the run's checkout was at")
     rec.add_argument("--time", type=Path, nargs="*", default=[], help="/usr/bin/time -v outputs of its invocations")
     rec.add_argument("--config", type=Path, help="the run's --configfile, for the cost model's prediction")
+    rec.add_argument(
+        "--speed-factor",
+        type=float,
+        help="this machine's speed relative to the cost model's table (cost_model.py --speed-check prints it)",
+    )
     tab = commands.add_parser("table", help="print README's Table I rows from record folders")
     tab.add_argument("records", type=Path, nargs="*", help="record folders (default: those README's block names)")
     tab.add_argument("--readme", type=Path, help="rewrite this README's <!-- table1: ... --> block in place")
     args = parser.parse_args(argv)
     if args.command == "record":
-        print(record(args.workdir, args.dest, args.commit, args.time, args.config))
+        print(record(args.workdir, args.dest, args.commit, args.time, args.config, args.speed_factor))
     elif args.readme:
         written, wanted = readme_table(args.readme)
         text = args.readme.read_text()

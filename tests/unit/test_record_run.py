@@ -30,7 +30,11 @@ def test_time_files_sum_wall_and_cpu_over_invocations(tmp_path):
     first.write_text(TIME_V.format(user="100.5", system="9.5", clock="1:02:03"))
     second.write_text(TIME_V.format(user="20", system="0", clock="4:05.50"))
     cost = record_run.read_time_files([first, second])
-    assert cost == {"wall_s": 3723 + 245.5, "cpu_s": 130.0, "invocations": 2}
+    assert cost == {"wall_s": 3723 + 245.5, "cpu_s": 130.0, "invocations": 2, "unreported": 0}
+    # an invocation killed together with its `time` leaves an empty file: counted, not summed
+    (tmp_path / "killed.txt").write_text("")
+    cost = record_run.read_time_files([first, tmp_path / "killed.txt", second])
+    assert cost == {"wall_s": 3723 + 245.5, "cpu_s": 130.0, "invocations": 3, "unreported": 1}
     (tmp_path / "c.txt").write_text("not a time file")
     with pytest.raises(ValueError, match="c.txt"):
         record_run.read_time_files([tmp_path / "c.txt"])
@@ -84,6 +88,26 @@ def test_record_copies_the_run_and_writes_its_facts(tmp_path):
     finals = pd.read_parquet(RECORD / "collected" / "dnn" / "train.parquet").query("kind == 'final'")
     dnn_row = next(line for line in facts.splitlines() if line.startswith("| dnn"))
     assert [cell.strip() for cell in dnn_row.strip("|").split("|")][1:4] == ["32", "5", str(len(finals))]
+
+
+def test_record_sums_job_benchmarks_and_scales_the_prediction(tmp_path):
+    workdir = _workdir_from_record(tmp_path)
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for stage, seconds, cpu in (("train", 100.0, 90.0), ("qat", 260.0, 270.0)):
+        tsv = workdir / "results" / "benchmarks" / stage / "mnist" / "dnn" / "seeds0-4.tsv"
+        tsv.parent.mkdir(parents=True)
+        tsv.write_text(header + f"{seconds}\t0:00:00\t1\t1\t1\t1\t0\t0\t90\t{cpu}\n")
+    (workdir / "time.1.txt").write_text("")
+    config = workdir / "results" / "config.yaml"
+    facts = record_run.record(
+        workdir, tmp_path / "dest", "abc1234", [workdir / "time.1.txt"], config, speed_factor=2.0
+    ).read_text()
+    assert "1 of them killed before `time` could report" in facts
+    assert "2 finished jobs, 0.10 job-hours, CPU 0.10 hours" in facts
+    plain = next(line for line in facts.splitlines() if "Cost model's prediction" in line)
+    doubled = next(line for line in facts.splitlines() if "scaled by this machine's speed check" in line)
+    cpu_hours = [float(line.split(" CPU-hours")[0].split(", ")[-1]) for line in (plain, doubled)]
+    assert cpu_hours[1] == pytest.approx(2 * cpu_hours[0], rel=0.02)
 
 
 def test_record_refuses_an_unfinished_run(tmp_path):
