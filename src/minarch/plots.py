@@ -51,7 +51,8 @@ def _band(ax, x, mean, std, label, color, linestyle="-"):
             label=label,
         )
         return
-    ax.plot(x, mean, linestyle, marker="o", markersize=3, color=color, label=label)
+    # a keyword: a dash pattern (a tuple, as DASH_DOT_DOT) is no format string
+    ax.plot(x, mean, linestyle=linestyle, marker="o", markersize=3, color=color, label=label)
     ax.fill_between(x, mean - std.fillna(0), mean + std.fillna(0), color=color, alpha=0.2, linewidth=0)
 
 

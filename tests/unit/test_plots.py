@@ -57,6 +57,21 @@ def test_vit_panel_has_qat_per_scope_and_ptq(drawn, tmp_path):
     assert list(ptq.get_ydata()) == [80.0 + 4 + 0.5 - 5, 80.0 + 8 + 0.5 - 5]  # mean over seeds
 
 
+def test_vit_panel_of_every_scope_over_several_widths(drawn, tmp_path):
+    # the attention scope's dash pattern is a tuple, no format string: a curve of several
+    # widths once failed to draw it (a recorded run's fig5_vit.png)
+    regimes, prune, qat = _rows(scopes=("linear", "attention", "full"))
+    plots.family_figure("vit", regimes, prune, qat, tmp_path / "fig5_vit.png")
+    ax = _quant_panel(drawn)
+    curves = [line for line in ax.get_lines() if len(line.get_xdata()) == 2]
+    assert len(curves) == 5  # float32, QAT per scope, PTQ
+    means = sorted(tuple(line.get_ydata()) for line in curves)
+    # PTQ (-5), QAT full (-3), attention (-2), linear (-1), float32, at widths 4 and 8
+    assert means == [(84.5 + offset, 88.5 + offset) for offset in (-5, -3, -2, -1, 0)]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "int8 QAT (attention scope)" in labels
+
+
 def test_panel_of_one_scope_without_ptq(drawn, tmp_path):
     regimes, prune, qat = _rows(scopes=("full",), ptq=False)
     plots.family_figure("vit", regimes, prune, qat, tmp_path / "fig5_vit.png")
