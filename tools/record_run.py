@@ -5,7 +5,7 @@ Table I with intervals, the regimes, the quantization gaps, the paper comparison
 and the collected per-seed tables) and writes ``run.md``: the facts of the run that no
 aggregate holds, measured rather than remembered:
 
-- the code: the commit named on the command line and the ``minarch_source_hash`` values of
+- the code: the commit named on the command line and the code versions (``code_version``, in older runs ``minarch_source_hash``) of
   the per-seed rows (one value when the whole run used one version of the code);
 - its size: configurations, seeds and training runs per family, and the epochs runs stopped at;
 - its cost: wall and CPU time summed over the ``/usr/bin/time -v`` files of its invocations (a
@@ -135,11 +135,19 @@ def run_size(collected: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# The code a row records: ``code_version`` (``minarch.provenance``, the stage's own code) since
+# provenance was kept per stage; ``minarch_source_hash`` (the whole package) before.
+CODE_COLUMNS = ("code_version", "minarch_source_hash")
+
+
 def source_hashes(collected: Path) -> list[str]:
     found: set[str] = set()
     for path in sorted(collected.glob("*/*.parquet")):
-        frame = pd.read_parquet(path, columns=["minarch_source_hash"])
-        found |= set(frame["minarch_source_hash"].dropna().astype(str))
+        frame = pd.read_parquet(path)
+        column = next((name for name in CODE_COLUMNS if name in frame), None)
+        if column is None:
+            raise ValueError(f"{path} has none of the code columns {CODE_COLUMNS}")
+        found |= set(frame[column].dropna().astype(str))
     return sorted(found)
 
 
@@ -188,7 +196,7 @@ def record(
     lines = [f"# Facts of the run recorded in `{dest.name}` (written by `tools/record_run.py`)", ""]
     hashes = source_hashes(results / "collected")
     lines += [
-        f"- **Code**: commit `{commit}`; per-seed rows from source hash{'es' if len(hashes) != 1 else ''} "
+        f"- **Code**: commit `{commit}`; per-seed rows from code version{'s' if len(hashes) != 1 else ''} "
         f"{', '.join(f'`{h}`' for h in hashes)}"
         + ("" if len(hashes) == 1 else " (**more than one version of the code**)"),
     ]
