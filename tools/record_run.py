@@ -5,8 +5,9 @@ Table I with intervals, the regimes, the quantization gaps, the paper comparison
 and the collected per-seed tables) and writes ``run.md``: the facts of the run that no
 aggregate holds, measured rather than remembered:
 
-- the code: the commit named on the command line and the code versions (``code_version``, in older runs ``minarch_source_hash``) of
-  the per-seed rows (one value when the whole run used one version of the code);
+- the code: the commit named on the command line and the code versions of the per-seed rows
+  (``code_version``; ``minarch_source_hash`` in older runs), one value when the whole run used
+  one version of the code;
 - its size: configurations, seeds and training runs per family, and the epochs runs stopped at;
 - its cost: wall and CPU time summed over the ``/usr/bin/time -v`` files of its invocations (a
   run resumed after a stop has several), beside the cost model's prediction for its config
