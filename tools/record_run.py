@@ -37,12 +37,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
 from minarch.comparison.checks import GAP_SLACK_PP, MIN_PARAMS_DECADES, PRUNE_SLACK_PP  # noqa: E402
+from minarch.io import CODE_VERSION, SOURCE_HASH  # noqa: E402
 from minarch.tables import CONFIG_KEYS, arch_title, dataset_title  # noqa: E402  (after src/ is on the path)
 
 # results/<file> -> the record's file; the last ones exist only in runs with a QAT stage or newer code
@@ -136,19 +138,19 @@ def run_size(collected: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# The code a row records: ``code_version`` (``minarch.provenance``, the stage's own code) since
-# provenance was kept per stage; ``minarch_source_hash`` (the whole package) before.
-CODE_COLUMNS = ("code_version", "minarch_source_hash")
+# The code a row records: its stage's code version (``minarch.provenance``), or in rows made
+# before those were recorded, the whole package's source hash.
+CODE_COLUMNS = (CODE_VERSION, SOURCE_HASH)
 
 
 def source_hashes(collected: Path) -> list[str]:
     found: set[str] = set()
     for path in sorted(collected.glob("*/*.parquet")):
-        frame = pd.read_parquet(path)
-        column = next((name for name in CODE_COLUMNS if name in frame), None)
+        names = pq.read_schema(path).names
+        column = next((name for name in CODE_COLUMNS if name in names), None)
         if column is None:
             raise ValueError(f"{path} has none of the code columns {CODE_COLUMNS}")
-        found |= set(frame[column].dropna().astype(str))
+        found |= set(pd.read_parquet(path, columns=[column])[column].dropna().astype(str))
     return sorted(found)
 
 
