@@ -20,11 +20,18 @@ aggregate holds, measured rather than remembered:
 the paper's, with 95% intervals and the record each row comes from; README's Results section
 holds that output between ``<!-- table1 ... -->`` markers (the test suite checks they agree).
 
+``claims`` judges the paper's claims once on the records taken together (``combined_run``: each
+dataset and family from the first record named that holds it), so that the claims spanning
+datasets (sizes growing from MNIST to CIFAR-10, the 8-bit gap widening on CIFAR-10) get a
+verdict no single record can give; README holds its output between ``<!-- claims ... -->``
+markers, checked like Table I's.
+
 Usage::
 
     python tools/record_run.py record WORKDIR docs/results/NAME --commit SHA --time WORKDIR/time.*.txt
     python tools/record_run.py table docs/results/mnist-paper-recipe docs/results/...
     python tools/record_run.py table --readme README.md   # after naming a new record in its marker
+    python tools/record_run.py claims --readme README.md  # the same for the claims' block
 """
 
 from __future__ import annotations
@@ -43,7 +50,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
-from minarch.comparison.checks import GAP_SLACK_PP, MIN_PARAMS_DECADES, PRUNE_SLACK_PP  # noqa: E402
+from minarch.comparison.checks import (  # noqa: E402
+    AGREE,
+    DISAGREE,
+    GAP_SLACK_PP,
+    MIN_PARAMS_DECADES,
+    NOT_MEASURED,
+    PRUNE_SLACK_PP,
+)
 from minarch.io import CODE_VERSION, SOURCE_HASH  # noqa: E402
 from minarch.tables import CONFIG_KEYS, arch_title, dataset_title  # noqa: E402  (after src/ is on the path)
 
@@ -297,10 +311,98 @@ README_BLOCK = re.compile(r"<!-- table1: (?P<records>[^>]*?) -->\n(?P<table>.*?)
 
 def readme_table(readme: Path) -> tuple[str, str]:
     """README's Table I block as written, and as ``table`` writes it from the records its marker names."""
-    match = README_BLOCK.search(readme.read_text())
+    return _readme_block(readme, README_BLOCK, lambda records, root: table(records, root) + "\n")
+
+
+# ------------------------------------------------------------------ README's claims, all records
+
+
+def combined_run(records: list[Path], root: Path = Path(".")):
+    """One ``minarch.comparison.Run`` of several records: each (dataset, family) with its
+    regimes, Table I row and per-seed prune and QAT rows from the first record in ``records``
+    that holds it, so a configuration measured twice is counted once. The records must share
+    the pruning tolerance that made their Table I (its ``table1_prune_tolerance`` column; the
+    default in records older than that column, which were made with it)."""
+    from minarch.comparison import Run
+    from minarch.regimes import PRUNE_TOLERANCE
+    from minarch.tables import headline_qat_rows
+
+    taken: set[tuple[str, str]] = set()
+    parts: dict[str, list[pd.DataFrame]] = {"regimes": [], "table1": [], "prune": [], "qat": []}
+    tolerances = set()
+    for folder in records:
+        path = root / folder
+        table1 = pd.read_csv(path / "table1.csv")
+        tolerances |= set(table1.get("table1_prune_tolerance", pd.Series([PRUNE_TOLERANCE])).astype(float))
+        regimes = pd.read_csv(path / "regimes.csv")
+        new = set(zip(regimes["dataset"], regimes["arch"])) - taken
+        taken |= new
+
+        def mine(frame: pd.DataFrame, new=new) -> pd.DataFrame:
+            return frame[[pair in new for pair in zip(frame["dataset"], frame["arch"])]]
+
+        parts["regimes"].append(mine(regimes))
+        parts["table1"].append(mine(table1))
+        for stage in ("prune", "qat"):
+            for table in sorted((path / "collected").glob(f"*/{stage}.parquet")):
+                parts[stage].append(mine(pd.read_parquet(table)))
+    if len(tolerances) > 1:
+        raise ValueError(f"the records' Table I used different pruning tolerances: {sorted(tolerances)}")
+    frames = {name: pd.concat(found, ignore_index=True) if found else None for name, found in parts.items()}
+    qat = headline_qat_rows(frames["qat"]) if frames["qat"] is not None else None
+    return Run(frames["regimes"], frames["table1"], frames["prune"], qat, None, frames["table1"], tolerances.pop())
+
+
+def claims(records: list[Path], root: Path = Path(".")) -> str:
+    """The verdicts on the paper's claims judged on ``combined_run(records)``: counts per
+    dataset, then every claim that spans the run (no single dataset) with its verdict."""
+    from minarch.comparison import evaluate
+    from minarch.comparison.claims import CLAIMS
+
+    table = evaluate(combined_run(records, root))
+    table["dataset"] = [claim.dataset for claim in CLAIMS]
+    verdicts = (AGREE, DISAGREE, NOT_MEASURED)
+    lines = [
+        f"Judged on {', '.join(f'`{Path(r).name}`' for r in records)} together (each dataset and family from the "
+        "first of them that holds it): "
+        + ", ".join(f"{(table['verdict'] == v).sum()} {v}" for v in verdicts)
+        + f" of the paper's {len(table)} claims.",
+        "",
+        "| claims about | " + " | ".join(verdicts) + " |",
+        "|---|" + "---:|" * len(verdicts),
+    ]
+    for dataset, rows in table.groupby(table["dataset"].fillna(""), sort=False):
+        counts = rows["verdict"].value_counts()
+        label = dataset_title(dataset) if dataset else "the run as a whole (across datasets, widths, depths)"
+        lines.append(f"| {label} | " + " | ".join(str(counts.get(v, 0)) for v in verdicts) + " |")
+    lines += ["", "| claim | paper | ours | verdict |", "|---|---|---|---|"]
+    for row in table[table["dataset"].isna()].itertuples(index=False):
+        cells = (f"{row.claim} (Sec. {row.section}, `{row.id}`)", row.paper, row.ours, row.verdict)
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+CLAIMS_BLOCK = re.compile(r"<!-- claims: (?P<records>[^>]*?) -->\n(?P<table>.*?)<!-- /claims -->\n", re.DOTALL)
+
+
+def _readme_block(readme: Path, block: re.Pattern, make) -> tuple[str, str]:
+    match = block.search(readme.read_text())
     if match is None:
-        raise ValueError(f"{readme} has no <!-- table1: RECORD ... --> block")
-    return match["table"], table([Path(name) for name in match["records"].split()], readme.parent) + "\n"
+        raise ValueError(f"{readme} has no {block.pattern.split(':')[0]}: RECORD ... --> block")
+    return match["table"], make([Path(name) for name in match["records"].split()], readme.parent)
+
+
+def readme_claims(readme: Path) -> tuple[str, str]:
+    """README's claims block as written, and as ``claims`` writes it from the records its marker names."""
+    return _readme_block(readme, CLAIMS_BLOCK, claims)
+
+
+def _rewrite(readme: Path, block: re.Pattern, wanted: str, what: str) -> None:
+    text = readme.read_text()
+    match = block.search(text)
+    unchanged = match["table"] == wanted
+    readme.write_text(text[: match.start("table")] + wanted + text[match.end("table") :])
+    print(f"{readme}: {what} block {'unchanged' if unchanged else 'rewritten'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,19 +422,23 @@ def main(argv: list[str] | None = None) -> int:
     tab = commands.add_parser("table", help="print README's Table I rows from record folders")
     tab.add_argument("records", type=Path, nargs="*", help="record folders (default: those README's block names)")
     tab.add_argument("--readme", type=Path, help="rewrite this README's <!-- table1: ... --> block in place")
+    cla = commands.add_parser("claims", help="print the verdicts on the paper's claims over record folders")
+    cla.add_argument("records", type=Path, nargs="*", help="record folders (default: those README's block names)")
+    cla.add_argument("--readme", type=Path, help="rewrite this README's <!-- claims: ... --> block in place")
     args = parser.parse_args(argv)
     if args.command == "record":
         print(record(args.workdir, args.dest, args.commit, args.time, args.config, args.speed_factor))
-    elif args.readme:
-        written, wanted = readme_table(args.readme)
-        text = args.readme.read_text()
-        match = README_BLOCK.search(text)
-        args.readme.write_text(text[: match.start("table")] + wanted + text[match.end("table") :])
-        print(f"{args.readme}: Table I block {'unchanged' if written == wanted else 'rewritten'}")
+        return 0
+    block, what, make, from_readme = {
+        "table": (README_BLOCK, "Table I", lambda records: table(records) + "\n", readme_table),
+        "claims": (CLAIMS_BLOCK, "claims", claims, readme_claims),
+    }[args.command]
+    if args.readme:
+        _rewrite(args.readme, block, from_readme(args.readme)[1], what)
     elif args.records:
-        print(table(args.records))
+        print(make(args.records), end="")
     else:
-        print(readme_table(REPO / "README.md")[1], end="")
+        print(from_readme(REPO / "README.md")[1], end="")
     return 0
 
 

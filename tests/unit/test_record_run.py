@@ -121,3 +121,38 @@ def test_readme_table_is_the_records_table():
     assert written == wanted, "README's Table I is not the records': run tools/record_run.py table --readme README.md"
     for row in pd.read_csv(RECORD / "table1.csv").itertuples():
         assert f"{row.min_params:,.0f}" in written and f"{row.gap_8bit_pct:+.2f} pp" in written
+
+
+SCOPES = REPO / "docs" / "results" / "mnist-vit-scopes"
+
+
+def test_combined_run_takes_each_family_from_the_first_record_holding_it():
+    # both MNIST records hold a ViT: the first named gives its regimes, Table I row and rows
+    for first, other in ((SCOPES, RECORD), (RECORD, SCOPES)):
+        run = record_run.combined_run([first, other])
+        vit = run.table1[run.table1["arch"] == "vit"]
+        assert len(vit) == 1 and len(run.table1) == 3
+        want = pd.read_csv(first / "table1.csv").query("arch == 'vit'")
+        assert vit["min_params"].tolist() == want["min_params"].tolist()
+        regimes = run.regimes[run.regimes["arch"] == "vit"]
+        assert sorted(regimes["width"]) == sorted(pd.read_csv(first / "regimes.csv").query("arch == 'vit'")["width"])
+        qat = run.qat_rows[run.qat_rows["arch"] == "vit"]
+        assert set(qat["width"]) == set(regimes["width"])
+        assert qat.groupby(["topology", "width", "seed"]).size().max() == 1  # one headline scope per seed
+    # the DNN and CNN exist only in the paper-recipe record, whatever the order
+    assert set(record_run.combined_run([SCOPES, RECORD]).prune_rows["arch"]) == {"dnn", "cnn", "vit"}
+
+
+def test_combined_run_refuses_records_of_different_pruning_tolerances(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(RECORD / "regimes.csv", other)
+    pd.read_csv(SCOPES / "table1.csv").assign(table1_prune_tolerance=2.0).to_csv(other / "table1.csv", index=False)
+    with pytest.raises(ValueError, match="different pruning tolerances"):
+        record_run.combined_run([SCOPES, other])
+
+
+def test_readme_claims_are_the_records_claims():
+    written, wanted = record_run.readme_claims(REPO / "README.md")
+    assert written == wanted, "README's claims are not the records': run tools/record_run.py claims --readme README.md"
+    assert "Each family's minimal stable size grows" in written
