@@ -43,6 +43,12 @@ def checkout(commit: str, into: Path) -> Path:
     return into
 
 
+def remove_checkout(folder: Path) -> None:
+    """Undo ``checkout`` (nothing for ``WORKTREE``, this checkout)."""
+    if folder != REPO and folder.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(folder)], capture_output=True)
+
+
 def snakemake(code: Path, workdir: Path, configs: list[Path], cores: int, *targets: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(code / "src")}
     if mirror_folder() is not None:
@@ -165,9 +171,8 @@ def main(argv=None) -> int:
             print(f"{commit}: {results[-1]['wall']:.0f} s wall, {results[-1]['cpu']:.0f} s CPU", file=sys.stderr)
     finally:
         for commit in args.commits:
-            if commit != "WORKTREE" and (scratch / f"code-{commit}").exists():
-                folder = str(scratch / f"code-{commit}")
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", folder], capture_output=True)
+            if commit != "WORKTREE":
+                remove_checkout(scratch / f"code-{commit}")
         shutil.rmtree(scratch, ignore_errors=True)
     text = report(results, args.config.resolve(), args.cores, load)
     for commit, paths in extra.items():
