@@ -311,7 +311,12 @@ README_BLOCK = re.compile(r"<!-- table1: (?P<records>[^>]*?) -->\n(?P<table>.*?)
 
 def readme_table(readme: Path) -> tuple[str, str]:
     """README's Table I block as written, and as ``table`` writes it from the records its marker names."""
-    return _readme_block(readme, README_BLOCK, lambda records, root: table(records, root) + "\n")
+    _, match, wanted = _readme_block(readme, README_BLOCK, _table_block)
+    return match["table"], wanted
+
+
+def _table_block(records: list[Path], root: Path = Path(".")) -> str:
+    return table(records, root) + "\n"
 
 
 # ------------------------------------------------------------------ README's claims, all records
@@ -359,8 +364,8 @@ def claims(records: list[Path], root: Path = Path(".")) -> str:
     from minarch.comparison import evaluate
     from minarch.comparison.claims import CLAIMS
 
-    table = evaluate(combined_run(records, root))
-    table["dataset"] = [claim.dataset for claim in CLAIMS]
+    table = evaluate(combined_run(records, root), CLAIMS)
+    table["dataset"] = [claim.dataset for claim in CLAIMS]  # evaluate gives one row per claim, in order
     verdicts = (AGREE, DISAGREE, NOT_MEASURED)
     lines = [
         f"Judged on {', '.join(f'`{Path(r).name}`' for r in records)} together (each dataset and family from the "
@@ -385,24 +390,25 @@ def claims(records: list[Path], root: Path = Path(".")) -> str:
 CLAIMS_BLOCK = re.compile(r"<!-- claims: (?P<records>[^>]*?) -->\n(?P<table>.*?)<!-- /claims -->\n", re.DOTALL)
 
 
-def _readme_block(readme: Path, block: re.Pattern, make) -> tuple[str, str]:
-    match = block.search(readme.read_text())
+def _readme_block(readme: Path, block: re.Pattern, make) -> tuple[str, re.Match, str]:
+    """README's text, its ``block`` and the block as ``make`` writes it from the records its marker names."""
+    text = readme.read_text()
+    match = block.search(text)
     if match is None:
         raise ValueError(f"{readme} has no {block.pattern.split(':')[0]}: RECORD ... --> block")
-    return match["table"], make([Path(name) for name in match["records"].split()], readme.parent)
+    return text, match, make([Path(name) for name in match["records"].split()], readme.parent)
 
 
 def readme_claims(readme: Path) -> tuple[str, str]:
     """README's claims block as written, and as ``claims`` writes it from the records its marker names."""
-    return _readme_block(readme, CLAIMS_BLOCK, claims)
+    _, match, wanted = _readme_block(readme, CLAIMS_BLOCK, claims)
+    return match["table"], wanted
 
 
-def _rewrite(readme: Path, block: re.Pattern, wanted: str, what: str) -> None:
-    text = readme.read_text()
-    match = block.search(text)
-    unchanged = match["table"] == wanted
+def _rewrite(readme: Path, block: re.Pattern, make, what: str) -> None:
+    text, match, wanted = _readme_block(readme, block, make)
     readme.write_text(text[: match.start("table")] + wanted + text[match.end("table") :])
-    print(f"{readme}: {what} block {'unchanged' if unchanged else 'rewritten'}")
+    print(f"{readme}: {what} block {'unchanged' if match['table'] == wanted else 'rewritten'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,16 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "record":
         print(record(args.workdir, args.dest, args.commit, args.time, args.config, args.speed_factor))
         return 0
-    block, what, make, from_readme = {
-        "table": (README_BLOCK, "Table I", lambda records: table(records) + "\n", readme_table),
-        "claims": (CLAIMS_BLOCK, "claims", claims, readme_claims),
-    }[args.command]
+    block, what, make = {"table": (README_BLOCK, "Table I", _table_block), "claims": (CLAIMS_BLOCK, "claims", claims)}[
+        args.command
+    ]
     if args.readme:
-        _rewrite(args.readme, block, from_readme(args.readme)[1], what)
+        _rewrite(args.readme, block, make, what)
     elif args.records:
         print(make(args.records), end="")
     else:
-        print(from_readme(REPO / "README.md")[1], end="")
+        print(_readme_block(REPO / "README.md", block, make)[2], end="")
     return 0
 
 
