@@ -59,6 +59,7 @@ from minarch.comparison.checks import (  # noqa: E402
     PRUNE_SLACK_PP,
 )
 from minarch.io import CODE_VERSION, SOURCE_HASH  # noqa: E402
+from minarch.regimes import widest_swept  # noqa: E402
 from minarch.tables import CONFIG_KEYS, arch_title, dataset_title  # noqa: E402  (after src/ is on the path)
 
 # results/<file> -> the record's file; the last ones exist only in runs with a QAT stage or newer code
@@ -274,17 +275,21 @@ def _power(value: float) -> str:
 
 def table(records: list[Path], root: Path = Path(".")) -> str:
     """Every Table I row of ``records`` (folders holding a ``table1.csv``, relative to ``root``,
-    as links from there), ours beside the paper's."""
+    as links from there), ours beside the paper's. "≥" marks a smallest stable size found at the
+    widest configuration of its curve, a lower bound (``regimes.widest_swept``)."""
     lines = [
         "| dataset | family | smallest stable (params) | paper | safe pruning | paper | 8-bit gap | paper | record |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for folder in records:
         frame = pd.read_csv(root / folder / "table1.csv")
+        # from the record's regimes, so that records made before Table I had the column say it too
+        regimes = pd.read_csv(root / folder / "regimes.csv")
         for row in frame.itertuples(index=False):
             size = "none"
             if pd.notna(row.min_params):
-                size = f"{row.min_params:,.0f} (`{row.topology}` w{row.width:.0f})"
+                bound = "≥ " if widest_swept(regimes, row._asdict()) else ""
+                size = f"{bound}{row.min_params:,.0f} (`{row.topology}` w{row.width:.0f})"
                 if row.min_params_ci_low != row.min_params_ci_high:
                     size += _interval(row.min_params_ci_low, row.min_params_ci_high, "{:,.0f}")
             pruning = (

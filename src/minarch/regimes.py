@@ -259,6 +259,18 @@ def representative(regimes: pd.DataFrame) -> pd.Series | None:
     return candidates.sort_values(["n_params", "topology"]).iloc[0] if len(candidates) else None
 
 
+def widest_swept(regimes: pd.DataFrame, config) -> bool:
+    """Whether ``config`` (a row naming dataset, arch, topology and width) is the widest
+    configuration of its curve in ``regimes``. A minimum stable size found there is only a
+    lower bound: no wider configuration tested the plateau, its stability was judged against
+    itself (the drop-from-the-best rule cannot fail a curve's best), and a wider configuration
+    scoring more than ``max_drop`` above it would move the threshold up."""
+    curve = regimes
+    for key in CURVE_KEYS:
+        curve = curve[curve[key] == config[key]]
+    return bool(len(curve)) and bool(config["width"] >= curve["width"].max())
+
+
 def shown_width(curve: pd.DataFrame):
     """The width a curve's pruning panel and its interval show: its representative's (the
     minimum stable width), else its largest width."""

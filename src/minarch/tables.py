@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from minarch import registry
-from minarch.regimes import PRUNE_TOLERANCE, representative, safe_ratio, unclaimable
+from minarch.regimes import PRUNE_TOLERANCE, representative, safe_ratio, unclaimable, widest_swept
 
 CONFIG_KEYS = ["dataset", "arch", "topology", "width"]
 
@@ -86,6 +86,9 @@ def table1(
     safe pruning % and 8-bit gap. ``note`` says why a row has no representative when the
     regimes cannot support one (``regimes.unclaimable``: too few seeds, every configuration
     failed); empty otherwise, where no representative means no stable configuration.
+    ``min_params_lower_bound`` is True where the representative is the widest configuration
+    of its curve (``regimes.widest_swept``): the sweep stopped before a plateau could show,
+    so the smallest stable size is a lower bound.
 
     The 8-bit gap (``gap_8bit_pct``, mean float - int8 over seeds) is QAT's under the
     representative's headline scope (``qat_scope``, ``headline_qat_rows``), and
@@ -111,6 +114,7 @@ def table1(
             "gap_8bit_pct": np.nan,
             "ptq_gap_8bit_pct": np.nan,
             "qat_scope": None,
+            "min_params_lower_bound": False,
             "note": note,
         }
         best = None if note else representative(group)
@@ -143,6 +147,7 @@ def table1(
                 n_seeds=best["n_seeds"],
                 test_acc_mean=best["test_acc_mean"],
                 safe_pruning_pct=100 * safe_pruning_ratio(of(prune_rows), prune_tolerance),
+                min_params_lower_bound=widest_swept(regimes, best),
             )
         rows.append(row)
     table = pd.DataFrame(rows).merge(PAPER_TABLE1, on=["dataset", "arch"], how="left")
@@ -167,12 +172,22 @@ def _interval(low, high, fmt: str) -> str:
 def to_markdown(table: pd.DataFrame) -> str:
     """Table I for people: ours beside the paper's, with bootstrap intervals where computed."""
     notes = table["note"] if "note" in table else pd.Series(np.nan, index=table.index)
+    # a table of an older run has no lower-bound column: nothing is marked there
+    bounds = (
+        table["min_params_lower_bound"].fillna(False).astype(bool)
+        if "min_params_lower_bound" in table
+        else pd.Series(False, index=table.index)
+    )
     shown = table.assign(
         dataset=table["dataset"].map(dataset_title),
         arch=table["arch"].map(arch_title),
         representative=[
-            f"{t} w{int(w)}" if isinstance(t, str) else "none stable" if pd.isna(n) or not n else "not judged"
-            for t, w, n in zip(table["topology"], table["width"], notes)
+            (f"{t} w{int(w)}" + (" (widest swept: a lower bound)" if b else ""))
+            if isinstance(t, str)
+            else "none stable"
+            if pd.isna(n) or not n
+            else "not judged"
+            for t, w, n, b in zip(table["topology"], table["width"], notes, bounds)
         ],
     )
     columns = [

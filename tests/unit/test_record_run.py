@@ -156,3 +156,20 @@ def test_readme_claims_are_the_records_claims():
     written, wanted = record_run.readme_claims(REPO / "README.md")
     assert written == wanted, "README's claims are not the records': run tools/record_run.py claims --readme README.md"
     assert "Each family's minimal stable size grows" in written
+
+
+def test_table_marks_a_size_at_the_widest_width_swept_from_the_records_regimes(tmp_path):
+    # the MNIST record's ViT ran D = 16 only, so its smallest stable size is a lower bound
+    # (its table1.csv predates the column: the mark comes from the record's regimes)
+    text = record_run.table([RECORD])
+    assert "| 39,760 (`L1` w50) |" in text and "| 13,550 (`conv3x3` w2) |" in text  # wider stable widths exist
+    assert "| ≥ 3,882 (`enc2` w16) |" in text
+    # the same record with a D = 32 that is no better: D = 16 has a plateau above it now
+    folder = tmp_path / "wider"
+    folder.mkdir()
+    shutil.copy(RECORD / "table1.csv", folder)
+    regimes = pd.read_csv(RECORD / "regimes.csv")
+    wider = regimes[(regimes["arch"] == "vit")].assign(width=32)
+    pd.concat([regimes, wider]).to_csv(folder / "regimes.csv", index=False)
+    marked = record_run.table([folder], root=Path("/"))
+    assert "| 3,882 (`enc2` w16) |" in marked and "≥" not in marked

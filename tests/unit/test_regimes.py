@@ -22,6 +22,7 @@ from minarch.regimes import (
     representatives,
     summarize,
     unclaimable,
+    widest_swept,
 )
 
 
@@ -345,3 +346,21 @@ def test_safe_ratio_on_many_resamples_equals_safe_pruning_ratio():
         assert found[b] == safe_pruning_ratio(rows, 1.0)
     assert len(set(found)) > 1
     assert np.isnan(safe_ratio(ratios[1:], means[:, 1:], 1.0)).all()  # no unpruned reference
+
+
+def test_widest_swept_is_the_curves_widest_configuration_only():
+    rows = pd.concat(
+        [
+            pd.DataFrame(final_rows({5: ([90, 90.2], [91, 91]), 10: ([91, 91.1], [92, 92])})),
+            pd.DataFrame(final_rows({5: ([90, 90.2], [91, 91]), 20: ([91, 91.1], [92, 92])}, topology="L2e")),
+        ]
+    )
+    regimes = summarize(rows)
+    at = {
+        (t, w): widest_swept(regimes, row)
+        for t, w, row in zip(regimes["topology"], regimes["width"], regimes.to_dict("records"))
+    }
+    # each curve's own widest: L1 ends at 10, L2e at 20 (L1 w10 is widest although L2e goes further)
+    assert at == {("L1", 5): False, ("L1", 10): True, ("L2e", 5): False, ("L2e", 20): True}
+    # a configuration of a curve the regimes do not hold is not called widest
+    assert not widest_swept(regimes, {"dataset": "cifar10", "arch": "dnn", "topology": "L1", "width": 10})

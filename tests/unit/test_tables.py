@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pandas as pd
@@ -234,3 +235,20 @@ def test_table1_of_rows_without_ptq(inputs):
     table = table1(*inputs)
     assert table["ptq_gap_8bit_pct"].isna().all()
     assert table.loc[0, "qat_scope"] == "full"  # DNN rows without a scope column: quantized whole
+
+
+def test_table1_marks_a_representative_at_its_curves_widest_width_as_a_lower_bound(inputs):
+    regimes, prune, qat = inputs
+    table = table1(regimes, prune, qat, prune_tolerance=1.0)
+    # L2e w3 has L2e w10 above it: a plateau was seen; F-MNIST has no representative at all
+    assert table["min_params_lower_bound"].tolist() == [False, False]
+    assert "lower bound" not in to_markdown(table)
+    # only the widest width is within 2 pp of the best (itself): stable by comparison with itself
+    rows = final_rows("cifar10", "L1", {5: [80, 80.2], 10: [85, 85.1], 20: [90, 90.2]})
+    edge = summarize(pd.DataFrame(rows))
+    table = table1(edge, prune.iloc[0:0], qat.iloc[0:0], prune_tolerance=1.0)
+    row = table.iloc[0]
+    assert row["width"] == 20 and bool(row["min_params_lower_bound"])
+    assert "L1 w20 (widest swept: a lower bound)" in to_markdown(table)
+    # read back from CSV, as the paper comparison and the records do
+    assert "(widest swept: a lower bound)" in to_markdown(pd.read_csv(io.StringIO(table.to_csv(index=False))))
