@@ -155,10 +155,16 @@ def main(argv=None) -> int:
             stage_jobs = sum(1 for j in jobs if j.stage in cost.STAGES)
             left_names = {job.name for job in left}
             spent = sum(job.seconds for job in jobs if job.name not in left_names) / 3600
+            left_text = (
+                "what is left:"
+                if done < stage_jobs
+                else "the seconds-long prepare and aggregate jobs below are not checked here (they rerun "
+                "after any stage job; `snakemake -n` says whether they ran):"
+            )
             lines.append(
                 f"{args.remaining}: {done:,} of {stage_jobs:,} train/prune/QAT jobs done "
                 f"({100 * done / max(stage_jobs, 1):.0f}%, about {spent:,.1f} of {summary.total_cpu_hours:,.1f} "
-                "estimated CPU-hours); what is left:"
+                f"estimated CPU-hours); {left_text}"
             )
             lines.append("")
             summary = planner.summarize(left, args.cores, int(config["train"]["threads"]), params.source)

@@ -196,3 +196,26 @@ def test_remaining_counts_only_the_stage_jobs_whose_block_records_exist(tmp_path
     prune = next(j for j in left if j.name == "prune/mnist/dnn/L1/w5/seeds1-1")
     assert prune.after == []  # its train job is done
     assert planner.summarize(left).total_cpu_hours < planner.summarize(jobs).total_cpu_hours
+
+
+def test_progress_line_says_when_only_unchecked_aggregates_remain(tmp_path, capsys):
+    import cost_model
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(ONE_SEED_JOBS))
+    jobs = planner.plan(load_config(path))
+    assert cost_model.main([str(path), "--remaining", str(tmp_path)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("what is left:") and " 0 of " in first
+    for job in jobs:  # every stage job's block record in place
+        match = planner._TAG.match(job.name)
+        if match:
+            m = match.groupdict()
+            record = tmp_path / records.block_record(
+                m["stage"], m["dataset"], m["arch"], m["topology"], int(m["width"]), int(m["first"]), int(m["last"])
+            )
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text("{}")
+    assert cost_model.main([str(path), "--remaining", str(tmp_path)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "(100%" in first and "not checked here" in first and "what is left" not in first
