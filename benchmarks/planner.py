@@ -207,17 +207,23 @@ _BLOCK_JOB = rf"{CONFIGURATION}/seeds(?P<first>\d+)-(?P<last>\d+)"
 _TAG = re.compile(rf"^(?P<stage>train|prune|qat)/{_BLOCK_JOB}$")
 
 
-def job_done(job: Job, workdir: str | Path = ".") -> bool:
-    """A train, prune or QAT job is done when its block's record exists under ``workdir``
-    (``records.block_record``: written last, once every seed of the block is in place); other
-    jobs are never done here: they take seconds, and the workflow reruns them whenever a stage
-    job ran."""
+def job_record(job: Job) -> Path | None:
+    """The block record (``records.block_record``, relative to the workdir) a train, prune or
+    QAT job writes last, once every seed of its block is in place; None for other jobs."""
     match = _TAG.match(job.name)
     if not match:
-        return False
+        return None
     m = match.groupdict()
     key = (m["dataset"], m["arch"], m["topology"], int(m["width"]))
-    return (Path(workdir) / records.block_record(m["stage"], *key, int(m["first"]), int(m["last"]))).is_file()
+    return Path(records.block_record(m["stage"], *key, int(m["first"]), int(m["last"])))
+
+
+def job_done(job: Job, workdir: str | Path = ".") -> bool:
+    """A train, prune or QAT job is done when its block's record exists under ``workdir``
+    (``job_record``); other jobs are never done here: they take seconds, and the workflow
+    reruns them whenever a stage job ran."""
+    record = job_record(job)
+    return record is not None and (Path(workdir) / record).is_file()
 
 
 def remaining(jobs: list[Job], workdir: str | Path = ".") -> tuple[list[Job], int]:

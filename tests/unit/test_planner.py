@@ -207,15 +207,9 @@ def test_progress_line_says_when_only_unchecked_aggregates_remain(tmp_path, caps
     assert cost_model.main([str(path), "--remaining", str(tmp_path)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.endswith("what is left:") and " 0 of " in first
-    for job in jobs:  # every stage job's block record in place
-        match = planner._TAG.match(job.name)
-        if match:
-            m = match.groupdict()
-            record = tmp_path / records.block_record(
-                m["stage"], m["dataset"], m["arch"], m["topology"], int(m["width"]), int(m["first"]), int(m["last"])
-            )
-            record.parent.mkdir(parents=True, exist_ok=True)
-            record.write_text("{}")
+    for record in filter(None, map(planner.job_record, jobs)):  # every stage job's block record in place
+        (tmp_path / record).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / record).write_text("{}")
     assert cost_model.main([str(path), "--remaining", str(tmp_path)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert "(100%" in first and "not checked here" in first and "what is left" not in first
