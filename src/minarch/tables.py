@@ -173,22 +173,17 @@ def to_markdown(table: pd.DataFrame) -> str:
     """Table I for people: ours beside the paper's, with bootstrap intervals where computed."""
     notes = table["note"] if "note" in table else pd.Series(np.nan, index=table.index)
     # a table of an older run has no lower-bound column: nothing is marked there
-    bounds = (
-        table["min_params_lower_bound"].fillna(False).astype(bool)
-        if "min_params_lower_bound" in table
-        else pd.Series(False, index=table.index)
-    )
+    bounds = table.get("min_params_lower_bound", pd.Series(False, index=table.index)).fillna(False).astype(bool)
+
+    def representative_text(topology, width, note, bound: bool) -> str:
+        if isinstance(topology, str):
+            return f"{topology} w{int(width)}" + (" (widest swept: a lower bound)" if bound else "")
+        return "none stable" if pd.isna(note) or not note else "not judged"
+
     shown = table.assign(
         dataset=table["dataset"].map(dataset_title),
         arch=table["arch"].map(arch_title),
-        representative=[
-            (f"{t} w{int(w)}" + (" (widest swept: a lower bound)" if b else ""))
-            if isinstance(t, str)
-            else "none stable"
-            if pd.isna(n) or not n
-            else "not judged"
-            for t, w, n, b in zip(table["topology"], table["width"], notes, bounds)
-        ],
+        representative=list(map(representative_text, table["topology"], table["width"], notes, bounds)),
     )
     columns = [
         "dataset",
