@@ -5,11 +5,14 @@ test_planner.py; the calibration of the points: test_calibration.py.)"""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import yaml
 
-from minarch import cost
+from minarch import cost, data
 from minarch.config import load_config
 
 
@@ -116,6 +119,52 @@ def test_a_jobs_request_covers_its_prediction_and_at_most_triples_it(key):
     predicted = cost.job_overhead(params, key[0], key[1]) + seconds["train"]
     assert cost.job_request(tight, "train", *key, params)["runtime"] == max(1, math.ceil(predicted / 60))
     assert cost.job_memory_mb("cifar10", "dnn", "L4uuu", 1000) > cost.job_memory_mb("cifar10", "dnn", "L1", 5) + 1000
+
+
+# What a fresh job process holds once its splits are loaded (``stages.splits_for``), as the
+# kernel counts it: torch, minarch and the arrays, before any model exists.
+_LOAD_PEAK = """
+import resource, sys
+from minarch import stages
+from minarch.settings import TrainSettings
+stages.splits_for(sys.argv[1], sys.argv[2], TrainSettings())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+@pytest.fixture(scope="module")
+def cifar_shaped_cache(tmp_path_factory):
+    """A cache of CIFAR-10's size and shape (random images, recorded under its name, which is
+    how a cache of its official download is known): the memory of loading, not the content."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, (50_000, 32, 32, 3), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, 50_000, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (10_000, 32, 32, 3), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, 10_000, dtype=np.uint8),
+    }
+    checksums = data.content_checksums(arrays)
+    path = tmp_path_factory.mktemp("cifar") / "cifar10.npz"
+    np.savez(path, **arrays, sha256=np.array([checksums[n] for n in data.ARRAYS]), dataset=np.array("cifar10"))
+    return path
+
+
+@pytest.mark.parametrize("arch, topology, width", [("dnn", "L1", 1), ("vit", "enc2learned", 2)])
+def test_a_jobs_memory_request_covers_loading_its_splits(cifar_shaped_cache, arch, topology, width):
+    """The scheduler's mem_mb for the smallest model on CIFAR-10, the largest dataset, is above
+    the measured peak of loading its splits alone. The ViT resizes its images first, which on
+    the recorded CIFAR-10 run peaked 1 GB above the float32 splits and over its request."""
+    peak = float(
+        subprocess.run(
+            [sys.executable, "-c", _LOAD_PEAK, arch, str(cifar_shaped_cache)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    for stage in cost.STAGES:
+        request = cost.job_request(load_config(None), stage, "cifar10", arch, topology, width, cost.CostParameters())
+        assert request["mem_mb"] > peak, (stage, request, peak)
 
 
 def test_cluster_cost_points_replace_the_built_in_table(tmp_path):
