@@ -71,6 +71,12 @@ def chance_pct() -> float:
     return 100.0 / NUM_CLASSES
 
 
+def at_chance(test_acc, thresholds: Thresholds) -> np.ndarray:
+    """Whether each accuracy (%) is within ``thresholds.chance_margin`` of guessing: a model
+    that learned nothing (a failed training, or a QAT run that diverged and kept an early epoch)."""
+    return np.asarray(test_acc, dtype=float) <= chance_pct() + thresholds.chance_margin
+
+
 def _non_finite(rows: pd.DataFrame) -> np.ndarray:
     """Per row: any loss column (those present) non-finite."""
     columns = [c for c in LOSS_COLUMNS if c in rows]
@@ -128,7 +134,7 @@ def _failures(table: pd.DataFrame, thresholds: Thresholds) -> list[str]:
             why.append(
                 f"best epoch 0 in {row.n_untrained} of {row.n_seeds} seeds: no epoch improved on the initial weights"
             )
-        if row.test_acc_mean <= chance + thresholds.chance_margin:
+        if at_chance(row.test_acc_mean, thresholds):
             why.append(
                 f"at chance: mean test accuracy {row.test_acc_mean:.2f}% is within regimes.chance_margin "
                 f"({thresholds.chance_margin:g} pp) of {chance:g}%"

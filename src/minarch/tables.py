@@ -245,7 +245,7 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 def gaps_to_markdown(gaps: pd.DataFrame) -> str:
     """The 8-bit gaps per configuration and scope (``confidence.gap_intervals``) for people:
-    QAT beside PTQ, each with its bootstrap interval."""
+    QAT beside PTQ, each with its bootstrap interval, and how many seeds' QAT ended at chance."""
     levels = gaps["confidence"].dropna() if "confidence" in gaps else pd.Series(dtype=float)
     ci = f"{100 * levels.iloc[0]:.0f}% CI" if len(levels) else "CI"
     shown = pd.DataFrame(
@@ -264,6 +264,10 @@ def gaps_to_markdown(gaps: pd.DataFrame) -> str:
             ],
         }
     )
+    if "qat_at_chance" in gaps:  # files written before the column existed have none
+        shown["QAT at chance"] = [
+            f"{int(k)} of {int(n)}" if k else "" for k, n in zip(gaps["qat_at_chance"], gaps["n_seeds"])
+        ]
     if "ptq_gap_pp" in gaps:
         shown["PTQ gap pp"] = gaps["ptq_gap_pp"]
         shown[f"PTQ gap {ci}"] = [

@@ -361,3 +361,18 @@ def test_gap_intervals_without_ptq_rows_have_no_ptq_columns():
     assert "ptq_gap_pp" not in table and table["gap_pp"].item() == pytest.approx(1.5)
     text = tables.gaps_to_markdown(table)
     assert "PTQ" not in text and "| ViT" in text and "95% CI" in text
+
+
+def test_a_qat_run_at_chance_is_counted_and_kept_in_the_gap():
+    """A seed whose int8 model guesses (QAT diverged and kept an early epoch) while its float
+    model learned is counted in qat_at_chance and still averaged into the gap; a seed whose
+    float model is at chance too is not counted (nothing learned, nothing lost to QAT)."""
+    rows = _qat_rows({"full": [0.2, 0.4, 86.0]}, [0.1, 0.1, 0.1])  # seed 2: 97% float, 11% int8
+    table = confidence.gap_intervals(rows, Thresholds(min_seeds=2), n_resamples=100)
+    assert table["qat_at_chance"].item() == 1 and table["gap_pp"].item() == pytest.approx((0.2 + 0.4 + 86.0) / 3)
+    assert "| 1 of 3 " in tables.gaps_to_markdown(table) and "QAT at chance" in tables.gaps_to_markdown(table)
+    margin = Thresholds().chance_margin
+    untrained = rows.assign(float_test_acc=10.0 + margin / 2, int8_test_acc=10.0)
+    assert confidence.gap_intervals(untrained, Thresholds(min_seeds=2), n_resamples=100)["qat_at_chance"].item() == 0
+    healthy = confidence.gap_intervals(_qat_rows({"full": [0.2, 0.4, 0.3]}, [0.1] * 3), Thresholds(), n_resamples=100)
+    assert healthy["qat_at_chance"].item() == 0 and "of 3" not in tables.gaps_to_markdown(healthy)
