@@ -107,6 +107,14 @@ def family_figure(
             _band(ax_conv, curve["width"], curve["test_acc_mean"], curve["test_acc_std"], label, color)
             width = int(shown_width(curve))
             params = int(curve.loc[curve["width"] == width, "n_params"].iloc[0])
+            # a curve without a stable width shows its widest, which the panel's title
+            # (smallest stable width) would otherwise claim as stable
+            stable = bool((curve["n_params"] == curve["min_stable_params"]).any())
+            shown = (
+                f"{label} w{width} (θ={params:,})"
+                if stable
+                else f"{label} w{width} (θ={params:,}; widest, none stable)"
+            )
             runs = prune_rows[
                 (prune_rows["dataset"] == dataset)
                 & (prune_rows["topology"] == topology)
@@ -119,7 +127,7 @@ def family_figure(
                     100 * stats.index,
                     stats["mean"],
                     stats["std"],
-                    f"{label} w{width} (θ={params:,})",
+                    shown,
                     color,
                 )
             quant = qat_rows[(qat_rows["dataset"] == dataset) & (qat_rows["topology"] == topology)]

@@ -9,12 +9,12 @@ from minarch import plots
 from minarch.regimes import summarize
 
 
-def _rows(scopes=("linear", "full"), ptq=True):
+def _rows(scopes=("linear", "full"), ptq=True, spread=1.0):
     train, prune, qat = [], [], []
     for width in (4, 8):
         key = {"dataset": "mnist", "arch": "vit", "topology": "enc2learned", "width": width}
         for seed in (0, 1):
-            acc = 80.0 + width + seed
+            acc = 80.0 + width + spread * seed
             train.append(
                 {**key, "seed": seed, "kind": "final", "n_params": 100 * width, "test_acc": acc, "train_acc": acc}
             )
@@ -85,3 +85,23 @@ def test_panel_of_rows_written_before_scopes(drawn, tmp_path):
     plots.family_figure("vit", regimes, prune, qat.drop(columns="qat_scope"), tmp_path / "fig5_vit.png")
     ax = _quant_panel(drawn)
     assert "-." in {line.get_linestyle() for line in ax.get_lines()}  # the ViT's linear-layer QAT
+
+
+def test_pruning_panel_says_when_a_curve_has_no_stable_width(drawn, tmp_path):
+    # seeds 3 pp apart: a std over regimes.max_std at every width, so the curve has no stable
+    # width and the panel shows its widest, which the legend must not pass off as stable
+    regimes, prune, qat = _rows(spread=3.0)
+    assert regimes["min_stable_params"].isna().all()
+    plots.family_figure("vit", regimes, prune, qat, tmp_path / "fig5_vit.png")
+    [fig] = drawn
+    labels = [text.get_text() for text in fig.axes[1].get_legend().get_texts()]
+    assert labels[0] == "learned positions w8 (θ=800; widest, none stable)"
+
+
+def test_pruning_panel_names_the_smallest_stable_width(drawn, tmp_path):
+    regimes, prune, qat = _rows()
+    plots.family_figure("vit", regimes, prune, qat, tmp_path / "fig5_vit.png")
+    [fig] = drawn
+    labels = [text.get_text() for text in fig.axes[1].get_legend().get_texts()]
+    stable = regimes.loc[regimes["n_params"] == regimes["min_stable_params"]].iloc[0]
+    assert labels[0] == f"learned positions w{stable.width} (θ={int(stable.n_params):,})"
