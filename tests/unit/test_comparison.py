@@ -18,7 +18,7 @@ from minarch.comparison import (
     run_size,
 )
 from minarch.comparison import checks as checks_module
-from minarch.comparison.checks import AccuracyAt, Largest, PruningSummary
+from minarch.comparison.checks import AccuracyAt, At, Largest, PruningSummary
 from minarch.comparison.claims import Claim, Row
 from minarch.regimes import summarize
 from minarch.tables import table1
@@ -481,3 +481,14 @@ def test_a_minimum_stable_size_at_the_widest_width_is_judged_as_a_lower_bound(de
     large = comparison_table(*make_run(dnn_stable_from=1000, seeds=30)).set_index("id")
     dnn = large.loc["table1-mnist-dnn-min-params"]
     assert dnn["ours"] == "≥ 795,010 (L1 w1000, the widest swept)" and dnn["verdict"] == DISAGREE
+
+
+def test_a_claim_about_a_named_width_is_measured_when_the_sweep_goes_past_it():
+    # "the CNN reaches 83-88% at 32 channels": the CIFAR-10 record swept 4-64 channels
+    grid = [4, 8, 16, 32, 64]
+    [claim] = [c for c in CLAIMS if c.id == "cnn-cifar-acc-32"]
+    assert claim.check.widths.of(grid) == [32]
+    assert claim.measure == "Mean test accuracy at 32 channels on CIFAR-10; agree within the range ±1 pp."
+    # a claim about the paper's widest holds only where the sweep ends there
+    assert Largest(32).of(grid) == [] and Largest(32).of(grid[:-1]) == [32]
+    assert At(32).of(grid[:-1]) == [32] and At(32).of([4, 8, 16]) == []

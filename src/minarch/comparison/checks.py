@@ -193,8 +193,22 @@ class TopOfSweep:
 
 
 @dataclass(frozen=True)
+class At:
+    """One width the paper names, wherever the sweep ends (a claim about the width itself,
+    unlike ``Largest``: "at 32 channels" still holds when the sweep went on to 64)."""
+
+    width: int
+
+    def of(self, grid: list[int]) -> list[int]:
+        return [self.width] if self.width in grid else []
+
+    def where(self, arch: str) -> str:
+        return f"at {_width_text(arch, self.width)}"
+
+
+@dataclass(frozen=True)
 class Largest:
-    """The paper's largest width, when the sweep ends there."""
+    """The paper's largest width, when the sweep ends there (a claim about "the widest")."""
 
     width: int
 
