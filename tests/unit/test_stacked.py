@@ -126,11 +126,11 @@ def test_per_row_fake_quant_equals_separate_modules():
     torch.testing.assert_close(quant.scale[name], torch.cat([m.scale for m in modules]))
 
 
-def _assert_same_runs(a, b, n_val: int, n_test: int):
+def _assert_same_runs(a, b, n_val: int, n_test: int, loss_rel: float = 1e-3):
     """Equal up to float rounding. Batched and single products round differently, and Adam
     turns a rounding-level difference in a near-zero gradient into a step of up to the
-    learning rate, so weights may differ by a few learning rates; losses by a thousandth;
-    accuracies by at most two images."""
+    learning rate, so weights may differ by a few learning rates; losses by ``loss_rel``
+    (a thousandth in float training); accuracies by at most two images."""
     images = {"train": None, "val": n_val, "test": n_test}
     for (model_a, result_a), (model_b, result_b) in zip(a, b):
         assert (result_a.best_epoch, result_a.stopped_epoch) == (result_b.best_epoch, result_b.stopped_epoch)
@@ -138,7 +138,7 @@ def _assert_same_runs(a, b, n_val: int, n_test: int):
             for name in METRICS:
                 part, kind = name.split("_")
                 if kind == "loss":
-                    assert row_a[name] == pytest.approx(row_b[name], rel=1e-3), name
+                    assert row_a[name] == pytest.approx(row_b[name], rel=loss_rel), name
                 elif images[part] is not None:
                     assert abs(row_a[name] - row_b[name]) <= 2 * 100.0 / images[part] + 1e-9, name
         for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
@@ -165,7 +165,11 @@ def test_stacked_training_matches_one_seed_at_a_time(case, quant, small):
     settings = TrainSettings(batch_size=32, max_epochs=2, patience=5)  # 200 = 6 * 32 + 8: a short last batch
     together, _ = _train(case, [0, 1, 2], small, settings, quant)
     alone = [_train(case, [seed], small, settings, quant)[0][0] for seed in (0, 1, 2)]
-    _assert_same_runs(together, alone, len(small.y_val), len(small.y_test))
+    # Under fake quantization a rounding-level difference that crosses a step of the 8-bit grid
+    # moves a value by a whole step, so QAT losses drift further apart than float ones: the
+    # ViT under `attention` differed by 1.2e-3 on a Sapphire Rapids VM (AMX kernels).
+    loss_rel = 1e-3 if quant is None else 5e-3
+    _assert_same_runs(together, alone, len(small.y_val), len(small.y_test), loss_rel)
 
 
 @pytest.mark.parametrize("case, quant", RUNS, ids=RUN_IDS)
