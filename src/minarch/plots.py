@@ -16,7 +16,7 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator  # n
 
 from minarch import registry  # noqa: E402
 from minarch.io import atomic_path  # noqa: E402
-from minarch.regimes import shown_width  # noqa: E402
+from minarch.regimes import representatives, shown_width  # noqa: E402
 from minarch.tables import SCOPE_ORDER, arch_title, dataset_title, headline_qat_rows, with_scope  # noqa: E402
 
 # The quantization panel's int8 curves: QAT per scope (``qat.scope``), and post-training
@@ -109,7 +109,7 @@ def family_figure(
             params = int(curve.loc[curve["width"] == width, "n_params"].iloc[0])
             # a curve without a stable width shows its widest, which the panel's title
             # (smallest stable width) would otherwise claim as stable
-            stable = bool((curve["n_params"] == curve["min_stable_params"]).any())
+            stable = not representatives(curve).empty
             shown = (
                 f"{label} w{width} (θ={params:,})"
                 if stable

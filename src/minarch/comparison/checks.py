@@ -207,16 +207,11 @@ class At:
 
 
 @dataclass(frozen=True)
-class Largest:
+class Largest(At):
     """The paper's largest width, when the sweep ends there (a claim about "the widest")."""
 
-    width: int
-
     def of(self, grid: list[int]) -> list[int]:
-        return [self.width] if self.width in grid and max(grid) == self.width else []
-
-    def where(self, arch: str) -> str:
-        return f"at {_width_text(arch, self.width)}"
+        return super().of(grid) if grid and max(grid) == self.width else []
 
 
 # ---------------------------------------------------------------------------------------------
