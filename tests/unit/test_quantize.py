@@ -338,3 +338,97 @@ def test_post_training_quantization_uses_the_default_static_qconfig():
     assert 0.5 < scale * (255 - zero_point) <= 1.01 and scale * zero_point <= 0.01  # about [0, 1)
     with torch.no_grad():  # every pixel above the calibrated range: the same saturated input
         assert torch.equal(int8(calibration[:4] + 2), int8(calibration[:4] + 5))
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous().view(torch.int32)
+
+
+def _awkward_values(rows: int, n: int, scale: torch.Tensor, zero_point: torch.Tensor, seed: int) -> torch.Tensor:
+    """Activations with exact rounding ties, values past both ends of the grid, +-inf and NaN."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, n, generator=generator) * 300 * scale.view(-1, 1)
+    ties = torch.randint(-400, 400, (rows, n // 3), generator=generator).float() + 0.5
+    x[:, : n // 3] = (ties - zero_point.view(-1, 1)) * scale.view(-1, 1)
+    x[:, n // 3 : n // 3 + 3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    return x
+
+
+@pytest.mark.parametrize("quant_min, quant_max", [(0, 255), (-128, 127)])
+@pytest.mark.parametrize("rows", [1, 3])
+def test_vector_rounding_is_torchs_fake_quant_bit_for_bit(quant_min, quant_max, rows):
+    """The fast path of large points rounds with element-wise ops; its outputs and gradient
+    mask must be bit for bit those of torch's per-tensor (one row) and per-channel kernels."""
+    generator = torch.Generator().manual_seed(rows)
+    for trial in range(20):
+        scale = torch.rand(rows, generator=generator) * 0.05 + 1e-4
+        zero_point = torch.randint(quant_min, quant_max + 1, (rows,), generator=generator).to(torch.int32)
+        x = _awkward_values(rows, 3001, scale, zero_point, trial)
+        got, keep = quantize._rounded(x, scale, zero_point, quant_min, quant_max, mask=True)
+        if rows == 1:
+            on = torch.ones(1, dtype=torch.long)
+            expected, mask = torch._fake_quantize_per_tensor_affine_cachemask_tensor_qparams(
+                x, scale, zero_point, on, quant_min, quant_max
+            )
+        else:
+            expected, mask = torch.ops.aten.fake_quantize_per_channel_affine_cachemask(
+                x, scale, zero_point, 0, quant_min, quant_max
+            )
+        assert torch.equal(_bits(got), _bits(expected))
+        assert torch.equal(keep, mask.float())
+        finite = torch.isfinite(x).all(0)  # columns free of NaN and inf
+        clean, _ = quantize._rounded(x[:, finite], scale, zero_point, quant_min, quant_max, True, finite=True)
+        assert torch.equal(_bits(clean), _bits(expected[:, finite])), "finite=True skips only NaN and inf handling"
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_large_points_observe_round_and_pass_gradients_as_the_fused_op(rows):
+    """A point past quantize._FAST_FROM elements against torch.fused_moving_avg_obs_fake_quant
+    itself over training steps and an evaluation: outputs, input gradients, running ranges,
+    scales and zero points bit for bit (a small point uses the op, so this is the fast path)."""
+    template = quantize.prepare(models.seeded(0, "dnn", "L1", 5, (1, 28, 28)))
+    name = "quant.activation_post_process"
+    quant = quantize.StackedFakeQuant(template, rows)
+    averaging, quant_min, quant_max, symmetric = quant.points[name]
+    state = [torch.full((rows,), float("inf")), torch.full((rows,), -float("inf")), torch.ones(rows)]
+    state.append(torch.zeros(rows, dtype=torch.int32))
+    on, off = torch.ones(1, dtype=torch.long), torch.zeros(1, dtype=torch.long)
+    generator = torch.Generator().manual_seed(5)
+    n = quantize._FAST_FROM // rows + 7
+    for step, observe in enumerate([True, True, True, False]):
+        x = torch.randn(rows, n, generator=generator) * (1 + step) + step
+        if not observe:  # evaluation keeps the grid, whatever a diverged model feeds it
+            x[:, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+        weights = torch.randn(rows, n, generator=generator)
+        quant.observe = observe
+        mine = x.clone().requires_grad_(True)
+        out = quant.act(name, mine)
+        (out * weights).sum().backward()
+        theirs = x.clone().requires_grad_(True)
+        expected = torch.fused_moving_avg_obs_fake_quant(
+            theirs, on if observe else off, on, *state, averaging, quant_min, quant_max, 0, rows > 1, symmetric
+        )
+        (expected * weights).sum().backward()
+        assert torch.equal(_bits(out.detach()), _bits(expected.detach())), step
+        assert torch.equal(_bits(mine.grad), _bits(theirs.grad)), step
+        ours = [quant.running_min[name], quant.running_max[name], quant.scale[name], quant.zero_point[name]]
+        for a, b in zip(ours, state):
+            assert torch.equal(a, b), step
+    again = quant.again(name, x)  # the eager modules' op for one row, the per-channel one for several
+    if rows == 1:
+        expected = torch.fake_quantize_per_tensor_affine(x, state[2], state[3], quant_min, quant_max)
+    else:
+        expected = torch.fake_quantize_per_channel_affine(x, state[2], state[3], 0, quant_min, quant_max)
+    assert torch.equal(_bits(again), _bits(expected))
+
+
+def test_large_fixed_grid_points_round_as_torch():
+    """The full-scope ViT's softmax point has a fixed grid; past quantize._FAST_FROM elements it
+    rounds with the vector ops, bit for bit torch's per-tensor op (NaN and inf included)."""
+    quant = quantize.StackedFakeQuant(quantize.prepare(_vit(), scope="full"), 1)
+    name = next(n for n in quant.fixed if "softmax" in n)
+    scale, zero_point, quant_min, quant_max = quant.fixed[name]
+    x = torch.rand(1, quantize._FAST_FROM + 5, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.1
+    x[0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    expected = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, quant_min, quant_max)
+    assert torch.equal(_bits(quant.act(name, x)), _bits(expected))
