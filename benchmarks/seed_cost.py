@@ -14,8 +14,9 @@ The first seed of a process is reported apart (``first``): it pays one-time cost
 imports, the code-version hash of ``minarch.provenance``, kernel set-up). The commits
 alternate ``--repeats`` times, so slow drifts of the machine's load fall on all of them; the
 table gives each stage's median over the later seeds of every repeat. QAT runs with the
-settings that every commit knows, plus (where a commit knows them) ``qat.scope: [linear]``
-and no PTQ: the work 046272c did.
+settings that every commit knows, plus (where a commit knows them) ``qat.scope: [--scope]``
+and no PTQ: with the default ``linear``, the work 046272c did (only the ViT has scopes; the
+DNN and the CNN are quantized whole under any).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from minarch import stages
 from minarch.data import Splits
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
-arch, topology, width, fraction, epochs, seeds, data = sys.argv[1:8]
+arch, topology, width, fraction, epochs, seeds, data, scope = sys.argv[1:9]
 torch.set_num_threads(1)
 torch.set_flush_denormal(True)
 settings = TrainSettings(max_epochs=int(epochs))
@@ -54,7 +55,7 @@ def part(x, y):
 
 splits = Splits(*part(full.x_train, full.y_train), *part(full.x_val, full.y_val), *part(full.x_test, full.y_test))
 known = {f.name for f in dataclasses.fields(QATSettings)}
-qat = QATSettings.from_dict({k: v for k, v in {"scope": ["linear"], "ptq": False}.items() if k in known})
+qat = QATSettings.from_dict({k: v for k, v in {"scope": [scope], "ptq": False}.items() if k in known})
 out = {"train": [], "prune": [], "qat": [], "acc": []}
 for seed in range(int(seeds)):
     spec = RunSpec("mnist", arch, topology, int(width), seed)
@@ -79,7 +80,7 @@ def measure(code: Path, config: str, args) -> dict:
         raise SystemExit("seed_cost: no dataset mirror (set MINARCH_DATA_MIRROR)")
     env = {**os.environ, "PYTHONPATH": str(code / "src")}
     command = [sys.executable, "-c", CHILD, *config.split(":"), str(args.fraction), str(args.epochs),
-               str(args.seeds), str(data / "mnist.npz")]  # fmt: skip
+               str(args.seeds), str(data / "mnist.npz"), args.scope]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"{code}: {config} failed:\n{result.stderr[-2000:]}")
@@ -92,7 +93,8 @@ def report(commits: list[str], runs: dict, args, load_before: str) -> str:
         "# CPU seconds per seed, stage code alone, commits side by side",
         "",
         f"`benchmarks/seed_cost.py`: MNIST, {args.fraction:g} of every split, {args.epochs} epochs, {args.seeds} "
-        f"seeds per process (the first apart), {args.repeats} alternating repeats, one torch thread; "
+        f"seeds per process (the first apart), {args.repeats} alternating repeats, one torch thread, the ViT's "
+        f"QAT under scope `{args.scope}`; "
         f"{load_before} before, {load_line()} after. Median CPU seconds per seed over the later seeds; "
         "`first`: the first seed of a process, which pays the one-time costs.",
         "",
@@ -129,6 +131,12 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--scope",
+        choices=["linear", "attention", "full"],
+        default="linear",
+        help="the ViT's QAT scope, for commits that know scopes (default linear: 046272c's work)",
+    )
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     if args.seeds < 2:

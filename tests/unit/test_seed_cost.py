@@ -18,7 +18,7 @@ def _run(first: float, later: list[float]) -> dict:
 
 
 def test_report_takes_medians_over_later_seeds_and_the_first_apart():
-    args = argparse.Namespace(configs=["dnn:L1:10"], fraction=0.25, epochs=2, seeds=3, repeats=2)
+    args = argparse.Namespace(configs=["dnn:L1:10"], fraction=0.25, epochs=2, seeds=3, repeats=2, scope="full")
     runs = {
         ("old", "dnn:L1:10"): [_run(9.0, [1.0, 1.0]), _run(9.0, [1.0, 3.0])],
         ("new", "dnn:L1:10"): [_run(5.0, [2.0, 2.0]), _run(7.0, [2.0, 4.0])],
@@ -28,3 +28,4 @@ def test_report_takes_medians_over_later_seeds_and_the_first_apart():
     assert "| dnn:L1:10 | train | 1.000 | 2.000 | 2.00x |" in text
     assert "| dnn:L1:10 | first seed (all stages) | 27.000 | 18.000 | 0.67x |" in text
     assert "- dnn:L1:10 `new`: float 90.00, int8 89.00" in text
+    assert "QAT under scope `full`" in text
