@@ -309,10 +309,10 @@ def fake_quant_points(qat_model: nn.Module) -> dict[str, nn.Module]:
     return {name: m for name, m in qat_model.named_modules() if isinstance(m, tq.FakeQuantizeBase)}
 
 
-# Below this many elements a point keeps torch's fused observer and fake-quant op: one call
-# beats the half-dozen element-wise ops of ``_rounded`` there (measured on the 2-core machine:
-# the fused op costs ~3.5 ns an element, its fake-quant kernel being scalar code; the ops
-# ~1.5 ns, most of it the gradient mask, plus ~25 us of calls).
+# Below this many elements a point keeps torch's fused observer and fake-quant op: its one
+# call beats the dozen element-wise passes and calls of the fast path there. Measured on the
+# 2-core machine, forward and backward of one training point, fused op against fast path:
+# 69 vs 83 us at 8,192 elements, 104 vs 96 us at 16,384, 448 vs 317 us at 80,000.
 _FAST_FROM = 16384
 
 
