@@ -1,6 +1,6 @@
 """Every seed of one DNN configuration trained in one process with ``stages.train_block``,
-outside Snakemake (the workflow runs one process per seed): ``--mode fit`` trains the seeds
-one at a time, ``--mode ensemble`` as one stacked model at any width (``minarch.stacked``).
+outside Snakemake: ``--mode fit`` trains the seeds one at a time, ``--mode ensemble`` as one
+stacked model at any width (``minarch.stacked``).
 Writes ``model.pt`` and ``train.parquet`` per seed under ``--out`` like the workflow, and
 prints one JSON line (final test accuracy per seed, seconds per phase).
 

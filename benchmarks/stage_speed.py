@@ -1,7 +1,8 @@
 """CPU seconds per seed-epoch (train, QAT) and per seed (prune sweep) for each family, two
 ways in one invocation so that both share the machine's load: the engine one seed at a time,
 and the engine with all seeds as one stack. On real data, one torch thread. What stacking
-buys (the workflow's jobs hold one seed each, so they do not stack; docs/design.md §4).
+buys; it set which configurations a job stacks (``registry.Family.stack_max_width``,
+docs/design.md §4).
 
     .venv/bin/python benchmarks/stage_speed.py --output benchmarks/reports/stage_speed.md
     .venv/bin/python benchmarks/stage_speed.py --configs vit:enc2:4 dnn:L1:10 --seeds 10

@@ -1,10 +1,12 @@
 """One Snakemake job of a block of seeds: which of its seeds still need work, the stamp each
 seed's rows carry, and the block's record once every seed is in place (``minarch.records``).
 
-The job's scripts (``workflow/scripts/{train,prune,qat}.py``) loop over ``pending()`` one seed
-at a time, so a seed's results are those of the same computation whatever its block-mates and
-the block's size (bit-identical on one machine); a seed finished before the job was killed is
-not run again. Torch-free: a job whose seeds are all finished never imports torch.
+The job's scripts (``workflow/scripts/{train,prune,qat}.py``) run ``pending()`` one seed at a
+time or as one stack, as the configuration's family says (``minarch.stages.stack_blocks``), so
+a seed's results are those of the same computation whatever its block-mates and the block's
+size (bit-identical on one machine); a seed finished before the job was killed is not run
+again, and a stack killed mid-way resumes from its last epoch's checkpoint. Torch-free: a job
+whose seeds are all finished never imports torch.
 """
 
 from __future__ import annotations

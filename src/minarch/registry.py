@@ -75,6 +75,15 @@ class Family:
     config_schema: dict[str, Any] | None = None
     # small (topology, width) cases the unit tests check every family on
     examples: tuple[tuple[str, int], ...] = ()
+    # a configuration's seeds train (float and QAT) as one stack on the CPU up to this width,
+    # one at a time above it: where stacking measured cheaper (benchmarks/reports/stage_speed.md)
+    stack_max_width: int = 0
+
+    def stacks(self, width: int, device: str = "cpu") -> bool:
+        """Whether the seeds of a configuration of ``width`` train as one stack on ``device``
+        (a device type): on the CPU up to ``stack_max_width``; on CUDA always, where one kernel
+        launch then serves every seed (not measured yet)."""
+        return device == "cuda" or width <= self.stack_max_width
 
     def __post_init__(self):
         if not re.fullmatch(rf"fig\d+_{re.escape(self.name)}", self.figure):

@@ -18,6 +18,10 @@ VIT_GRID = 7  # patches per side
 VIT_IMAGE_SIDE = 28  # CIFAR-10's 32x32 images are resized to this for the ViT (docs/design.md §1)
 VIT_BLOCKS = 2  # encoder blocks
 CONV_KERNEL = 3  # the CNN's one conv layer: 3x3, stride 1, no padding
+# Evaluation chunks of a stack hold at most about this many activation floats per seed (64 MiB
+# with 16 seeds); the chunk length depends on the model only, never on how many seeds are
+# stacked (``minarch.stacked``; the cost model counts them in a stacked job's memory).
+EVAL_ELEMENTS_PER_SEED = 1 << 20
 
 
 def input_shape(dataset: str, arch: str) -> tuple[int, int, int]:

@@ -38,10 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minarch import registry
-
-# Evaluation chunks hold at most about this many activation floats per seed (64 MiB with
-# 16 seeds); the chunk length depends on the model only, never on how many seeds are stacked.
-EVAL_ELEMENTS_PER_SEED = 1 << 20
+from minarch.sizes import EVAL_ELEMENTS_PER_SEED
 
 
 @dataclass(frozen=True)
@@ -91,15 +88,17 @@ def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alone: bo
 class Stack:
     """S models of one family (same architecture and width) as stacked parameters."""
 
-    def __init__(self, arch: str, nets: Sequence[nn.Module]):
+    def __init__(self, arch: str, nets: Sequence[nn.Module], batched: bool = False):
         if not nets:
             raise ValueError("a stack needs at least one model")
         self.arch = arch
         self.family = registry.resolve(registry.family(arch).stacked)(nets[0])
         # A stack of several seeds keeps the batched kernels when seeds leave it: a kernel
-        # chosen for one model alone (groups=1 convolution) rounds differently from the
-        # grouped one, so the last seed left would otherwise change kernel mid-training.
-        self.family.min_stack = 2 if len(nets) > 1 else 1
+        # chosen for one model alone (groups=1 convolution, 2-D products) rounds differently
+        # from the batched one, so the last seed left would otherwise change kernel
+        # mid-training. ``batched`` gives one seed the batched kernels from the start, so
+        # that it computes what it computes in any stack (``stages.stack_blocks``).
+        self.family.min_stack = 2 if batched or len(nets) > 1 else 1
         # one leaf tensor (S, *shape) per parameter of the model
         self.buffers: list[torch.Tensor] = [
             torch.stack([spec.to_stacked(net.get_parameter(spec.name)) for net in nets])

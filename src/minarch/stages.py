@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from minarch import models, prune, quantize, stacked, train
+from minarch import models, prune, quantize, registry, stacked, train
 from minarch.config import CUDA_MISSING, DeviceError
 from minarch.data import Splits, load_splits
 from minarch.io import versions
@@ -52,14 +52,25 @@ def splits_for(arch: str, dataset_path, settings: TrainSettings, device: str = "
     return Splits(*(tensor.to(target) for tensor in dataclasses.astuple(splits)))
 
 
-def stack_blocks(specs: list[RunSpec], stack_max_width: dict[str, int]) -> list[list[RunSpec]]:
-    """How a job's seeds of one configuration are stacked: all together when the family's
-    ``stack_max_width`` covers the width (stacking pays there, ``benchmarks/stage_speed.py``),
+def stacks(spec: RunSpec, device: torch.device | str = "cpu", stack_max_width: dict[str, int] | None = None) -> bool:
+    """Whether the seeds of ``spec``'s configuration train as one stack on ``device``: the
+    family's rule (``registry.Family.stacks``), or ``width <= stack_max_width[arch]`` where a
+    caller names the limits (benchmarks and tests; ``{}``: never). A function of the
+    configuration, never of how many seeds a job holds: a stacked configuration's seed runs
+    the batched kernels even alone, so it computes the same in any block."""
+    if stack_max_width is not None:
+        return spec.width <= int(stack_max_width.get(spec.arch, 0))
+    return registry.family(spec.arch).stacks(spec.width, torch.device(device).type)
+
+
+def stack_blocks(
+    specs: list[RunSpec], stack_max_width: dict[str, int] | None = None, device: torch.device | str = "cpu"
+) -> list[list[RunSpec]]:
+    """How a job's seeds of one configuration run: all as one stack where ``stacks`` says so,
     else one at a time. A seed's results do not depend on its stack-mates either way."""
     if not specs:
         return []
-    spec = specs[0]
-    if spec.width <= int(stack_max_width.get(spec.arch, 0)):
+    if stacks(specs[0], device, stack_max_width):
         return [list(specs)]
     return [[s] for s in specs]
 
@@ -86,26 +97,23 @@ def _checkpoint(directory, stage: str, block: list[RunSpec], key: object, part: 
     )
 
 
-def remove_checkpoints(
-    directory, stage: str, specs: list[RunSpec], stack_max_width: dict[str, int] | None = None
-) -> None:
-    """Remove the checkpoints a job of ``specs`` kept in ``directory`` (None: it kept none);
-    called once every output of the job is written."""
+def remove_checkpoints(directory, stage: str, block: list[RunSpec]) -> None:
+    """Remove the checkpoints the stack of seeds ``block`` (one of ``stack_blocks``) kept in
+    ``directory`` (None: it kept none); called once its seeds' outputs are written."""
     if directory is None:
         return
-    for block in stack_blocks(specs, stack_max_width or {}):
-        path = _checkpoint_path(directory, stage, block)
-        path.unlink(missing_ok=True)
-        for part in path.parent.glob(f"{path.name.removesuffix('.ckpt')}.*.ckpt"):
-            part.unlink(missing_ok=True)
+    path = _checkpoint_path(directory, stage, block)
+    path.unlink(missing_ok=True)
+    for part in path.parent.glob(f"{path.name.removesuffix('.ckpt')}.*.ckpt"):
+        part.unlink(missing_ok=True)
 
 
-def _seeded_stack(block: list[RunSpec], splits: Splits) -> tuple[stacked.Stack, list[nn.Module]]:
+def _seeded_stack(block: list[RunSpec], splits: Splits, batched: bool) -> tuple[stacked.Stack, list[nn.Module]]:
     # initialised on the CPU: the same weights on every device
     nets = [
         models.seeded(s.seed, s.arch, s.topology, s.width, splits.image_shape).to(splits.x_train.device) for s in block
     ]
-    return stacked.Stack(block[0].arch, nets), nets
+    return stacked.Stack(block[0].arch, nets, batched), nets
 
 
 def train_block(
@@ -123,9 +131,10 @@ def train_block(
     ``stacked_seeds`` how many trained together. ``checkpoint_dir``: where each stack keeps
     its per-epoch checkpoint, so a killed job resumes from its last finished epoch."""
     out = []
-    for block in stack_blocks(specs, stack_max_width or {}):
+    device = splits.x_train.device
+    for block in stack_blocks(specs, stack_max_width, device):
         started = time.perf_counter()
-        stack, nets = _seeded_stack(block, splits)
+        stack, nets = _seeded_stack(block, splits, stacks(block[0], device, stack_max_width))
         label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed}: "
         results = train.fit_stack(
             stack,
@@ -280,8 +289,11 @@ def qat_block(
     for scope in scopes:
         scoped = dataclasses.replace(settings, scope=(scope,))  # a row's qat_scope: its own
         part = scope if len(scopes) > 1 else ""  # a checkpoint per scope, named so when several
-        for block in stack_blocks(specs, stack_max_width or {}):
-            trained = _qat_stack(block, splits, train_settings, scoped, float_models, position, checkpoint_dir, part)
+        for block in stack_blocks(specs, stack_max_width, splits.x_train.device):
+            batched = stacks(block[0], splits.x_train.device, stack_max_width)
+            trained = _qat_stack(
+                block, splits, train_settings, scoped, float_models, position, checkpoint_dir, part, batched
+            )
             for spec, frame in zip(block, trained):
                 float_acc = float_test_accs[position[spec]]
                 frame.insert(frame.columns.get_loc("fake_quant_test_acc"), "float_test_acc", float_acc)
@@ -296,7 +308,7 @@ def qat_block(
 
 
 def _qat_stack(
-    block, splits, train_settings, settings, float_models, position, checkpoint_dir, part=""
+    block, splits, train_settings, settings, float_models, position, checkpoint_dir, part="", batched=False
 ) -> list[pd.DataFrame]:
     """QAT of one stack of seeds under one scope (``settings.scope``, one of them)."""
     [scope] = settings.scope
@@ -304,11 +316,11 @@ def _qat_stack(
     columns = {**settings_columns("qat", settings), **settings_columns("train", train_settings)}
     started = time.perf_counter()
     if settings.mode == "scratch":
-        stack, nets = _seeded_stack(block, splits)
+        stack, nets = _seeded_stack(block, splits, batched)
         max_epochs = train_settings.max_epochs
     else:
         nets = [float_models[position[s]].to(device) for s in block]
-        stack, max_epochs = stacked.Stack(block[0].arch, nets), settings.finetune_epochs
+        stack, max_epochs = stacked.Stack(block[0].arch, nets, batched), settings.finetune_epochs
     template = quantize.prepare(copy.deepcopy(nets[0]).cpu(), settings.backend, scope)
     quant = quantize.StackedFakeQuant(template, len(block), device)
     label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed} (QAT, {scope}): "

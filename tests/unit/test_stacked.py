@@ -152,9 +152,9 @@ def _stacked_quant(nets, scope):
     return quantize.StackedFakeQuant(quantize.prepare(copy.deepcopy(nets[0]), scope=scope), len(nets))
 
 
-def _train(case, seeds, splits, settings, quant=None):
+def _train(case, seeds, splits, settings, quant=None, batched=False):
     nets = nets_for(case, seeds)
-    stack = stacked.Stack(CASES[case][0], nets)
+    stack = stacked.Stack(CASES[case][0], nets, batched)
     q = _stacked_quant(nets, quant)
     results = train.fit_stack(stack, splits, settings, seeds, quant=q)
     return [(stack.write_into(net, row), result) for row, (net, result) in enumerate(zip(nets, results))], q
@@ -174,21 +174,27 @@ def test_stacked_training_matches_one_seed_at_a_time(case, quant, small):
 
 @pytest.mark.parametrize("case, quant", RUNS, ids=RUN_IDS)
 def test_a_seeds_results_do_not_depend_on_its_stack_mates(case, quant, small):
-    """Seeds [0, 1] and [0, 1, 2]: seeds 0 and 1 end identical, to the bit (the same code on
-    the same machine); patience 1 makes seeds leave the stack at different epochs."""
+    """Seeds [0, 1] and [0, 1, 2], and seed 1 alone with the batched kernels (a stacked
+    configuration's seed alone in its job, ``stages.stacks``): seeds 0 and 1 end identical, to
+    the bit (the same code on the same machine); patience 1 makes seeds leave the stack at
+    different epochs."""
     settings = TrainSettings(batch_size=32, max_epochs=4, patience=1, learning_rate=0.01)
     two, q2 = _train(case, [0, 1], small, settings, quant)
     three, q3 = _train(case, [0, 1, 2], small, settings, quant)
-    for row in (0, 1):
-        (model_a, result_a), (model_b, result_b) = two[row], three[row]
+    one, q1 = _train(case, [1], small, settings, quant, batched=True)
+    for (model_a, result_a, q_a, row_a), (model_b, result_b, q_b, row_b) in (
+        (two[0] + (q2, 0), three[0] + (q3, 0)),
+        (two[1] + (q2, 1), three[1] + (q3, 1)),
+        (one[0] + (q1, 0), three[1] + (q3, 1)),
+    ):
         assert [{k: r[k] for k in METRICS} for r in result_a.history] == [
             {k: r[k] for k in METRICS} for r in result_b.history
         ]
         for p_a, p_b in zip(model_a.parameters(), model_b.parameters()):
             assert torch.equal(p_a, p_b)
         if quant:
-            for name in q2.points:
-                assert torch.equal(q2.scale[name][row], q3.scale[name][row])
+            for name in q_a.points:
+                assert torch.equal(q_a.scale[name][row_a], q_b.scale[name][row_b])
 
 
 def test_train_block_stacked_equals_alone_and_qat_int8_agrees(small):

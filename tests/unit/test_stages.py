@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from minarch import io, models, quantize, stages
+from minarch import io, models, quantize, registry, stages
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings
 
 SETTINGS = TrainSettings(batch_size=50, max_epochs=3, patience=5)
@@ -84,8 +84,16 @@ def test_train_block_stacks_small_dnn_seeds_with_one_by_one_results(small_splits
         for a, b in zip(model_a.state_dict().values(), model_s.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     # one seed alone equals train_run to the bit
-    _, frame = stages.train_run(specs[1], small_splits, SETTINGS)
+    _, frame = stages.train_block([specs[1]], small_splits, SETTINGS, {"dnn": 0})[0]
     pd.testing.assert_frame_equal(alone[1][1].drop(columns="seconds"), frame.drop(columns="seconds"))
+    # under the family's rule (small DNNs stack) a seed alone in its job runs the batched
+    # kernels: the same bits as in the stack of three, whatever its block
+    assert stages.stacks(specs[1])
+    _, frame = stages.train_run(specs[1], small_splits, SETTINGS)
+    assert int(frame["stacked_seeds"].iloc[0]) == 1
+    pd.testing.assert_frame_equal(
+        stacked[1][1].drop(columns=["seconds", "stacked_seeds"]), frame.drop(columns=["seconds", "stacked_seeds"])
+    )
 
 
 def test_train_block_stacks_only_within_the_family_width_limit(small_splits):
@@ -203,3 +211,25 @@ def test_prune_run_leaves_the_callers_model_trained(small_splits, trained):
     after = model.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[name], after[name]) for name in before)
+
+
+def test_the_family_rule_decides_which_configurations_stack():
+    """Small DNNs and ViTs stack on the CPU, the CNN never, every family on CUDA; the choice
+    is the configuration's, never the job's seed count (stack_blocks of one seed too)."""
+
+    def spec(arch, width, seed=0):
+        topology = {"dnn": "L1", "cnn": "conv3x3", "vit": "enc2"}[arch]
+        return RunSpec("mnist", arch, topology, width, seed)
+
+    for arch in ("dnn", "cnn", "vit"):
+        limit = registry.family(arch).stack_max_width
+        assert stages.stacks(spec(arch, max(limit, 1)), "cpu") == (limit > 0)
+        assert not stages.stacks(spec(arch, limit + 1), "cpu")
+        assert stages.stacks(spec(arch, 1000), "cuda")
+    assert registry.family("dnn").stack_max_width >= 10 and registry.family("cnn").stack_max_width == 0
+    seeds = [spec("dnn", 10, seed) for seed in range(4)]
+    assert stages.stack_blocks(seeds) == [seeds]
+    wide = [spec("dnn", 1000, seed) for seed in range(3)]
+    assert stages.stack_blocks(wide) == [[s] for s in wide]
+    assert stages.stack_blocks(wide, device="cuda") == [wide]
+    assert stages.stack_blocks(seeds, {}) == [[s] for s in seeds]  # a caller's limits: none

@@ -4,8 +4,8 @@ jobs in parallel or not; bad input stops with one line naming the problem and lo
 
 Two full runs of one small DNN config are shared by the tests (module fixtures): ``serial``
 (``--cores 1``, uninterrupted) and ``interrupted`` (``--cores 2``, SIGKILLed after its first
-train job, then rerun). Metrics are compared without the wall-clock column ``seconds``
-(train and QAT rows); no other column may differ. Like test_workflow.py this needs the data
+train job, then rerun). Metrics are compared without the columns of how a seed ran (``HOW``:
+wall-clock seconds, stacked seeds); no other column may differ. Like test_workflow.py this needs the data
 mirror (MINARCH_DATA_MIRROR, else ../shared/data beside the checkout).
 """
 
@@ -38,7 +38,10 @@ families:
 BLOCKS = ["results/runs/mnist/dnn/L1/w4", "results/runs/mnist/dnn/L1/w16"]
 STAGE_FILES = {"model.pt", "train.parquet", "prune.parquet", "qat.parquet"}
 STAGE_OF = {"model.pt": "train", "train.parquet": "train", "prune.parquet": "prune", "qat.parquet": "qat"}
-TIMING = ["seconds", "ptq_seconds"]  # wall-clock times (train, QAT, PTQ): the only columns allowed to differ
+# How a seed ran, not what it computed: the only columns allowed to differ. Wall-clock times
+# (train, QAT, PTQ), and how many seeds trained as one stack (a small DNN's block stacks its
+# seeds; a seed retrained alone is a stack of one, with the same bits).
+HOW = ["seconds", "ptq_seconds", "stacked_seeds"]
 TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # minarch.io.atomic_path: .{name}.{random}.tmp
 CHECKPOINT = re.compile(r"^\.(train|qat)-seeds?\d+(-\d+)?(\.[a-z]+)?\.ckpt$")  # a running job's per-epoch checkpoint
 
@@ -117,7 +120,7 @@ def fingerprint(root: Path, paths) -> dict[str, tuple[int, str]]:
 
 def metrics(path: Path) -> pd.DataFrame:
     frame = pd.read_parquet(path)
-    return frame.drop(columns=[c for c in TIMING if c in frame.columns])
+    return frame.drop(columns=[c for c in HOW if c in frame.columns])
 
 
 def model_records(path: Path) -> dict[str, bytes]:
@@ -127,7 +130,7 @@ def model_records(path: Path) -> dict[str, bytes]:
 
 
 def assert_same_tables(got: Path, expected: Path) -> None:
-    """The final tables: collected Parquet and regimes equal exactly but for the timing
+    """The final tables: collected Parquet and regimes equal exactly but for the ``HOW``
     columns, Table I and the regimes CSV byte for byte."""
     names = files_under(expected, "results/collected") + ["results/regimes.parquet"]
     assert files_under(got, "results/collected") + ["results/regimes.parquet"] == names
@@ -138,7 +141,7 @@ def assert_same_tables(got: Path, expected: Path) -> None:
 
 
 def assert_same_runs(got: Path, expected: Path) -> None:
-    """Every per-seed table equal exactly but for the timing columns, every saved model byte
+    """Every per-seed table equal exactly but for the ``HOW`` columns, every saved model byte
     for byte."""
     names = files_under(expected, "results/runs")
     assert files_under(got, "results/runs") == names

@@ -1,6 +1,6 @@
-"""8-bit QAT of a block of seeds of one configuration, one seed at a time: one row per
-quantization scope, each evaluated as a real int8 model beside post-training quantization of
-the trained float model."""
+"""8-bit QAT of a block of seeds of one configuration, as one stack or one at a time as the
+family's rule says (``minarch.stages.stack_blocks``): one row per quantization scope, each
+evaluated as a real int8 model beside post-training quantization of the trained float model."""
 
 from minarch.blockjob import BlockJob
 from minarch.jobs import log, run_job, setup_torch
@@ -23,28 +23,31 @@ def main(job):
         device = job.config["train"]["device"]
         splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, device)
         checkpoints = stages.checkpoint_dir(job.config, records.seed_file("qat", pending[0]))
-        for spec in pending:
-            block.check_upstream(spec)
-            trained = read_parquet(records.seed_file("train", spec))
-            float_acc = float(trained.loc[trained["kind"] == "final", "test_acc"].iloc[0])
-            float_models = None
-            if settings.mode == "finetune" or settings.ptq:  # fine-tuned, or quantized after training
-                float_models = [models.load_checked(records.seed_file("train", spec, "model.pt"), spec.columns())]
-            [frame] = stages.qat_block(
-                [spec], splits, train_settings, settings, [float_acc], float_models, None, checkpoints
+        for stack in stages.stack_blocks(pending, device=splits.x_train.device):
+            float_accs, float_models = [], []
+            for spec in stack:
+                block.check_upstream(spec)
+                trained = read_parquet(records.seed_file("train", spec))
+                float_accs.append(float(trained.loc[trained["kind"] == "final", "test_acc"].iloc[0]))
+                if settings.mode == "finetune" or settings.ptq:  # fine-tuned, or quantized after training
+                    model_path = records.seed_file("train", spec, "model.pt")
+                    float_models.append(models.load_checked(model_path, spec.columns()))
+            frames = stages.qat_block(
+                stack, splits, train_settings, settings, float_accs, float_models or None, None, checkpoints
             )
-            write_parquet(frame.assign(**block.columns(spec)), records.seed_file("qat", spec))
-            for row in frame.itertuples():
-                log.info(
-                    "%s (%s): float %.2f%% int8 %.2f%% gap %.2f pp, PTQ gap %.2f pp",
-                    spec.directory,
-                    row.qat_scope,
-                    row.float_test_acc,
-                    row.int8_test_acc,
-                    row.gap_pp,
-                    row.ptq_gap_pp,
-                )
-            stages.remove_checkpoints(checkpoints, "qat", [spec])  # the seed's outputs are in place
+            for spec, frame in zip(stack, frames):
+                write_parquet(frame.assign(**block.columns(spec)), records.seed_file("qat", spec))
+                for row in frame.itertuples():
+                    log.info(
+                        "%s (%s): float %.2f%% int8 %.2f%% gap %.2f pp, PTQ gap %.2f pp",
+                        spec.directory,
+                        row.qat_scope,
+                        row.float_test_acc,
+                        row.int8_test_acc,
+                        row.gap_pp,
+                        row.ptq_gap_pp,
+                    )
+            stages.remove_checkpoints(checkpoints, "qat", stack)  # the stack's outputs are in place
     block.finish()
 
 

@@ -1,5 +1,6 @@
-"""Train a block of seeds of one configuration, one seed at a time (the seeds come from the
-job's path); seeds already finished with the same settings, code and data are skipped."""
+"""Train a block of seeds of one configuration (the seeds come from the job's path), as one
+stack or one at a time as the family's rule says (``minarch.stages.stack_blocks``); seeds
+already finished with the same settings, code and data are skipped."""
 
 from minarch.blockjob import BlockJob
 from minarch.jobs import log, run_job, setup_torch
@@ -20,15 +21,16 @@ def main(job):
         )
         splits = stages.splits_for(job.params.arch, job.input.dataset, settings, job.config["train"]["device"])
         checkpoints = stages.checkpoint_dir(job.config, records.seed_file("train", pending[0]))
-        for spec in pending:
-            [(model, frame)] = stages.train_block([spec], splits, settings, checkpoint_dir=checkpoints)
-            model_path = records.seed_file("train", spec, "model.pt")
-            models.save(model_path, model, spec.columns(), splits.image_shape)
-            frame = frame.assign(**block.columns(spec), **{records.MODEL_SHA256: records.file_sha256(model_path)})
-            write_parquet(frame, records.seed_file("train", spec))
-            final = frame[frame["kind"] == "final"].iloc[0]
-            log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
-            stages.remove_checkpoints(checkpoints, "train", [spec])  # the seed's outputs are in place
+        for stack in stages.stack_blocks(pending, device=splits.x_train.device):
+            trained = stages.train_block(stack, splits, settings, checkpoint_dir=checkpoints)
+            for spec, (model, frame) in zip(stack, trained):
+                model_path = records.seed_file("train", spec, "model.pt")
+                models.save(model_path, model, spec.columns(), splits.image_shape)
+                frame = frame.assign(**block.columns(spec), **{records.MODEL_SHA256: records.file_sha256(model_path)})
+                write_parquet(frame, records.seed_file("train", spec))
+                final = frame[frame["kind"] == "final"].iloc[0]
+                log.info("%s: test %.2f%% (best epoch %d)", spec.directory, final["test_acc"], final["epoch"])
+            stages.remove_checkpoints(checkpoints, "train", stack)  # the stack's outputs are in place
     block.finish()
 
 
