@@ -375,6 +375,23 @@ def _fake_quant(x: torch.Tensor, scale, zero_point, quant_min: int, quant_max: i
     return _rounded(x, scale, zero_point, quant_min, quant_max, False, finite)[0]
 
 
+def _vector_ops(x: torch.Tensor) -> bool:
+    """Whether fake quantization of ``x`` rounds with vector ops (``_rounded``): on the CPU,
+    from ``_FAST_FROM`` elements; below it one call of torch's scalar kernel is cheaper."""
+    return x.numel() >= _FAST_FROM and x.device.type == "cpu"
+
+
+def _on_grid(flat: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, quant_min: int, quant_max: int):
+    """``flat`` (rows, n) rounded per row onto given grids, without observing: vector ops for a
+    large tensor on the CPU, else torch's op, per tensor for one row (the eager modules' op)
+    and per channel for several; bit for bit the same either way."""
+    if _vector_ops(flat):
+        return _fake_quant(flat, scale, zero_point, quant_min, quant_max)
+    if len(flat) == 1:
+        return torch.fake_quantize_per_tensor_affine(flat, scale, zero_point, quant_min, quant_max)
+    return torch.fake_quantize_per_channel_affine(flat, scale, zero_point, 0, quant_min, quant_max)
+
+
 class StackedFakeQuant:
     """Fake quantization of S stacked models (``minarch.stacked``), one observer state per
     seed at every point where the eager QAT model has a fake-quant module, named as there.
@@ -402,10 +419,10 @@ class StackedFakeQuant:
         self.scope = getattr(template, "quant_scope", "full")
         self.points, self.fixed = {}, {}
         for name, module in fake_quant_points(template).items():
-            if isinstance(module, tq.FixedQParamsFakeQuantize):
+            if isinstance(module, tq.FixedQParamsFakeQuantize):  # one grid for every seed
                 self.fixed[name] = (
-                    float(module.scale),
-                    int(module.zero_point),
+                    torch.tensor([float(module.scale)], dtype=torch.float32, device=device),
+                    torch.tensor([int(module.zero_point)], dtype=torch.int32, device=device),
                     int(module.quant_min),
                     int(module.quant_max),
                 )
@@ -432,26 +449,15 @@ class StackedFakeQuant:
         return set(self.points) | set(self.fixed)
 
     def _fixed(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        scale, zero_point, quant_min, quant_max = self.fixed[name]
         self.used.add(name)
-        if x.numel() >= _FAST_FROM and x.device.type == "cpu":
-            grid = torch.tensor([scale], dtype=torch.float32), torch.tensor([zero_point], dtype=torch.int32)
-            return _fake_quant(x.reshape(1, -1), *grid, quant_min, quant_max).view(x.shape)
-        return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, quant_min, quant_max)
+        return _on_grid(x.reshape(1, -1), *self.fixed[name]).view(x.shape)
 
     def again(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """``x`` rounded per row onto point ``name``'s current grid; the point's observer
         neither sees ``x`` nor changes."""
         _, quant_min, quant_max, _ = self.points[name]
-        scale, zero_point = self.scale[name], self.zero_point[name]
         flat = x.reshape(x.shape[0], -1)
-        if flat.numel() >= _FAST_FROM and flat.device.type == "cpu":
-            out = _fake_quant(flat, scale, zero_point, quant_min, quant_max)
-        elif len(flat) == 1:  # the eager modules' per-tensor op
-            out = torch.fake_quantize_per_tensor_affine(flat, scale, zero_point, quant_min, quant_max)
-        else:
-            out = torch.fake_quantize_per_channel_affine(flat, scale, zero_point, 0, quant_min, quant_max)
-        return out.view(x.shape)
+        return _on_grid(flat, self.scale[name], self.zero_point[name], quant_min, quant_max).view(x.shape)
 
     def _apply(self, name: str, x: torch.Tensor) -> torch.Tensor:
         if name in self.fixed:
@@ -459,7 +465,7 @@ class StackedFakeQuant:
         averaging, quant_min, quant_max, symmetric = self.points[name]
         self.used.add(name)
         flat = x.reshape(x.shape[0], -1)
-        fast = flat.numel() >= _FAST_FROM and flat.device.type == "cpu"
+        fast = _vector_ops(flat)
         if fast:
             # The fused op's observer sees a tensor only through its per-row min and max, so
             # running it on those two values per row moves the same ranges and chooses the

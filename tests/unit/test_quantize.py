@@ -422,13 +422,18 @@ def test_large_points_observe_round_and_pass_gradients_as_the_fused_op(rows):
     assert torch.equal(_bits(again), _bits(expected))
 
 
-def test_large_fixed_grid_points_round_as_torch():
-    """The full-scope ViT's softmax point has a fixed grid; past quantize._FAST_FROM elements it
-    rounds with the vector ops, bit for bit torch's per-tensor op (NaN and inf included)."""
-    quant = quantize.StackedFakeQuant(quantize.prepare(_vit(), scope="full"), 1)
+@pytest.mark.parametrize("seeds", [1, 3])
+@pytest.mark.parametrize("size", [100, quantize._FAST_FROM + 5])
+def test_fixed_grid_points_round_as_the_eager_module(seeds, size):
+    """The full-scope ViT's softmax point has a fixed grid, one for every seed: below
+    quantize._FAST_FROM elements torch's op rounds it, past it the vector ops; both bit for
+    bit what the eager QAT model's module computes (NaN and inf included)."""
+    template = quantize.prepare(_vit(), scope="full")
+    quant = quantize.StackedFakeQuant(template, seeds)
     name = next(n for n in quant.fixed if "softmax" in n)
-    scale, zero_point, quant_min, quant_max = quant.fixed[name]
-    x = torch.rand(1, quantize._FAST_FROM + 5, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.1
+    module = quantize.fake_quant_points(template)[name]
+    x = torch.rand(seeds, size, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.1
     x[0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
-    expected = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, quant_min, quant_max)
+    with torch.no_grad():
+        expected = module(x.clone())
     assert torch.equal(_bits(quant.act(name, x)), _bits(expected))
