@@ -1,13 +1,13 @@
 """The model families and datasets the workflow knows: each one entry, looked up by name.
 
 A ``Family`` says everything the workflow needs of a model family: how to build its model
-and its stacked form, its closed-form parameter count, the input side it resizes images to,
-its topology names, how it is quantized, its titles and figure, and what the cost model
-assumes of it. A ``Dataset`` says what a dataset is: its image shape and split sizes, its
-content checksums and where its arrays come from. Torch-free: the Snakefile reads the
-registry while it is parsed (wildcard constraints, the figures, the config schema's
-families and datasets); a family's torch code is named as ``"module:attribute"`` and
-imported only when a job builds a model.
+and its stacked form (and when a job's seeds of it train as one stack), its closed-form
+parameter count, the input side it resizes images to, its topology names, how it is
+quantized, its titles and figure, and what the cost model assumes of it. A ``Dataset`` says
+what a dataset is: its image shape and split sizes, its content checksums and where its
+arrays come from. Torch-free: the Snakefile reads the registry while it is parsed (wildcard
+constraints, the figures, the config schema's families and datasets); a family's torch code
+is named as ``"module:attribute"`` and imported only when a job builds a model.
 
 The entries are registered by modules imported on first lookup: the built-in families
 (``minarch.families``), the built-in datasets (``minarch.data``), then every module named,
