@@ -132,9 +132,10 @@ def train_block(
     its per-epoch checkpoint, so a killed job resumes from its last finished epoch."""
     out = []
     device = splits.x_train.device
+    batched = bool(specs) and stacks(specs[0], device, stack_max_width)  # one configuration: one answer
     for block in stack_blocks(specs, stack_max_width, device):
         started = time.perf_counter()
-        stack, nets = _seeded_stack(block, splits, stacks(block[0], device, stack_max_width))
+        stack, nets = _seeded_stack(block, splits, batched)
         label = f"{block[0].directory.parent} seeds {block[0].seed}-{block[-1].seed}: "
         results = train.fit_stack(
             stack,
@@ -286,11 +287,11 @@ def qat_block(
     position = {spec: i for i, spec in enumerate(specs)}
     rows: list[list[pd.DataFrame]] = [[] for _ in specs]
     scopes = qat_scopes(specs[0].arch, settings.scope)
+    batched = stacks(specs[0], splits.x_train.device, stack_max_width)  # one configuration: one answer
     for scope in scopes:
         scoped = dataclasses.replace(settings, scope=(scope,))  # a row's qat_scope: its own
         part = scope if len(scopes) > 1 else ""  # a checkpoint per scope, named so when several
         for block in stack_blocks(specs, stack_max_width, splits.x_train.device):
-            batched = stacks(block[0], splits.x_train.device, stack_max_width)
             trained = _qat_stack(
                 block, splits, train_settings, scoped, float_models, position, checkpoint_dir, part, batched
             )

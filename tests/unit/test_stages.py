@@ -214,8 +214,9 @@ def test_prune_run_leaves_the_callers_model_trained(small_splits, trained):
 
 
 def test_the_family_rule_decides_which_configurations_stack():
-    """Small DNNs and ViTs stack on the CPU, the CNN never, every family on CUDA; the choice
-    is the configuration's, never the job's seed count (stack_blocks of one seed too)."""
+    """On the CPU a family stacks up to its stack_max_width (small DNNs; the CNN and the ViT
+    never), on CUDA every family at every width; the choice is the configuration's, never the
+    job's seed count."""
 
     def spec(arch, width, seed=0):
         topology = {"dnn": "L1", "cnn": "conv3x3", "vit": "enc2"}[arch]

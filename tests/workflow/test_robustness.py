@@ -5,8 +5,8 @@ jobs in parallel or not; bad input stops with one line naming the problem and lo
 Two full runs of one small DNN config are shared by the tests (module fixtures): ``serial``
 (``--cores 1``, uninterrupted) and ``interrupted`` (``--cores 2``, SIGKILLed after its first
 train job, then rerun). Metrics are compared without the columns of how a seed ran (``HOW``:
-wall-clock seconds, stacked seeds); no other column may differ. Like test_workflow.py this needs the data
-mirror (MINARCH_DATA_MIRROR, else ../shared/data beside the checkout).
+wall-clock seconds, stacked seeds); no other column may differ. Like test_workflow.py this
+needs the data mirror (MINARCH_DATA_MIRROR, else ../shared/data beside the checkout).
 """
 
 from __future__ import annotations
