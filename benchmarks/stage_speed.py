@@ -6,6 +6,7 @@ docs/design.md §4).
 
     .venv/bin/python benchmarks/stage_speed.py --output benchmarks/reports/stage_speed.md
     .venv/bin/python benchmarks/stage_speed.py --configs vit:enc2:4 dnn:L1:10 --seeds 10
+    .venv/bin/python benchmarks/stage_speed.py --configs vit:enc2learned:4 --scope linear   # the ViT QAT scope
 
 ``--fraction`` (default 0.25) trains and evaluates on that fraction of every split (same
 proportions), so one epoch costs that fraction of a real one; CPU seconds are scaled back to a
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--fraction", type=float, default=0.25)
     parser.add_argument("--configs", nargs="*", help="arch:topology:width, e.g. vit:enc2:4")
+    parser.add_argument("--scope", default="full", help="the ViT's QAT scope (linear, attention, full)")
     parser.add_argument("--output")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -105,7 +107,8 @@ def main() -> None:
         "# Stage speed: the engine, one seed at a time and stacked",
         "",
         f"{args.seeds} seeds per configuration, {args.dataset}, {args.fraction:g} of every split "
-        f"(CPU seconds scaled to a full epoch), 1 epoch, one torch thread; {load_line()} at the start; "
+        f"(CPU seconds scaled to a full epoch), 1 epoch, one torch thread, the ViT's QAT under scope "
+        f"`{args.scope}`; {load_line()} at the start; "
         f"single-core sgemm {rate / 1e9:.0f} GFLOP/s. CPU seconds per seed-epoch (train, QAT from scratch with "
         "its fake-quant and int8 evaluation) and per seed (prune sweep, 11 ratios). *engine x1*: "
         "`stages.train_block` / `qat_block` / `prune_block` one seed at a time; *engine x10*: the same with all "
@@ -154,7 +157,7 @@ def main() -> None:
         def int8_acc(frames):
             return statistics.mean(float(f["int8_test_acc"].iloc[0]) for f in frames)
 
-        qat = QATSettings(ptq=False)  # QAT alone: PTQ costs the same whatever the engine
+        qat = QATSettings(scope=(args.scope,), ptq=False)  # QAT alone: PTQ costs the same whatever the engine
         t_one, one = cpu(lambda: stages.qat_block(specs, splits, settings, qat, floats, None, alone))
         t_many, many = cpu(lambda: stages.qat_block(specs, splits, settings, qat, floats, None, stack_all))
         row("QAT", (t_one, t_many), (int8_acc(one), int8_acc(many)))

@@ -49,7 +49,7 @@ from typing import Any
 
 from minarch import registry
 from minarch.config import configurations
-from minarch.settings import schema_default
+from minarch.settings import qat_scopes, schema_default
 from minarch.sizes import EVAL_ELEMENTS_PER_SEED, input_shape, parameter_count
 
 POINTS_CSV = Path(__file__).with_name("cost_points.csv")  # the built-in calibration, shipped with the package
@@ -285,21 +285,31 @@ def activation_floats(dataset: str, arch: str, topology: str, width: int) -> int
     return family.activation_floats(shape, topology, width)
 
 
-def job_memory_mb(dataset: str, arch: str, topology: str, width: int, stage: str = "train", seeds: int = 1) -> float:
+def job_memory_mb(
+    dataset: str,
+    arch: str,
+    topology: str,
+    width: int,
+    stage: str = "train",
+    seeds: int = 1,
+    scopes: tuple[str, ...] = ("full",),
+) -> float:
     """Estimated peak resident memory of one train, prune or QAT job of ``seeds`` seeds, in MB.
-    A configuration whose seeds train as one stack (``registry.Family.stacks``, train and QAT)
-    holds every seed's tensors and evaluation chunk at once (its input and its activations,
-    ``EVAL_ELEMENTS_PER_SEED`` floats each); otherwise one seed's at a time. Measured: 30
-    stacked DNN seeds peaked 0.2 GB (MNIST L1 w10) and 0.6 GB (CIFAR-10 L4eee w200) above one."""
+    A configuration whose seeds run the stage as one stack (``registry.Family.stacks``; QAT:
+    under any of the quantization ``scopes`` the job runs) holds every seed's tensors and
+    evaluation chunk at once (its input and its activations, ``EVAL_ELEMENTS_PER_SEED``
+    floats each); otherwise one seed's at a time. Measured: 30 stacked DNN seeds peaked
+    0.2 GB (MNIST L1 w10) and 0.6 GB (CIFAR-10 L4eee w200) above one."""
     source, shape = registry.dataset(dataset), input_shape(dataset, arch)
     data = source.images * (math.prod(shape) * 4 + 2 * math.prod(source.image_shape))
     if tuple(shape) != tuple(source.image_shape):
         data += (source.train_images or source.images) * (math.prod(source.image_shape) + math.prod(shape)) * 4
-    stacked = seeds if stage != "prune" and registry.family(arch).stacks(width) else 1
+    family = registry.family(arch)
+    stacked = seeds if any(family.stacks(width, "cpu", stage, scope) for scope in scopes) else 1
     model = stacked * parameter_count(dataset, arch, topology, width) * 4 * TENSORS_PER_PARAMETER
     evaluation = TEST_IMAGES * activation_floats(dataset, arch, topology, width) * 4
     evaluation += (stacked - 1) * 2 * EVAL_ELEMENTS_PER_SEED * 4
-    extra = registry.family(arch).qat_extra_mb if stage == "qat" else 0.0
+    extra = family.qat_extra_mb if stage == "qat" else 0.0
     return PROCESS_MB + extra + (data + model + evaluation) / 2**20
 
 
@@ -327,7 +337,8 @@ def job_request(
     predicted = job_overhead(params, dataset, arch) + seeds * seconds[stage]
     shortest = int(cluster.get("min_runtime", schema_default("cluster", "min_runtime")))
     runtime = max(shortest, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
-    peak = job_memory_mb(dataset, arch, topology, width, stage, seeds)
+    scopes = qat_scopes(arch, config.get("qat", {}).get("scope", schema_default("qat", "scope")))
+    peak = job_memory_mb(dataset, arch, topology, width, stage, seeds, scopes)
     memory = math.ceil(float(cluster.get("memory_margin", 1.5)) * peak)
     return {"runtime": attempt * runtime, "mem_mb": attempt * memory}
 

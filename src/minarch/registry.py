@@ -75,15 +75,19 @@ class Family:
     config_schema: dict[str, Any] | None = None
     # small (topology, width) cases the unit tests check every family on
     examples: tuple[tuple[str, int], ...] = ()
-    # a configuration's seeds train (float and QAT) as one stack on the CPU up to this width,
-    # one at a time above it: where stacking measured cheaper (benchmarks/reports/stage_speed.md)
-    stack_max_width: int = 0
+    # where a configuration's seeds run as one stack on the CPU, one at a time elsewhere: per
+    # stage ("train", "qat") or QAT scope ("qat.linear", before its stage's entry), the widest
+    # width that stacks; a stage not named never does. Set where stacking measured cheaper
+    # (benchmarks/reports/stage_speed.md)
+    stack_max_width: dict[str, int] = field(default_factory=dict)
 
-    def stacks(self, width: int, device: str = "cpu") -> bool:
-        """Whether the seeds of a configuration of ``width`` train as one stack on ``device``
-        (a device type): on the CPU up to ``stack_max_width``; on CUDA always, where one kernel
-        launch then serves every seed (not measured yet)."""
-        return device == "cuda" or width <= self.stack_max_width
+    def stacks(self, width: int, device: str = "cpu", stage: str = "train", scope: str | None = None) -> bool:
+        """Whether the seeds of a configuration of ``width`` run ``stage`` (the QAT of ``scope``)
+        as one stack on ``device`` (a device type): on the CPU up to the width
+        ``stack_max_width`` names for it; on CUDA always, where one kernel launch then serves
+        every seed (not measured yet)."""
+        limits = self.stack_max_width
+        return device == "cuda" or width <= limits.get(f"{stage}.{scope}", limits.get(stage, 0))
 
     def __post_init__(self):
         if not re.fullmatch(rf"fig\d+_{re.escape(self.name)}", self.figure):

@@ -52,25 +52,36 @@ def splits_for(arch: str, dataset_path, settings: TrainSettings, device: str = "
     return Splits(*(tensor.to(target) for tensor in dataclasses.astuple(splits)))
 
 
-def stacks(spec: RunSpec, device: torch.device | str = "cpu", stack_max_width: dict[str, int] | None = None) -> bool:
-    """Whether the seeds of ``spec``'s configuration train as one stack on ``device``: the
-    family's rule (``registry.Family.stacks``), or ``width <= stack_max_width[arch]`` where a
-    caller names the limits (benchmarks and tests; ``{}``: never). A function of the
-    configuration, never of how many seeds a job holds: a stacked configuration's seed runs
-    the batched kernels even alone, so it computes the same in any block."""
+def stacks(
+    spec: RunSpec,
+    device: torch.device | str = "cpu",
+    stack_max_width: dict[str, int] | None = None,
+    stage: str = "train",
+    scope: str | None = None,
+) -> bool:
+    """Whether the seeds of ``spec``'s configuration run ``stage`` (``train``, ``qat``; the QAT
+    of ``scope``) as one stack on ``device``: the family's rule (``registry.Family.stacks``),
+    or ``width <= stack_max_width[arch]`` for every stage where a caller names the limits
+    (benchmarks and tests; ``{}``: never). A function of the configuration, stage and scope,
+    never of how many seeds a job holds: a stacked configuration's seed runs the batched
+    kernels even alone, so it computes the same in any block."""
     if stack_max_width is not None:
         return spec.width <= int(stack_max_width.get(spec.arch, 0))
-    return registry.family(spec.arch).stacks(spec.width, torch.device(device).type)
+    return registry.family(spec.arch).stacks(spec.width, torch.device(device).type, stage, scope)
 
 
 def stack_blocks(
-    specs: list[RunSpec], stack_max_width: dict[str, int] | None = None, device: torch.device | str = "cpu"
+    specs: list[RunSpec],
+    stack_max_width: dict[str, int] | None = None,
+    device: torch.device | str = "cpu",
+    stage: str = "train",
+    scopes: tuple[str | None, ...] = (None,),
 ) -> list[list[RunSpec]]:
-    """How a job's seeds of one configuration run: all as one stack where ``stacks`` says so,
-    else one at a time. A seed's results do not depend on its stack-mates either way."""
-    if not specs:
-        return []
-    if stacks(specs[0], device, stack_max_width):
+    """How a job's seeds of one configuration run ``stage``: all as one stack where ``stacks``
+    says so for any of ``scopes`` (QAT: the scopes it runs, each then stacked or one seed at
+    a time by its own answer inside ``qat_block``), else one at a time. A seed's results do
+    not depend on its stack-mates either way."""
+    if specs and any(stacks(specs[0], device, stack_max_width, stage, scope) for scope in scopes):
         return [list(specs)]
     return [[s] for s in specs]
 
@@ -98,14 +109,16 @@ def _checkpoint(directory, stage: str, block: list[RunSpec], key: object, part: 
 
 
 def remove_checkpoints(directory, stage: str, block: list[RunSpec]) -> None:
-    """Remove the checkpoints the stack of seeds ``block`` (one of ``stack_blocks``) kept in
-    ``directory`` (None: it kept none); called once its seeds' outputs are written."""
+    """Remove the checkpoints the seeds ``block`` (one of ``stack_blocks``) kept in
+    ``directory`` (None: they kept none), as one stack or one at a time (a QAT scope that
+    does not stack runs the stack's seeds singly); called once their outputs are written."""
     if directory is None:
         return
-    path = _checkpoint_path(directory, stage, block)
-    path.unlink(missing_ok=True)
-    for part in path.parent.glob(f"{path.name.removesuffix('.ckpt')}.*.ckpt"):
-        part.unlink(missing_ok=True)
+    for stack in [block, *([s] for s in block)] if len(block) > 1 else [block]:
+        path = _checkpoint_path(directory, stage, stack)
+        path.unlink(missing_ok=True)
+        for part in path.parent.glob(f"{path.name.removesuffix('.ckpt')}.*.ckpt"):
+            part.unlink(missing_ok=True)
 
 
 def _seeded_stack(block: list[RunSpec], splits: Splits, batched: bool) -> tuple[stacked.Stack, list[nn.Module]]:
@@ -287,11 +300,12 @@ def qat_block(
     position = {spec: i for i, spec in enumerate(specs)}
     rows: list[list[pd.DataFrame]] = [[] for _ in specs]
     scopes = qat_scopes(specs[0].arch, settings.scope)
-    batched = stacks(specs[0], splits.x_train.device, stack_max_width)  # one configuration: one answer
+    device = splits.x_train.device
     for scope in scopes:
         scoped = dataclasses.replace(settings, scope=(scope,))  # a row's qat_scope: its own
         part = scope if len(scopes) > 1 else ""  # a checkpoint per scope, named so when several
-        for block in stack_blocks(specs, stack_max_width, splits.x_train.device):
+        batched = stacks(specs[0], device, stack_max_width, "qat", scope)  # the configuration's and scope's answer
+        for block in stack_blocks(specs, stack_max_width, device, "qat", (scope,)):
             trained = _qat_stack(
                 block, splits, train_settings, scoped, float_models, position, checkpoint_dir, part, batched
             )

@@ -113,7 +113,7 @@ def test_a_jobs_request_covers_its_prediction_and_at_most_triples_it(key):
         block = cost.job_request(config, stage, *key, params, seeds=4)  # a block asks for its seeds' time
         assert block["runtime"] * 60 >= overhead + 4 * seconds[stage]
         # and for one seed's memory, or every seed's where they train as one stack
-        stacked = stage != "prune" and registry.family(key[1]).stacks(key[3])
+        stacked = registry.family(key[1]).stacks(key[3], "cpu", stage, "full")  # the default scope
         assert (block["mem_mb"] > request["mem_mb"]) if stacked else (block["mem_mb"] == request["mem_mb"])
         retried = cost.job_request(config, stage, *key, params, seeds=4, attempt=3)  # a retry asks for more
         assert retried == {"runtime": 3 * block["runtime"], "mem_mb": 3 * block["mem_mb"]}
@@ -179,3 +179,16 @@ def test_cluster_cost_points_replace_the_built_in_table(tmp_path):
     # 20 epochs of 10 minutes
     assert cost.job_request(config, "train", "mnist", "dnn", "L1", 1, params)["runtime"] >= 200
     assert cost.cluster_parameters({"cluster": {"cost_points": None}}).source == cost.CostParameters().source
+
+
+def test_a_qat_block_holds_a_stack_where_a_scope_it_runs_stacks():
+    """The ViT at D = 4 stacks its linear-scope QAT, not its full-scope one: a block of 10
+    seeds asks for every seed's memory only when the config runs the linear scope."""
+    one = cost.job_memory_mb("mnist", "vit", "enc2", 4, "qat", 1)
+    assert cost.job_memory_mb("mnist", "vit", "enc2", 4, "qat", 10, ("full",)) == one
+    assert cost.job_memory_mb("mnist", "vit", "enc2", 4, "qat", 10, ("full", "linear")) > one
+    config, params = load_config(None), cost.CostParameters()
+    linear = {**config, "qat": {**config["qat"], "scope": ["linear"]}}
+    key = ("mnist", "vit", "enc2", 4)
+    full_request = cost.job_request(config, "qat", *key, params, seeds=10)
+    assert cost.job_request(linear, "qat", *key, params, seeds=10)["mem_mb"] > full_request["mem_mb"]

@@ -180,6 +180,28 @@ def test_vit_qat_gives_a_row_per_scope_each_with_its_ptq(small_splits, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [".qat-seed10.full.ckpt"]
 
 
+def test_a_scope_that_stacks_stacks_its_seeds_and_leaves_the_others_alone(small_splits, tmp_path):
+    """The ViT's linear-scope QAT stacks a job's seeds while its full-scope QAT runs them one
+    at a time, in one ``qat_block``; a seed's rows are the same in the job of two as alone,
+    and removing the job's checkpoints removes both kinds."""
+    vits = [RunSpec("mnist", "vit", "enc2learned", 4, seed) for seed in (0, 1)]
+    settings = TrainSettings(batch_size=50, max_epochs=1)
+    qat = QATSettings(scope=("linear", "full"), ptq=False)
+    both = stages.qat_block(vits, small_splits, settings, qat, [0.0, 0.0], None, None, tmp_path)
+    for rows in both:
+        assert dict(zip(rows["qat_scope"], rows["stacked_seeds"])) == {"linear": 2, "full": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".qat-seed0.full.ckpt",
+        ".qat-seed1.full.ckpt",
+        ".qat-seeds0-1.linear.ckpt",
+    ]
+    stages.remove_checkpoints(tmp_path, "qat", vits)
+    assert list(tmp_path.iterdir()) == []
+    [alone] = stages.qat_block(vits[1:], small_splits, settings, qat, [0.0], None, None, None)
+    how = ["seconds", "stacked_seeds"]
+    pd.testing.assert_frame_equal(both[1].drop(columns=how), alone.drop(columns=how))
+
+
 def test_ptq_calibrates_on_the_seeds_first_training_batches(small_splits):
     images = stages.ptq_calibration(SPEC, small_splits, SETTINGS, 2)
     order = torch.randperm(len(small_splits.y_train), generator=torch.Generator().manual_seed(SPEC.seed))
@@ -214,23 +236,31 @@ def test_prune_run_leaves_the_callers_model_trained(small_splits, trained):
 
 
 def test_the_family_rule_decides_which_configurations_stack():
-    """On the CPU a family stacks up to its stack_max_width (small DNNs; the CNN and the ViT
-    never), on CUDA every family at every width; the choice is the configuration's, never the
-    job's seed count."""
+    """On the CPU a family stacks a stage up to the width its rule names (small DNNs; small
+    ViTs' training and linear-scope QAT; the CNN never), on CUDA every family at every width;
+    the choice is the configuration's, stage's and scope's, never the job's seed count."""
 
     def spec(arch, width, seed=0):
         topology = {"dnn": "L1", "cnn": "conv3x3", "vit": "enc2"}[arch]
         return RunSpec("mnist", arch, topology, width, seed)
 
     for arch in ("dnn", "cnn", "vit"):
-        limit = registry.family(arch).stack_max_width
-        assert stages.stacks(spec(arch, max(limit, 1)), "cpu") == (limit > 0)
-        assert not stages.stacks(spec(arch, limit + 1), "cpu")
-        assert stages.stacks(spec(arch, 1000), "cuda")
-    assert registry.family("dnn").stack_max_width >= 10 and registry.family("cnn").stack_max_width == 0
+        for stage, scope in (("train", None), ("qat", "linear"), ("qat", "full"), ("prune", None)):
+            rule = registry.family(arch).stack_max_width
+            limit = rule.get(f"{stage}.{scope}", rule.get(stage, 0))
+            assert stages.stacks(spec(arch, max(limit, 1)), "cpu", None, stage, scope) == (limit > 0)
+            assert not stages.stacks(spec(arch, limit + 1), "cpu", None, stage, scope)
+            assert stages.stacks(spec(arch, 1000), "cuda", None, stage, scope)
+    assert registry.family("dnn").stacks(10, "cpu", "qat", "full") and not registry.family("cnn").stacks(1)
+    vit = registry.family("vit")  # its linear-scope QAT stacks where its full-scope QAT does not
+    assert vit.stacks(4, "cpu", "train") and vit.stacks(4, "cpu", "qat", "linear")
+    assert not vit.stacks(4, "cpu", "qat", "full") and not vit.stacks(4, "cpu", "qat", "attention")
     seeds = [spec("dnn", 10, seed) for seed in range(4)]
     assert stages.stack_blocks(seeds) == [seeds]
     wide = [spec("dnn", 1000, seed) for seed in range(3)]
     assert stages.stack_blocks(wide) == [[s] for s in wide]
     assert stages.stack_blocks(wide, device="cuda") == [wide]
     assert stages.stack_blocks(seeds, {}) == [[s] for s in seeds]  # a caller's limits: none
+    small_vit = [spec("vit", 4, seed) for seed in range(3)]  # a job's seeds stack if any scope does
+    assert stages.stack_blocks(small_vit, stage="qat", scopes=("full",)) == [[s] for s in small_vit]
+    assert stages.stack_blocks(small_vit, stage="qat", scopes=("full", "linear")) == [small_vit]

@@ -1,6 +1,7 @@
 """8-bit QAT of a block of seeds of one configuration, as one stack or one at a time as the
-family's rule says (``minarch.stages.stack_blocks``): one row per quantization scope, each
-evaluated as a real int8 model beside post-training quantization of the trained float model."""
+family's rule says for each quantization scope (``minarch.stages.stack_blocks``): one row
+per scope, each evaluated as a real int8 model beside post-training quantization of the
+trained float model."""
 
 from minarch.blockjob import BlockJob
 from minarch.jobs import log, run_job, setup_torch
@@ -13,7 +14,7 @@ def main(job):
     if pending:  # torch is imported only when there is something to compute
         from minarch import models, records, stages
         from minarch.io import read_parquet, write_parquet
-        from minarch.settings import QATSettings, TrainSettings
+        from minarch.settings import QATSettings, TrainSettings, qat_scopes
 
         setup_torch(job.threads)
         train_settings = TrainSettings.from_dict(
@@ -23,7 +24,8 @@ def main(job):
         device = job.config["train"]["device"]
         splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, device)
         checkpoints = stages.checkpoint_dir(job.config, records.seed_file("qat", pending[0]))
-        for stack in stages.stack_blocks(pending, device=splits.x_train.device):
+        scopes = qat_scopes(job.params.arch, settings.scope)  # a scope that stacks stacks the job's seeds
+        for stack in stages.stack_blocks(pending, device=splits.x_train.device, stage="qat", scopes=scopes):
             float_accs, float_models = [], []
             for spec in stack:
                 block.check_upstream(spec)
