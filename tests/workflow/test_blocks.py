@@ -22,6 +22,15 @@ cluster: {{job_minutes: {minutes}}}
 families:
   dnn: {{datasets: [mnist], topologies: [L1], widths: [4], seeds: {seeds}}}
 """
+# The ViT at D = 4 stacks its training and its linear-scope QAT, not its full-scope QAT
+VIT_CONFIG = """
+train: {{max_epochs: 1}}
+prune: {{ratios: [0.0]}}
+qat: {{scope: [linear, full], ptq: false}}
+cluster: {{job_minutes: {minutes}}}
+families:
+  vit: {{datasets: [mnist], widths: [4], seeds: 2}}
+"""
 RUN = "results/runs/mnist/dnn/L1/w4"
 WHOLE = 1000  # minutes: every seed of the configuration in one job
 ALONE = 1e-6  # every seed a job of its own
@@ -90,6 +99,33 @@ def test_a_seed_gives_the_same_bits_in_a_block_or_alone(whole, tmp_path_factory)
             if stage != "prune":
                 assert set(got["stacked_seeds"]) == {1} and set(expected["stacked_seeds"]) == {3}, stage
             pd.testing.assert_frame_equal(got.drop(columns=how), expected.drop(columns=how), check_exact=True)
+
+
+def test_a_vit_seed_gives_the_same_bits_in_a_block_whose_scopes_stack_differently(tmp_path_factory):
+    """One QAT job of two ViT seeds runs its linear scope as one stack and its full scope one
+    seed at a time; each seed's files equal those of a job of its own, and the job leaves no
+    checkpoint of either kind behind."""
+    runs = []
+    for name, minutes in (("vit_whole", WHOLE), ("vit_alone", ALONE)):
+        workdir = tmp_path_factory.mktemp(name)
+        (workdir / "cfg.yaml").write_text(VIT_CONFIG.format(minutes=minutes))
+        snakemake(workdir)
+        runs.append(workdir)
+    whole, alone = runs
+    run = whole / "results/runs/mnist/vit/enc2learned/w4"
+    assert sorted(p.name for p in (whole / "results/blocks/qat").rglob("*.json")) == ["seeds0-1.json"]
+    assert not list(run.glob(".*.ckpt"))
+    for seed in (0, 1):
+        folder = run.relative_to(whole) / f"seed{seed}"
+        assert (whole / folder / "model.pt").read_bytes() == (alone / folder / "model.pt").read_bytes()
+        for stage in ("train", "qat"):
+            got, expected = (pd.read_parquet(w / folder / f"{stage}.parquet") for w in (alone, whole))
+            how = [c for c in got.columns if c.endswith("seconds") or c == "stacked_seeds"]
+            pd.testing.assert_frame_equal(got.drop(columns=how), expected.drop(columns=how), check_exact=True)
+        qat = pd.read_parquet(whole / folder / "qat.parquet")
+        assert dict(zip(qat["qat_scope"], qat["stacked_seeds"])) == {"linear": 2, "full": 1}
+        train = pd.read_parquet(whole / folder / "train.parquet")
+        assert set(train["stacked_seeds"]) == {2}
 
 
 def test_cutting_the_blocks_anew_reruns_no_finished_seed(whole, tmp_path):
