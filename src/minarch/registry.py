@@ -92,6 +92,12 @@ class Family:
     def __post_init__(self):
         if not re.fullmatch(rf"fig\d+_{re.escape(self.name)}", self.figure):
             raise ValueError(f"family {self.name}: its figure is named fig<number>_{self.name}, not {self.figure!r}")
+        # a misspelt stage or scope would silently never stack
+        unknown = [k for k in self.stack_max_width if not re.fullmatch(r"train|qat(\.(linear|attention|full))?", k)]
+        if unknown:
+            raise ValueError(
+                f"family {self.name}: stack_max_width keys are train, qat or qat.<linear|attention|full>, not {unknown}"
+            )
 
     def builder(self) -> Callable[..., Any]:
         return resolve(self.build)

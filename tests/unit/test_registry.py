@@ -43,6 +43,8 @@ def test_unknown_names_and_a_second_entry_of_a_name_are_one_line_errors():
     registry.register_family(registry.family("dnn"))  # the same entry again (a module imported twice) is fine
     with pytest.raises(ValueError, match="named fig<number>_x"):
         dataclasses.replace(registry.family("dnn"), name="x")
+    with pytest.raises(ValueError, match=r"stack_max_width keys .* not \['qat.lineer'\]"):
+        dataclasses.replace(registry.family("vit"), stack_max_width={"train": 8, "qat.lineer": 12})
 
 
 def test_wildcard_pattern_matches_exactly_the_names():
