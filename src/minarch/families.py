@@ -116,9 +116,9 @@ VIT = register_family(
         # ~8 D-wide tensors per token
         activation_floats=lambda shape, topology, width: math.prod(shape) + 8 * (VIT_GRID * VIT_GRID + 1) * width,
         examples=((VIT_POSITIONS["sinusoidal"], 4), (VIT_POSITIONS["learned"], 4)),
-        # stacked per seed: training 1.1x cheaper at D = 4-8, even from 12; QAT of its linear
-        # layers 1.2x at D = 4, 1.06x at 12, even at 16; under the other scopes QAT stacked
-        # measured no cheaper (full 0.9-1.0x, attention 1.04x at D = 4)
+        # stacked per seed: training 1.04-1.1x cheaper at D = 4-8, dearer from 12; QAT of its
+        # linear layers 1.24x at D = 4, 1.07x at 12, even at 16; under the other scopes QAT
+        # stacked measured no cheaper (full 0.9-1.0x, attention 1.04x at D = 4)
         stack_max_width={"train": 8, "qat.linear": 12},
     )
 )
