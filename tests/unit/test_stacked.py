@@ -126,6 +126,28 @@ def test_per_row_fake_quant_equals_separate_modules():
     torch.testing.assert_close(quant.scale[name], torch.cat([m.scale for m in modules]))
 
 
+def test_batched_linear_gives_autograds_gradients_in_the_weights_layout():
+    """``stacked._BatchedLinear`` against autograd's own ``baddbmm`` backward: the same output
+    and gradients (up to float rounding: the weight gradient is a product in another order),
+    the weight's already in its ``(S, out, in)`` layout where autograd's comes transposed (and
+    is copied into the parameter's layout at every step)."""
+    generator = torch.Generator().manual_seed(3)
+    h = torch.randn(3, 40, 17, generator=generator)
+    weight = torch.randn(3, 6, 17, generator=generator)
+    bias = torch.randn(3, 1, 6, generator=generator)
+    grad = torch.randn(3, 40, 6, generator=generator)
+    ours = [t.clone().requires_grad_(True) for t in (h, weight, bias)]
+    theirs = [t.clone().requires_grad_(True) for t in (h, weight, bias)]
+    out = stacked._BatchedLinear.apply(*ours)
+    expected = torch.baddbmm(theirs[2], theirs[0], theirs[1].transpose(1, 2))
+    assert torch.equal(out, expected)  # the forward is the same call
+    our_grads = torch.autograd.grad(out, ours, grad)
+    their_grads = torch.autograd.grad(expected, theirs, grad)
+    for a, b in zip(our_grads, their_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert our_grads[1].is_contiguous() and not their_grads[1].is_contiguous()
+
+
 def _assert_same_runs(a, b, n_val: int, n_test: int, loss_rel: float = 1e-3):
     """Equal up to float rounding. Batched and single products round differently, and Adam
     turns a rounding-level difference in a near-zero gradient into a step of up to the
