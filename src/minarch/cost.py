@@ -313,6 +313,48 @@ def job_memory_mb(
     return PROCESS_MB + extra + (data + model + evaluation) / 2**20
 
 
+def job_seconds(
+    config: dict[str, Any],
+    params: CostParameters,
+    stage: str,
+    dataset: str,
+    arch: str,
+    topology: str,
+    width: int,
+    seeds: int = 1,
+) -> float:
+    """Predicted seconds of the job of a block of ``seeds`` seeds of ``stage`` at ``max_epochs``:
+    its process start and data loading, then its seeds' work."""
+    seconds, _ = seed_job_seconds(config, params, dataset, arch, topology, width)
+    return job_overhead(params, dataset, arch) + seeds * seconds[stage]
+
+
+def job_priority(
+    config: dict[str, Any],
+    params: CostParameters,
+    key: tuple[str, str, str, int],
+    blocks: dict[str, list[tuple[int, int]]],
+    stage: str,
+    first: int,
+    last: int,
+) -> float:
+    """A block's Snakemake priority: the predicted seconds of the longest chain of jobs that
+    it starts, its own and, for a train block, the longest prune or QAT job its seeds feed
+    (``key``: the configuration, ``blocks``: its blocks per stage). Snakemake starts the ready
+    jobs of highest priority first, so the longest chains start first (list scheduling by
+    critical path) and a run on a few cores does not end on one long QAT job while the other
+    cores wait."""
+    own = job_seconds(config, params, stage, *key, last - first + 1)
+    if stage != "train":
+        return own
+    after = [
+        job_seconds(config, params, later, *key, b - a + 1)
+        for later in ("prune", "qat")
+        for a, b in covering(blocks[later], first, last)
+    ]
+    return own + max(after, default=0.0)
+
+
 def job_request(
     config: dict[str, Any],
     stage: str,
@@ -333,8 +375,7 @@ def job_request(
     runs again with twice, then three times the limits, and resumes from its last checkpoint.
     ``params`` are the cost model's (``cluster_parameters``); ``config`` is the workflow's."""
     cluster = config.get("cluster", {})
-    seconds, _ = seed_job_seconds(config, params, dataset, arch, topology, width)
-    predicted = job_overhead(params, dataset, arch) + seeds * seconds[stage]
+    predicted = job_seconds(config, params, stage, dataset, arch, topology, width, seeds)
     shortest = int(cluster.get("min_runtime", schema_default("cluster", "min_runtime")))
     runtime = max(shortest, math.ceil(float(cluster.get("runtime_margin", 1.5)) * predicted / 60))
     scopes = qat_scopes(arch, config.get("qat", {}).get("scope", schema_default("qat", "scope")))

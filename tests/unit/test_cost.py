@@ -73,6 +73,34 @@ def test_planned_jobs_count_the_blocks_a_sweep_needs(tmp_path):
     assert planned_jobs(one_each) == {"runs": 7, "train": 7, "prune": 4, "qat": 4}
 
 
+def test_a_blocks_priority_is_the_longest_chain_of_jobs_it_starts(tmp_path):
+    """A prune or QAT block's priority is its own predicted seconds; a train block's adds the
+    longest prune or QAT job its seeds feed (none for a phase-1-only shape), so the ViT's
+    training, whose three-scope QAT is the longest job, starts before a DNN's."""
+    layer = {
+        "families": {
+            "dnn": {"datasets": ["mnist"], "topologies": ["L1"], "widths": [5], "seeds": 4},
+            "vit": {"datasets": ["mnist"], "widths": [16], "seeds": 4},
+        },
+        "topology_sweep": {"datasets": ["mnist"], "depths": [2], "widths": [5], "seeds": 2},
+        "qat": {"scope": ["linear", "attention", "full"]},
+        "cluster": {"job_minutes": 1e-6},  # a seed a job
+    }
+    config = load_config(write_config(tmp_path, layer))
+    params = cost.CostParameters()
+    blocks = cost.configuration_blocks(config, params)
+    vit, dnn = ("mnist", "vit", "enc2learned", 16), ("mnist", "dnn", "L1", 5)
+    qat = cost.job_priority(config, params, vit, blocks[vit], "qat", 2, 2)
+    assert qat == cost.job_seconds(config, params, "qat", *vit) > cost.job_seconds(config, params, "prune", *vit)
+    train = cost.job_priority(config, params, vit, blocks[vit], "train", 2, 2)
+    assert train == pytest.approx(cost.job_seconds(config, params, "train", *vit) + qat)
+    assert train > cost.job_priority(config, params, dnn, blocks[dnn], "train", 2, 2)
+    phase1 = ("mnist", "dnn", "L2e", 5)  # trained only, for the topology sweep
+    assert blocks[phase1]["qat"] == [] and cost.job_priority(
+        config, params, phase1, blocks[phase1], "train", 0, 0
+    ) == cost.job_seconds(config, params, "train", *phase1)
+
+
 def test_default_points_are_sane():
     for point in cost.DEFAULT_POINTS:
         assert point.epoch > 0 and point.qat_epoch >= point.epoch and 0 <= point.test_eval < point.epoch

@@ -17,7 +17,14 @@ from minarch.config import (
     sweeps,
     with_defaults,
 )
-from minarch.cost import cluster_parameters, configuration_blocks, covering, job_request, planned_jobs
+from minarch.cost import (
+    cluster_parameters,
+    configuration_blocks,
+    covering,
+    job_priority,
+    job_request,
+    planned_jobs,
+)
 from minarch.data import dataset_version
 from minarch.provenance import code_version
 from minarch.records import RECORD, block_record, changed_files
@@ -122,6 +129,17 @@ def stage_resources(family, stage):
         "runtime": lambda wc, attempt: block_request(wc, attempt)["runtime"],
         "mem_mb": lambda wc, attempt: block_request(wc, attempt)["mem_mb"],
     }
+
+
+def stage_priority(family, stage):
+    """A block's priority: the predicted seconds of the longest chain of jobs it starts
+    (minarch.cost.job_priority), so that ready jobs start longest chain first."""
+
+    def priority(wc):
+        key = configuration_of(wc, family)
+        return job_priority(config, COST, key, BLOCKS[key], stage, int(wc.first), int(wc.last))
+
+    return priority
 
 
 def configuration_of(wc, family):

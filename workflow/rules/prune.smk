@@ -13,6 +13,7 @@ for family in ARCHS:
             job_file(family, "logs/prune", ".log"),
         benchmark:
             job_file(family, "benchmarks/prune", ".tsv")
+        priority: stage_priority(family, "prune")
         conda:
             "../../envs/minarch.yaml"
         threads: config["train"]["threads"]

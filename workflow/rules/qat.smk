@@ -18,6 +18,7 @@ for family in ARCHS:
             job_file(family, "logs/qat", ".log"),
         benchmark:
             job_file(family, "benchmarks/qat", ".tsv")
+        priority: stage_priority(family, "qat")
         conda:
             "../../envs/minarch.yaml"
         threads: config["train"]["threads"]

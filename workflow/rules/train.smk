@@ -14,6 +14,7 @@ for family in ARCHS:
             job_file(family, "logs/train", ".log"),
         benchmark:
             job_file(family, "benchmarks/train", ".tsv")
+        priority: stage_priority(family, "train")
         conda:
             "../../envs/minarch.yaml"
         threads: config["train"]["threads"]
