@@ -81,7 +81,7 @@ class _BatchedLinear(torch.autograd.Function):
     ``h^T @ grad`` and transposes, so every step then copied the whole gradient into the
     parameter's layout, element by strided element (``mm`` has a layout-aware backward,
     ``bmm`` not). Without that copy a step of 10 stacked 784-100-10 DNNs is 1.18x faster,
-    of 3072-100-10 ones 1.28x (``benchmarks/reports/stage_speed.md``)."""
+    of 3072-100-10 ones 1.22x (``benchmarks/reports/batched_linear.md``)."""
 
     @staticmethod
     def forward(ctx, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -97,14 +97,21 @@ class _BatchedLinear(torch.autograd.Function):
         return grad_h, grad_weight, grad_bias
 
 
-def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alone: bool) -> torch.Tensor:
+def _linear(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alone: bool, own_backward: bool = True
+) -> torch.Tensor:
     """``h (S, rows, in) @ weight (S, out, in)^T + bias (S, 1, out)``. A model trained alone
     uses the 2-D product: for one matrix torch's CPU ``bmm`` is about 3x slower than ``mm``. A
     stack of several seeds keeps the batched product when one seed is left, so that no seed
-    changes kernel (and rounding) mid-training."""
+    changes kernel (and rounding) mid-training. ``own_backward``: the batched product's
+    backward is ``_BatchedLinear``'s; False keeps autograd's, faster where the rows far
+    outnumber the weight's sides (the ViT's batch x tokens rows: 0.94-0.99x with ours at
+    D = 4-64, ``benchmarks/reports/batched_linear.md``). A family's choice, never a stack's."""
     if alone:  # squeeze, not [0]: a view whose gradient is a view too (indexing's copies a zeroed tensor)
         return torch.addmm(bias.squeeze(0), h.squeeze(0), weight.squeeze(0).t()).unsqueeze(0)
-    return _BatchedLinear.apply(h, weight, bias)
+    if own_backward:
+        return _BatchedLinear.apply(h, weight, bias)
+    return torch.baddbmm(bias, h, weight.transpose(1, 2))
 
 
 class Stack:
@@ -307,7 +314,7 @@ class ViTStack(_Family):
         def linear(name, h):
             h = q_act(f"{name}.quant.activation_post_process", h)
             weight = q_weight(f"{name}.module.weight_fake_quant", p[self.index[f"{name}.weight"]])
-            out = _linear(h, weight, p[self.index[f"{name}.bias"]], self.min_stack == 1)
+            out = _linear(h, weight, p[self.index[f"{name}.bias"]], self.min_stack == 1, own_backward=False)
             return q_act(f"{name}.module.activation_post_process", out)
 
         def norm(name, h):  # h: (S, rows, D)
@@ -348,7 +355,7 @@ class ViTStack(_Family):
         the points of its module ``points`` (default: ``name``)."""
         points = points or name
         weight = quant.weight(f"{points}.weight_fake_quant", p[self.index[f"{name}.weight"]])
-        out = _linear(h, weight, p[self.index[f"{name}.bias"]], self.min_stack == 1)
+        out = _linear(h, weight, p[self.index[f"{name}.bias"]], self.min_stack == 1, own_backward=False)
         return quant.act(f"{points}.activation_post_process", out)
 
     def _int8_attention(self, p, prefix, y, quant, shape):
