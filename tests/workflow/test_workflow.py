@@ -281,6 +281,33 @@ def test_stage_jobs_ask_for_the_cost_models_runtime_and_memory(tmp_path):
     ), wider
 
 
+def test_jobs_start_longest_chain_first(tmp_path):
+    """Every train, prune and QAT job's priority in the plan is minarch.cost.job_priority's
+    for its block, so the ViT's training (whose QAT is the longest job) goes first."""
+    from minarch import cost
+    from minarch.config import load_config
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    result = snakemake(tmp_path, "-n")
+    config, params = load_config(tmp_path / "tiny.yaml"), cost.CostParameters()
+    blocks = cost.configuration_blocks(config, params)
+    planned = {}
+    for block in (result.stdout + result.stderr).split("\n\n"):
+        rule = re.search(r"^(?:local)?rule (train|prune|qat)_(\w+):$", block, re.M)
+        if rule:
+            wildcards = dict(re.findall(r"(\w+)=(\w+)", re.search(r"^\s+wildcards: (.*)$", block, re.M).group(1)))
+            key = (wildcards["dataset"], rule.group(2), wildcards["topology"], int(wildcards["width"]))
+            first, last = int(wildcards["first"]), int(wildcards["last"])
+            priority = float(re.search(r"^\s+priority: (\S+)$", block, re.M).group(1))
+            assert priority == pytest.approx(
+                cost.job_priority(config, params, key, blocks[key], rule.group(1), first, last)
+            ), block
+            planned[(rule.group(1), key, first)] = priority
+    assert len(planned) == sum(len(entry[stage]) for entry in blocks.values() for stage in cost.STAGES)
+    first_train = max((value, key[1]) for (stage, key, _), value in planned.items() if stage == "train")
+    assert first_train[1] == "vit"
+
+
 @pytest.mark.parametrize(
     "bad_yaml, named",
     [
