@@ -76,10 +76,13 @@ class BlockJob:
         return {records.STAMP: self.stamp(spec), "code_version": self.code}
 
     def finish(self) -> None:
-        """Write the block's record; every seed must be finished by now."""
+        """Remove the block's checkpoints and write its record; every seed must be finished by
+        now. Checkpoints go first: a job killed between the two leaves no checkpoint behind a
+        record that Snakemake takes as done."""
         left = self.pending()
         if left:
             raise records.CheckpointError(
                 f"{self.record}: seeds {', '.join(str(s.seed) for s in left)} did not finish; rerun the workflow"
             )
+        records.remove_block_checkpoints(self.stage, self.specs)
         records.write_block_record(self.record, self.stage, {spec: self.stamp(spec) for spec in self.specs})

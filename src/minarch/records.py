@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,36 @@ def block_record(stage: str, dataset: str, arch: str, topology: str, width: int,
 def seed_file(stage: str, spec: RunSpec, name: str | None = None) -> Path:
     """A seed's file of ``stage``: its table (``{stage}.parquet``) unless ``name`` is given."""
     return run_directory(spec.dataset, spec.arch, spec.topology, spec.width, spec.seed) / (name or f"{stage}.parquet")
+
+
+# A job's checkpoints sit in its configuration's folder (``.../w{width}``, beside the seeds'
+# folders) under hidden names that no rule produces: ``.{stage}-seed{n}.ckpt`` for one seed,
+# ``.{stage}-seeds{first}-{last}.ckpt`` for a stack, with ``.{part}`` before ``.ckpt`` for one of
+# a stage's several trainings (QAT: one per quantization scope).
+_CHECKPOINT = re.compile(r"\.(?P<stage>[a-z]+)-seeds?(?P<first>\d+)(?:-(?P<last>\d+))?(?:\.\w+)?\.ckpt")
+
+
+def checkpoint_file(directory, stage: str, first: int, last: int, part: str = "") -> Path:
+    """The checkpoint of a stack of seeds ``first``-``last`` (one seed: ``first == last``)."""
+    seeds = f"seed{first}" if first == last else f"seeds{first}-{last}"
+    return Path(directory) / f".{stage}-{seeds}{'.' + part if part else ''}.ckpt"
+
+
+def remove_block_checkpoints(stage: str, specs: list[RunSpec]) -> None:
+    """Remove every checkpoint of ``stage`` that a job of the block ``specs`` (seeds of one
+    configuration) can have left: those whose seeds lie within the block's, whether it kept
+    them as one stack, one seed at a time or for a part of its seeds. The blocks of a
+    configuration do not overlap, so none belongs to another job. A job killed after its last
+    seed's files were written but before it removed its checkpoints leaves them behind; the
+    rerun of its block, with nothing left to compute, removes them here."""
+    first, last = specs[0].seed, specs[-1].seed
+    folder = seed_file(stage, specs[0]).parent.parent
+    for path in folder.glob(f".{stage}-seed*.ckpt"):
+        found = _CHECKPOINT.fullmatch(path.name)
+        if found and found["stage"] == stage:
+            low, high = int(found["first"]), int(found["last"] or found["first"])
+            if first <= low and high <= last:
+                path.unlink(missing_ok=True)
 
 
 def stamp(stage: str, spec: RunSpec, settings: dict[str, Any], code: str, data: str, upstream: str | None) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from minarch import models, prune, quantize, registry, stacked, train
+from minarch import models, prune, quantize, records, registry, stacked, train
 from minarch.config import CUDA_MISSING, DeviceError
 from minarch.data import Splits, load_splits
 from minarch.io import versions
@@ -94,10 +94,8 @@ def checkpoint_dir(config: dict, first_output) -> Path | None:
 
 
 def _checkpoint_path(directory, stage: str, block: list[RunSpec], part: str = "") -> Path:
-    """``.{stage}-seed{n}.ckpt``, or ``.{stage}-seed{n}.{part}.ckpt`` for one of a stage's
-    several trainings (QAT: one per quantization scope)."""
-    seeds = f"seed{block[0].seed}" if len(block) == 1 else f"seeds{block[0].seed}-{block[-1].seed}"
-    return Path(directory) / f".{stage}-{seeds}{'.' + part if part else ''}.ckpt"
+    """The checkpoint of a stack of seeds (``records.checkpoint_file``: its name)."""
+    return records.checkpoint_file(directory, stage, block[0].seed, block[-1].seed, part)
 
 
 def _checkpoint(directory, stage: str, block: list[RunSpec], key: object, part: str = "") -> train.Checkpoint | None:

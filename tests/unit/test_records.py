@@ -167,3 +167,34 @@ def test_a_block_job_runs_only_its_unfinished_seeds_and_records_them(workdir):
     beyond = BlockJob.from_snakemake(fake_job("prune", 3, 3, [train.record]), "prune", {"prune": {}})
     with pytest.raises(CheckpointError, match="no trained model of seed 3"):
         beyond.pending()
+
+
+def test_a_finished_block_leaves_none_of_its_checkpoints(workdir):
+    """A job killed after its seeds' files were written but before it removed its checkpoints
+    leaves them behind; its block's rerun, with nothing to compute, removes every checkpoint of
+    its stage and seeds (stacked, single, per QAT scope), and no other block's or stage's."""
+    np.savez(workdir / "data.npz", sha256=np.array(["1"]))
+    block = BlockJob.from_snakemake(fake_job("train", 3, 5), "train", {"train": {"lr": 0.001}})
+    for spec in block.specs:
+        write_seed("train", spec, block.stamp(spec))
+    folder = records.seed_file("train", block.specs[0]).parent.parent
+    ours = [
+        records.checkpoint_file(folder, "train", 3, 5),
+        records.checkpoint_file(folder, "train", 4, 4),
+        records.checkpoint_file(folder, "train", 4, 5),
+        records.checkpoint_file(folder, "train", 3, 5, "linear"),
+    ]
+    others = [
+        records.checkpoint_file(folder, "train", 0, 2),  # the block before
+        records.checkpoint_file(folder, "train", 6, 6),  # the block after
+        records.checkpoint_file(folder, "train", 2, 3),  # not one of this block's stacks
+        records.checkpoint_file(folder, "qat", 3, 5, "full"),  # another stage's
+    ]
+    for path in ours + others:
+        path.write_bytes(b"state")
+    assert [p.name for p in ours[:2]] == [".train-seeds3-5.ckpt", ".train-seed4.ckpt"]
+    assert ours[3].name == ".train-seeds3-5.linear.ckpt"
+    block.finish()
+    assert not any(path.exists() for path in ours)
+    assert all(path.exists() for path in others)
+    assert (workdir / block.record).is_file()
