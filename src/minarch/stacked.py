@@ -80,8 +80,8 @@ class _BatchedLinear(torch.autograd.Function):
     ``(S, out, in)`` layout: ``grad^T @ h``. Autograd's ``baddbmm`` backward computes it as
     ``h^T @ grad`` and transposes, so every step then copied the whole gradient into the
     parameter's layout, element by strided element (``mm`` has a layout-aware backward,
-    ``bmm`` not). Without that copy a step of 10 stacked 784-100-10 DNNs is 1.18x faster,
-    of 3072-100-10 ones 1.22x (``benchmarks/reports/batched_linear.md``)."""
+    ``bmm`` not). Without that copy a step of 10 stacked 784-100-10 DNNs is 1.13-1.33x
+    faster, of 3072-100-10 ones 1.22x (``benchmarks/reports/batched_linear.md``)."""
 
     @staticmethod
     def forward(ctx, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
