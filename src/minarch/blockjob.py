@@ -84,5 +84,6 @@ class BlockJob:
             raise records.CheckpointError(
                 f"{self.record}: seeds {', '.join(str(s.seed) for s in left)} did not finish; rerun the workflow"
             )
-        records.remove_block_checkpoints(self.stage, self.specs)
+        folder = records.seed_file(self.stage, self.specs[0]).parent.parent  # the configuration's
+        records.remove_checkpoints(folder, self.stage, self.specs[0].seed, self.specs[-1].seed)
         records.write_block_record(self.record, self.stage, {spec: self.stamp(spec) for spec in self.specs})

@@ -65,16 +65,15 @@ def checkpoint_file(directory, stage: str, first: int, last: int, part: str = ""
     return Path(directory) / f".{stage}-{seeds}{'.' + part if part else ''}.ckpt"
 
 
-def remove_block_checkpoints(stage: str, specs: list[RunSpec]) -> None:
-    """Remove every checkpoint of ``stage`` that a job of the block ``specs`` (seeds of one
-    configuration) can have left: those whose seeds lie within the block's, whether it kept
-    them as one stack, one seed at a time or for a part of its seeds. The blocks of a
-    configuration do not overlap, so none belongs to another job. A job killed after its last
-    seed's files were written but before it removed its checkpoints leaves them behind; the
-    rerun of its block, with nothing left to compute, removes them here."""
-    first, last = specs[0].seed, specs[-1].seed
-    folder = seed_file(stage, specs[0]).parent.parent
-    for path in folder.glob(f".{stage}-seed*.ckpt"):
+def remove_checkpoints(directory, stage: str, first: int, last: int) -> None:
+    """Remove every checkpoint of ``stage`` in ``directory`` whose seeds lie within
+    ``first``-``last``, whether kept for a stack, one seed or one of a stage's several
+    trainings. A job calls it for each stack of seeds once their outputs are written
+    (``stages.remove_checkpoints``) and for its whole block before writing the block's record
+    (``blockjob.BlockJob.finish``): a job killed between its last outputs and the first call
+    leaves them, and its rerun, with nothing left to compute, removes them then. The blocks of
+    a configuration do not overlap, so none belongs to another job."""
+    for path in Path(directory).glob(f".{stage}-seed*.ckpt"):
         found = _CHECKPOINT.fullmatch(path.name)
         if found and found["stage"] == stage:
             low, high = int(found["first"]), int(found["last"] or found["first"])

@@ -108,15 +108,11 @@ def _checkpoint(directory, stage: str, block: list[RunSpec], key: object, part: 
 
 def remove_checkpoints(directory, stage: str, block: list[RunSpec]) -> None:
     """Remove the checkpoints the seeds ``block`` (one of ``stack_blocks``) kept in
-    ``directory`` (None: they kept none), as one stack or one at a time (a QAT scope that
-    does not stack runs the stack's seeds singly); called once their outputs are written."""
-    if directory is None:
-        return
-    for stack in [block, *([s] for s in block)] if len(block) > 1 else [block]:
-        path = _checkpoint_path(directory, stage, stack)
-        path.unlink(missing_ok=True)
-        for part in path.parent.glob(f"{path.name.removesuffix('.ckpt')}.*.ckpt"):
-            part.unlink(missing_ok=True)
+    ``directory`` (None: they kept none), as one stack, one at a time (a QAT scope that does
+    not stack runs the stack's seeds singly) or per QAT scope (``records.remove_checkpoints``);
+    called once their outputs are written."""
+    if directory is not None:
+        records.remove_checkpoints(directory, stage, block[0].seed, block[-1].seed)
 
 
 def _seeded_stack(block: list[RunSpec], splits: Splits, batched: bool) -> tuple[stacked.Stack, list[nn.Module]]:

@@ -172,7 +172,8 @@ def test_a_block_job_runs_only_its_unfinished_seeds_and_records_them(workdir):
 def test_a_finished_block_leaves_none_of_its_checkpoints(workdir):
     """A job killed after its seeds' files were written but before it removed its checkpoints
     leaves them behind; its block's rerun, with nothing to compute, removes every checkpoint of
-    its stage and seeds (stacked, single, per QAT scope), and no other block's or stage's."""
+    its stage and seeds (stacked, single, per QAT scope), and no other block's or stage's
+    (``records.remove_checkpoints``, which ``stages.remove_checkpoints`` also calls)."""
     np.savez(workdir / "data.npz", sha256=np.array(["1"]))
     block = BlockJob.from_snakemake(fake_job("train", 3, 5), "train", {"train": {"lr": 0.001}})
     for spec in block.specs:
