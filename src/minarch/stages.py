@@ -153,7 +153,7 @@ def train_block(
             checkpoint=_checkpoint(checkpoint_dir, "train", block, settings),
             label=label,
         )
-        finals = train.final_metrics_stack(stack, splits, settings.eval_batch_size)
+        finals = train.final_metrics_stack(stack, splits, settings.eval_batch_size, results=results)
         seconds = (time.perf_counter() - started) / len(block)
         for row, (spec, net, result, final) in enumerate(zip(block, nets, results, finals)):
             stack.write_into(net, row)
@@ -343,9 +343,13 @@ def _qat_stack(
         checkpoint=_checkpoint(checkpoint_dir, "qat", block, (train_settings, settings, max_epochs), part),
         label=label,
     )
-    _, fake_quant_accs = train.evaluate_stack(
-        stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, quant
-    )
+    best = [train.best_epoch_row(result) for result in results]
+    if all(row is not None for row in best):  # the restored state's test accuracy, computed at its epoch
+        fake_quant_accs = [row["test_acc"] for row in best]
+    else:
+        _, fake_quant_accs = train.evaluate_stack(
+            stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, quant
+        )
     seconds = (time.perf_counter() - started) / len(block)
     frames = []
     for row, (spec, result, fake_quant_acc) in enumerate(zip(block, results, fake_quant_accs)):

@@ -89,15 +89,34 @@ def evaluate_stack(
     return (loss_sum / n).tolist(), (100.0 * correct.double() / n).tolist()
 
 
+def best_epoch_row(result: FitResult) -> dict | None:
+    """A seed's history row of its best epoch, whose validation and test metrics are those of
+    the state ``fit_stack`` restores (the same weights and observer state through the same
+    evaluation: chunks set by the model alone, so equal bit for bit whichever seeds were
+    stacked then); None where no epoch improved on the start (the state is the initial one)."""
+    for row in result.history:
+        if result.best_epoch >= 1 and row["epoch"] == result.best_epoch:
+            return row
+    return None
+
+
 def final_metrics_stack(
-    stack: stacked.Stack, splits: Splits, batch_size: int = 10000, quant=None
+    stack: stacked.Stack, splits: Splits, batch_size: int = 10000, quant=None, results: Sequence[FitResult] = ()
 ) -> list[dict[str, float]]:
-    """Per seed: loss and accuracy of the stack's current weights on every split."""
+    """Per seed: loss and accuracy of the stack's current weights on every split. With the
+    ``results`` of the ``fit_stack`` that left the stack at its seeds' best epochs, the
+    validation and test metrics are read from the best epochs' rows (``best_epoch_row``)
+    instead of evaluated again, unless a seed has none; the training split is always
+    evaluated (an epoch's row holds the running mean over the epoch's batches)."""
     metrics = [{} for _ in range(stack.size)]
+    best = [best_epoch_row(result) for result in results]
     for part in ("train", "val", "test"):
-        losses, accs = evaluate_stack(
-            stack, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size, quant
-        )
+        if part != "train" and best and all(row is not None for row in best):
+            losses, accs = [row[f"{part}_loss"] for row in best], [row[f"{part}_acc"] for row in best]
+        else:
+            losses, accs = evaluate_stack(
+                stack, getattr(splits, f"x_{part}"), getattr(splits, f"y_{part}"), batch_size, quant
+            )
         for m, loss, acc in zip(metrics, losses, accs):
             m[f"{part}_loss"], m[f"{part}_acc"] = loss, acc
     return metrics

@@ -219,6 +219,46 @@ def test_a_seeds_results_do_not_depend_on_its_stack_mates(case, quant, small):
                 assert torch.equal(q_a.scale[name][row_a], q_b.scale[name][row_b])
 
 
+@pytest.mark.parametrize("case, quant", RUNS, ids=RUN_IDS)
+def test_final_validation_and_test_metrics_are_the_best_epochs_rows(case, quant, splits_factory):
+    """``final_metrics_stack`` (and QAT's fake-quant test accuracy) read a seed's validation
+    and test metrics from its best epoch's history row instead of evaluating the restored
+    state again: the two are the same computation, equal to the bit, also for seeds that left
+    the stack at different epochs (patience 1) and whose best epoch is not their last."""
+    # random labels: validation loss rises once the training set is being memorised
+    small = splits_factory(n_train=200, n_val=60, n_test=100, random_labels=True)
+    settings = TrainSettings(batch_size=32, max_epochs=5, patience=1, learning_rate=0.03)
+    seeds = [0, 1, 2]
+    nets = nets_for(case, seeds)
+    stack = stacked.Stack(CASES[case][0], nets)
+    q = _stacked_quant(nets, quant)
+    results = train.fit_stack(stack, small, settings, seeds, quant=q)
+    assert any(r.best_epoch < r.stopped_epoch for r in results), "precondition: a best epoch that is not the last"
+    evaluated = train.final_metrics_stack(stack, small, quant=q)  # every split evaluated again
+    assert train.final_metrics_stack(stack, small, quant=q, results=results) == evaluated
+    for result, metrics in zip(results, evaluated):
+        row = train.best_epoch_row(result)
+        assert row["epoch"] == result.best_epoch
+        assert {k: row[k] for k in METRICS if not k.startswith("train")} == {
+            k: metrics[k] for k in METRICS if not k.startswith("train")
+        }
+
+
+def test_final_metrics_evaluate_where_a_seed_has_no_best_epoch(small):
+    """A seed that never improved on its start (best epoch 0) has no row to read: the stack is
+    evaluated on every split."""
+    nets = nets_for("dnn", [0, 1])
+    stack = stacked.Stack("dnn", nets)
+    never = train.FitResult(history=[{"epoch": 1, **dict.fromkeys(METRICS, float("nan"))}], stopped_epoch=1)
+    assert train.best_epoch_row(never) is None
+    fake = {"epoch": 1, **dict.fromkeys(METRICS, -1.0)}
+    improved = train.FitResult(history=[fake], best_epoch=1, stopped_epoch=1)
+    assert train.best_epoch_row(improved) is fake
+    evaluated = train.final_metrics_stack(stack, small)
+    assert train.final_metrics_stack(stack, small, results=[improved, never]) == evaluated
+    assert train.final_metrics_stack(stack, small, results=[improved, improved])[0]["val_loss"] == -1.0
+
+
 def test_train_block_stacked_equals_alone_and_qat_int8_agrees(small):
     specs = specs_for("dnn", [0, 1])
     settings = TrainSettings(batch_size=32, max_epochs=2)
