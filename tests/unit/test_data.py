@@ -233,6 +233,15 @@ def test_normalise_values_and_layouts():
     assert out.min() >= -1.0 and out.max() <= 1.0
 
 
+def test_normalise_gives_the_papers_float_ops_for_every_byte():
+    """normalise computes x / 127.5 - 1 in one pass; the paper's (x / 255 - 0.5) / 0.5 in
+    float32, op by op, gives the same floats for all 256 byte values (so for any image)."""
+    every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    papers = torch.from_numpy(every).float().div_(255.0).sub_(0.5).div_(0.5)
+    assert torch.equal(data.normalise(every)[:, 0], papers)
+    assert torch.equal(data.normalise(every.reshape(1, 16, 16, 1)), papers[:, None])
+
+
 def test_load_splits(tmp_path, tiny):
     path = tmp_path / "tiny.npz"
     np.savez(path, **tiny)
