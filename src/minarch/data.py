@@ -283,20 +283,30 @@ def write_version(cache: str | os.PathLike, destination: str | os.PathLike, vers
     return f"{dataset}: content version {version}"
 
 
+SPLITS = ("train", "val", "test")
+
+
 @dataclass
 class Splits:
-    """Normalised float32 NCHW tensors, held in memory for the whole run."""
+    """Normalised float32 NCHW tensors, held in memory for the whole run; a split that was not
+    loaded (``load_splits(parts=...)``) is None, so that a use of it fails instead of seeing
+    no images."""
 
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
+    x_train: torch.Tensor | None
+    y_train: torch.Tensor | None
+    x_val: torch.Tensor | None
+    y_val: torch.Tensor | None
+    x_test: torch.Tensor | None
+    y_test: torch.Tensor | None
+
+    @property
+    def loaded(self) -> torch.Tensor:
+        """The images of the first split that was loaded (for their shape and device)."""
+        return next(x for x in (self.x_train, self.x_val, self.x_test) if x is not None)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
-        return tuple(self.x_train.shape[1:])
+        return tuple(self.loaded.shape[1:])
 
 
 def validation_indices(n_train: int, fraction: float, split_seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -370,9 +380,21 @@ def verify_cache(
 
 
 def load_splits(
-    path: Path, validation_fraction: float = 0.1, split_seed: int = 0, transform: Callable | None = None
+    path: Path,
+    validation_fraction: float = 0.1,
+    split_seed: int = 0,
+    transform: Callable | None = None,
+    parts: tuple[str, ...] = SPLITS,
 ) -> Splits:
+    """The cache's training, validation and test splits, or only those ``parts`` names (the
+    others None: a prune sweep without fine-tuning needs only the test set, and normalising
+    and resizing the rest would cost it more than its evaluations on MNIST). The whole cache
+    is verified either way."""
     import torch
+
+    unknown = set(parts) - set(SPLITS)
+    if unknown or not parts:
+        raise ValueError(f"splits are some of {SPLITS}, not {parts}")
 
     path = cache_path(path)
     try:
@@ -392,11 +414,16 @@ def load_splits(
     train_idx, val_idx = validation_indices(len(arrays["y_train"]), validation_fraction, split_seed)
     transform = transform or (lambda images: images)
     # split the uint8 images first: normalising after the split copies a quarter of the bytes
-    images = [
-        transform(normalise(x)) for x in (arrays["x_train"][train_idx], arrays["x_train"][val_idx], arrays["x_test"])
-    ]
-    labels = [
-        torch.from_numpy(y.astype(np.int64))
-        for y in (arrays["y_train"][train_idx], arrays["y_train"][val_idx], arrays["y_test"])
-    ]
-    return Splits(images[0], labels[0], images[1], labels[1], images[2], labels[2])
+    uint8 = {
+        "train": (arrays["x_train"][train_idx], arrays["y_train"][train_idx]),
+        "val": (arrays["x_train"][val_idx], arrays["y_train"][val_idx]),
+        "test": (arrays["x_test"], arrays["y_test"]),
+    }
+    tensors = []
+    for part in SPLITS:
+        if part in parts:
+            images, labels = uint8[part]
+            tensors += [transform(normalise(images)), torch.from_numpy(labels.astype(np.int64))]
+        else:
+            tensors += [None, None]
+    return Splits(*tensors)

@@ -15,7 +15,7 @@ from torch import nn
 
 from minarch import models, prune, quantize, records, registry, stacked, train
 from minarch.config import CUDA_MISSING, DeviceError
-from minarch.data import Splits, load_splits
+from minarch.data import SPLITS, Splits, load_splits
 from minarch.io import versions
 from minarch.settings import PruneSettings, QATSettings, RunSpec, TrainSettings, qat_scopes, settings_columns
 from minarch.train import FitResult
@@ -40,16 +40,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def splits_for(arch: str, dataset_path, settings: TrainSettings, device: str = "cpu") -> Splits:
-    """The dataset's splits as ``arch`` sees them (the ViT's images resized to its patch
-    grid), held on ``device`` for the whole job: training and evaluation run where they are."""
+def splits_for(
+    arch: str, dataset_path, settings: TrainSettings, device: str = "cpu", parts: tuple[str, ...] = SPLITS
+) -> Splits:
+    """The dataset's splits (or only ``parts``) as ``arch`` sees them (the ViT's images resized
+    to its patch grid), held on ``device`` for the whole job: training and evaluation run
+    where they are."""
     splits = load_splits(
-        dataset_path, settings.validation_fraction, settings.split_seed, transform=models.input_transform(arch)
+        dataset_path,
+        settings.validation_fraction,
+        settings.split_seed,
+        transform=models.input_transform(arch),
+        parts=parts,
     )
     target = resolve_device(device)
     if target.type == "cpu":
         return splits
-    return Splits(*(tensor.to(target) for tensor in dataclasses.astuple(splits)))
+    return Splits(*(None if tensor is None else tensor.to(target) for tensor in dataclasses.astuple(splits)))
 
 
 def stacks(
@@ -224,11 +231,16 @@ def prune_block(
     settings: PruneSettings,
     stack_models: int = 1,
 ) -> list[pd.DataFrame]:
-    """Per seed: test accuracy of its model under global L1 pruning at each ratio. The job's
-    (seed, ratio) pruned models are evaluated ``stack_models`` at a time as one stack (in
-    cache-sized chunks). On the CPU one at a time is as fast or faster for every family
-    (stacked pruned DNNs: 0.6-1.1x, ``benchmarks/reports/stage_speed.md``), hence the default."""
-    device = splits.x_train.device
+    """Per seed: test accuracy of its model under global L1 pruning at each ratio. A family
+    with a shared-input forward (``Stack.forward_shared``: the DNN) evaluates each seed's
+    pruned models as one stack whose first layer is one product of the test images with
+    every ratio's weights (1.2-2.1x faster than one at a time,
+    ``benchmarks/reports/prune_eval.md``); the stack's size is the number of ratios, so a
+    seed's rows never depend on the job's other seeds. Other families evaluate the job's
+    (seed, ratio) models ``stack_models`` at a time as one stack (in cache-sized chunks); on
+    the CPU one at a time is as fast or faster for them (stacked pruned models: 0.6-1.1x,
+    ``benchmarks/reports/stage_speed.md``), hence the default."""
+    device = splits.loaded.device
     entries = []  # (seed index, ratio, pruned model, sparsity, per-layer sparsity)
     for i, (model, spec) in enumerate(zip(models_, specs)):
         model.to(device)
@@ -238,11 +250,20 @@ def prune_block(
                 achieved, per_layer = prune.sparsity(pruned)
             entries.append((i, ratio, pruned, achieved, per_layer))
     per_stack = max(1, min(stack_models, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
+    groups = [entries[start : start + per_stack] for start in range(0, len(entries), per_stack)]
+    shared = stacked.Stack(specs[0].arch, [models_[0]]).shares_input
+    if shared:  # each seed's ratios as one stack on the shared test images: its size is the ratios'
+        groups = [[e for e in entries if e[0] == i] for i in range(len(models_))]
     metrics = []
-    for start in range(0, len(entries), per_stack):
-        chunk = entries[start : start + per_stack]
-        stack = stacked.Stack(specs[0].arch, [e[2] for e in chunk])
-        metrics += list(zip(*train.evaluate_stack(stack, splits.x_test, splits.y_test, train_settings.eval_batch_size)))
+    for group in groups:
+        stack = stacked.Stack(specs[0].arch, [e[2] for e in group])
+        metrics += list(
+            zip(
+                *train.evaluate_stack(
+                    stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, shared=shared
+                )
+            )
+        )
     frames = []
     for i, (model, spec) in enumerate(zip(models_, specs)):
         rows = [

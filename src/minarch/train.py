@@ -63,10 +63,14 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 @torch.no_grad()
 def evaluate_stack(
-    stack: stacked.Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000, quant=None
+    stack: stacked.Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000, quant=None, shared=False
 ) -> tuple[list[float], list[float]]:
     """Per seed: mean cross-entropy and accuracy (%) of the stack on one split. Chunks have a
-    length set by the model alone, so a seed's sums do not depend on its stack-mates."""
+    length set by the model alone, so a seed's sums do not depend on its stack-mates.
+    ``shared``: float models run through ``Stack.forward_shared``, whose results may depend
+    on the stack's size (only for stacks whose size the configuration fixes)."""
+    if shared and quant is not None:
+        raise ValueError("a shared-input evaluation is of float models")
     s = stack.size
     rows = stack.eval_rows(tuple(x.shape[1:]), batch_size)
     loss_sum = torch.zeros(s, dtype=torch.float64, device=x.device)
@@ -78,7 +82,10 @@ def evaluate_stack(
         for start in range(0, len(y), rows):
             chunk = x[start : start + rows]
             target = y[start : start + rows]
-            logits = stack.forward(chunk.unsqueeze(0).expand(s, *chunk.shape), quant)
+            if shared:
+                logits = stack.forward_shared(chunk)
+            else:
+                logits = stack.forward(chunk.unsqueeze(0).expand(s, *chunk.shape), quant)
             losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.repeat(s), reduction="none")
             loss_sum += losses.view(s, -1).double().sum(1)
             correct += (logits.argmax(-1) == target).sum(1)

@@ -256,6 +256,23 @@ def test_load_splits(tmp_path, tiny):
     assert torch.equal(splits.x_test, data.normalise(tiny["x_test"]))
 
 
+def test_load_splits_of_some_parts(tmp_path, tiny):
+    """Only the named splits are made, equal to those of a full load; the others are None (a
+    use fails loudly instead of finding no images), and the shape comes from what is there."""
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **tiny)
+    full = data.load_splits(path, validation_fraction=0.1, split_seed=0)
+    test = data.load_splits(path, validation_fraction=0.1, split_seed=0, parts=("test",))
+    assert (test.x_train, test.y_train, test.x_val, test.y_val) == (None, None, None, None)
+    assert torch.equal(test.x_test, full.x_test) and torch.equal(test.y_test, full.y_test)
+    assert test.image_shape == full.image_shape and test.loaded is test.x_test
+    val = data.load_splits(path, validation_fraction=0.1, split_seed=0, parts=("val",))
+    assert torch.equal(val.x_val, full.x_val) and val.x_test is None
+    for bad in (("tset",), ()):
+        with pytest.raises(ValueError, match="splits are some of"):
+            data.load_splits(path, parts=bad)
+
+
 def test_load_splits_missing_or_corrupt_cache(tmp_path):
     with pytest.raises(DataError, match="missing"):
         data.load_splits(tmp_path / "absent.npz")

@@ -8,7 +8,9 @@ killed loop resumes with the same results. A family a plugin registers
 from __future__ import annotations
 
 import copy
+import dataclasses
 
+import pandas as pd
 import pytest
 import torch
 
@@ -291,6 +293,50 @@ def test_prune_block_matches_eager_pruning(case, small):
             assert row.achieved_sparsity == achieved
             assert row.test_loss == pytest.approx(loss, rel=1e-5)
             assert abs(row.test_acc - acc) <= 100.0 / len(small.y_test) + 1e-9
+
+
+def test_prune_block_needs_only_the_test_split(small):
+    """The workflow's prune job loads only the test split when it does not fine-tune: the
+    same rows as with every split, bit for bit."""
+    nets, specs = nets_for("dnn", [0, 1]), specs_for("dnn", [0, 1])
+    test_only = dataclasses.replace(small, x_train=None, y_train=None, x_val=None, y_val=None)
+    settings = PruneSettings(ratios=(0.0, 0.5, 1.0))
+    for a, b in zip(
+        stages.prune_block(nets, specs, small, TrainSettings(), settings),
+        stages.prune_block(nets, specs, test_only, TrainSettings(), settings),
+    ):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_forward_shared_gives_each_models_logits(case):
+    """Every model of the stack on the same images: the DNN's first layer as one wide product
+    (the same logits up to rounding), any other family through ``forward`` (exactly)."""
+    nets = nets_for(case, [0, 1, 2])
+    stack = stacked.Stack(CASES[case][0], nets)
+    x = torch.randn(7, *IMAGE)
+    with torch.no_grad():
+        shared = stack.forward_shared(x)
+        expanded = stack.forward(x.unsqueeze(0).expand(3, *x.shape))
+    assert stack.shares_input == (CASES[case][0] == "dnn")
+    torch.testing.assert_close(shared, expanded, rtol=1e-5, atol=1e-5)
+    if not stack.shares_input:
+        assert torch.equal(shared, expanded)
+
+
+@pytest.mark.parametrize("arch, topology, width", [*CASES.values(), ("dnn", "L1", 50)])
+def test_a_seeds_prune_rows_do_not_depend_on_the_jobs_other_seeds(arch, topology, width, splits_factory):
+    """Seed 1 pruned alone and beside seeds 0 and 2: the same rows, bit for bit (a DNN's
+    shared-input stack holds one seed's ratios, never the job's other seeds). At width 50 one
+    seed's product has 100 columns and three seeds' would have 300: MKL's sgemm rounds a
+    column differently across that range (on the development machine from about 200)."""
+    small = splits_factory(n_train=100, n_val=20, n_test=1500)  # MKL treats 100 rows apart
+    settings = PruneSettings(ratios=(0.0, 0.5))
+    nets = [models.seeded(seed, arch, topology, width, IMAGE) for seed in (0, 1, 2)]
+    specs = [RunSpec("mnist", arch, topology, width, seed) for seed in (0, 1, 2)]
+    together = stages.prune_block(nets, specs, small, TrainSettings(), settings)
+    alone = stages.prune_block(nets[1:2], specs[1:2], small, TrainSettings(), settings)
+    pd.testing.assert_frame_equal(together[1], alone[0], check_exact=True)
 
 
 class _Killed(Exception):

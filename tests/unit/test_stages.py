@@ -85,14 +85,16 @@ def test_train_block_stacks_small_dnn_seeds_with_one_by_one_results(small_splits
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     # one seed alone equals train_run to the bit
     _, frame = stages.train_block([specs[1]], small_splits, SETTINGS, {"dnn": 0})[0]
-    pd.testing.assert_frame_equal(alone[1][1].drop(columns="seconds"), frame.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(alone[1][1].drop(columns="seconds"), frame.drop(columns="seconds"), check_exact=True)
     # under the family's rule (small DNNs stack) a seed alone in its job runs the batched
     # kernels: the same bits as in the stack of three, whatever its block
     assert stages.stacks(specs[1])
     _, frame = stages.train_run(specs[1], small_splits, SETTINGS)
     assert int(frame["stacked_seeds"].iloc[0]) == 1
     pd.testing.assert_frame_equal(
-        stacked[1][1].drop(columns=["seconds", "stacked_seeds"]), frame.drop(columns=["seconds", "stacked_seeds"])
+        stacked[1][1].drop(columns=["seconds", "stacked_seeds"]),
+        frame.drop(columns=["seconds", "stacked_seeds"]),
+        check_exact=True,
     )
 
 
@@ -199,7 +201,7 @@ def test_a_scope_that_stacks_stacks_its_seeds_and_leaves_the_others_alone(small_
     assert list(tmp_path.iterdir()) == []
     [alone] = stages.qat_block(vits[1:], small_splits, settings, qat, [0.0], None, None, None)
     how = ["seconds", "stacked_seeds"]
-    pd.testing.assert_frame_equal(both[1].drop(columns=how), alone.drop(columns=how))
+    pd.testing.assert_frame_equal(both[1].drop(columns=how), alone.drop(columns=how), check_exact=True)
 
 
 def test_ptq_calibrates_on_the_seeds_first_training_batches(small_splits):

@@ -11,6 +11,7 @@ def main(job):
     log.info("%s: %d of %d seeds to prune", block.record, len(pending), len(block.specs))
     if pending:  # torch is imported only when there is something to compute
         from minarch import models, records, stages
+        from minarch.data import SPLITS
         from minarch.io import write_parquet
         from minarch.settings import PruneSettings, TrainSettings
 
@@ -20,7 +21,9 @@ def main(job):
         )
         settings = PruneSettings.from_dict(job.params.prune)
         device = job.config["train"]["device"]
-        splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, device)
+        # the sweep evaluates on the test set; fine-tuning pruned models trains on the rest
+        parts = SPLITS if settings.finetune_epochs > 0 else ("test",)
+        splits = stages.splits_for(job.params.arch, job.input.dataset, train_settings, device, parts)
         for spec in pending:
             block.check_upstream(spec)
             model = models.load_checked(records.seed_file("train", spec, "model.pt"), spec.columns())
