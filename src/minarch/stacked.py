@@ -240,7 +240,7 @@ class DNNStack(_Family):
     def forward_shared(self, p, x):
         """Float logits of every model on the same images ``x`` ``(B, *image)``: the first
         layer as one ``(B, in) @ (in, S x width)`` product, the others batched as in
-        ``forward``: a seed's prune sweep 1.2-2.1x faster than one pruned model at a time,
+        ``forward``: a seed's prune sweep 1.15-2.1x faster than one pruned model at a time,
         the narrowest most (``benchmarks/reports/prune_eval.md``)."""
         s, (out, fan_in) = p[0].shape[0], p[0].shape[1:]
         b = x.shape[0]

@@ -234,7 +234,7 @@ def prune_block(
     """Per seed: test accuracy of its model under global L1 pruning at each ratio. A family
     with a shared-input forward (``Stack.forward_shared``: the DNN) evaluates each seed's
     pruned models as one stack whose first layer is one product of the test images with
-    every ratio's weights (1.2-2.1x faster than one at a time,
+    every ratio's weights (1.15-2.1x faster than one at a time,
     ``benchmarks/reports/prune_eval.md``); the stack's size is the number of ratios, so a
     seed's rows never depend on the job's other seeds. Other families evaluate the job's
     (seed, ratio) models ``stack_models`` at a time as one stack (in cache-sized chunks); on
