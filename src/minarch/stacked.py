@@ -114,6 +114,13 @@ def _linear(
     return torch.baddbmm(bias, h, weight.transpose(1, 2))
 
 
+def shares_input(arch: str) -> bool:
+    """Whether family ``arch``'s stacked form has ``forward_shared``: every model of a stack
+    on the same images, its first layer one product of them with the models' weights side by
+    side."""
+    return hasattr(registry.resolve(registry.family(arch).stacked), "forward_shared")
+
+
 class Stack:
     """S models of one family (same architecture and width) as stacked parameters."""
 
@@ -156,8 +163,7 @@ class Stack:
 
     @property
     def shares_input(self) -> bool:
-        """Whether the family has ``forward_shared``: every model of the stack on the same
-        images, its first layer one product of them with the models' weights side by side."""
+        """``shares_input`` of the stack's family."""
         return hasattr(self.family, "forward_shared")
 
     def forward_shared(self, x: torch.Tensor) -> torch.Tensor:

@@ -249,11 +249,12 @@ def prune_block(
                 _finetune_pruned(pruned, ratio, spec, splits, train_settings, settings.finetune_epochs)
                 achieved, per_layer = prune.sparsity(pruned)
             entries.append((i, ratio, pruned, achieved, per_layer))
-    per_stack = max(1, min(stack_models, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
-    groups = [entries[start : start + per_stack] for start in range(0, len(entries), per_stack)]
-    shared = stacked.Stack(specs[0].arch, [models_[0]]).shares_input
+    shared = stacked.shares_input(specs[0].arch)
     if shared:  # each seed's ratios as one stack on the shared test images: its size is the ratios'
         groups = [[e for e in entries if e[0] == i] for i in range(len(models_))]
+    else:
+        per_stack = max(1, min(stack_models, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
+        groups = [entries[start : start + per_stack] for start in range(0, len(entries), per_stack)]
     metrics = []
     for group in groups:
         stack = stacked.Stack(specs[0].arch, [e[2] for e in group])
@@ -364,13 +365,8 @@ def _qat_stack(
         checkpoint=_checkpoint(checkpoint_dir, "qat", block, (train_settings, settings, max_epochs), part),
         label=label,
     )
-    best = [train.best_epoch_row(result) for result in results]
-    if all(row is not None for row in best):  # the restored state's test accuracy, computed at its epoch
-        fake_quant_accs = [row["test_acc"] for row in best]
-    else:
-        _, fake_quant_accs = train.evaluate_stack(
-            stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, quant
-        )
+    tests = train.final_metrics_stack(stack, splits, train_settings.eval_batch_size, quant, results, ("test",))
+    fake_quant_accs = [metrics["test_acc"] for metrics in tests]
     seconds = (time.perf_counter() - started) / len(block)
     frames = []
     for row, (spec, result, fake_quant_acc) in enumerate(zip(block, results, fake_quant_accs)):

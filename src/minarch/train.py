@@ -101,24 +101,29 @@ def best_epoch_row(result: FitResult) -> dict | None:
     the state ``fit_stack`` restores (the same weights and observer state through the same
     evaluation: chunks set by the model alone, so equal bit for bit whichever seeds were
     stacked then); None where no epoch improved on the start (the state is the initial one)."""
-    for row in result.history:
-        if result.best_epoch >= 1 and row["epoch"] == result.best_epoch:
-            return row
-    return None
+    if result.best_epoch < 1:
+        return None
+    return next((row for row in result.history if row["epoch"] == result.best_epoch), None)
 
 
 def final_metrics_stack(
-    stack: stacked.Stack, splits: Splits, batch_size: int = 10000, quant=None, results: Sequence[FitResult] = ()
+    stack: stacked.Stack,
+    splits: Splits,
+    batch_size: int = 10000,
+    quant=None,
+    results: Sequence[FitResult] = (),
+    parts: Sequence[str] = ("train", "val", "test"),
 ) -> list[dict[str, float]]:
-    """Per seed: loss and accuracy of the stack's current weights on every split. With the
-    ``results`` of the ``fit_stack`` that left the stack at its seeds' best epochs, the
-    validation and test metrics are read from the best epochs' rows (``best_epoch_row``)
-    instead of evaluated again, unless a seed has none; the training split is always
-    evaluated (an epoch's row holds the running mean over the epoch's batches)."""
+    """Per seed: loss and accuracy of the stack's current weights on every split (or on
+    ``parts``). With the ``results`` of the ``fit_stack`` that left the stack at its seeds'
+    best epochs, the validation and test metrics are read from the best epochs' rows
+    (``best_epoch_row``) instead of evaluated again, unless a seed has none; the training
+    split is always evaluated (an epoch's row holds the running mean over its batches)."""
     metrics = [{} for _ in range(stack.size)]
     best = [best_epoch_row(result) for result in results]
-    for part in ("train", "val", "test"):
-        if part != "train" and best and all(row is not None for row in best):
+    recorded = bool(best) and all(row is not None for row in best)
+    for part in parts:
+        if part != "train" and recorded:
             losses, accs = [row[f"{part}_loss"] for row in best], [row[f"{part}_acc"] for row in best]
         else:
             losses, accs = evaluate_stack(

@@ -318,7 +318,7 @@ def test_forward_shared_gives_each_models_logits(case):
     with torch.no_grad():
         shared = stack.forward_shared(x)
         expanded = stack.forward(x.unsqueeze(0).expand(3, *x.shape))
-    assert stack.shares_input == (CASES[case][0] == "dnn")
+    assert stack.shares_input == stacked.shares_input(CASES[case][0]) == (CASES[case][0] == "dnn")
     torch.testing.assert_close(shared, expanded, rtol=1e-5, atol=1e-5)
     if not stack.shares_input:
         assert torch.equal(shared, expanded)
