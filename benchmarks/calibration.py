@@ -25,6 +25,7 @@ from _common import dataset_path
 from planner import CONFIGURATION
 
 from minarch.cost import CostParameters, Point, depth_of
+from minarch.warm import FORK_NOTE
 
 CALIBRATION = [
     # (dataset, arch, topology, widths)
@@ -224,7 +225,9 @@ def from_measurements(results: str | Path, base: CostParameters | None = None) -
     - ``runs/**/qat.parquet`` (``seconds / stopped_epoch``) gives QAT epoch seconds, else the
       base table's QAT/float ratio is kept;
     - the train jobs' Snakemake benchmarks (``benchmarks/train/**.tsv``, ``s``) minus their
-      seeds' training time (the ``final`` rows' ``seconds``) give ``process_start``."""
+      seeds' training time (the ``final`` rows' ``seconds``) give ``process_start``, from the
+      jobs that started their own process (not those forked from a warm worker, whose log
+      says so: ``minarch.warm``)."""
     import pandas as pd
 
     base = base or CostParameters()
@@ -270,6 +273,9 @@ def from_measurements(results: str | Path, base: CostParameters | None = None) -
             (match["dataset"], match["arch"], match["topology"], int(match["width"]), seed)
             for seed in range(int(first), int(last) + 1)
         ]
+        log = results / "logs" / tsv.relative_to(results / "benchmarks").with_suffix(".log")
+        if log.is_file() and FORK_NOTE in log.read_text(errors="replace"):
+            continue  # forked from a warm worker (local.warm_workers): it paid no process start
         if all(k in finals.index for k in keys):
             job_seconds = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
             overheads.append(job_seconds - float(sum(finals.loc[k] for k in keys)))

@@ -15,6 +15,7 @@ import minarch
 from minarch.config import ConfigError
 from minarch.data import DataError
 from minarch.io import CheckpointError, OutputError, disk_full, source_hash
+from minarch.warm import FORK_NOTE, in_fork
 
 log = logging.getLogger("minarch")
 
@@ -63,7 +64,8 @@ def run_job(snakemake, main: Callable) -> None:
             sys.exit(1)
         log.exception("job failed")
         raise
-    log.info("done in %.1f s", time.perf_counter() - started)
+    where = f" {FORK_NOTE}" if in_fork() else ""
+    log.info("done in %.1f s%s", time.perf_counter() - started, where)
     _exit_done()
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from minarch import cost
 from minarch.config import load_config
+from minarch.warm import FORK_NOTE
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "benchmarks") not in sys.path:  # the benchmarks scripts are no package
@@ -58,6 +59,20 @@ def test_from_measurements_reads_epochs_qat_and_process_start(tmp_path, benchmar
     assert calibration.measured_epoch_fraction(tmp_path) == pytest.approx(0.5)
     with pytest.raises(FileNotFoundError):
         calibration.from_measurements(tmp_path / "nothing")
+
+
+def test_jobs_forked_from_a_warm_worker_give_no_process_start(tmp_path):
+    """Their benchmark lacks the imports a job of its own pays: they are left out."""
+    for seed in (0, 1):
+        write_run(tmp_path, "mnist", "L1", 5, seed, epoch_seconds=2.0)
+    for name, seconds, note in (("seeds0-0", 12.5, ""), ("seeds1-1", 4.6, " " + FORK_NOTE)):
+        for kind, text in (("benchmarks", f"s\th:m:s\n{seconds}\t0:00:12\n"), ("logs", f"INFO done in 4 s{note}\n")):
+            folder = tmp_path / kind / "train" / "mnist" / "dnn" / "L1" / "w5"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{name}.{'tsv' if kind == 'benchmarks' else 'log'}").write_text(text)
+    params = calibration.from_measurements(tmp_path)
+    assert params.process_start == pytest.approx(8.0 - min(params.data_load.values()))
+    assert "1 train-job benchmarks" in params.source
 
 
 def test_written_points_read_back_as_they_were(tmp_path):

@@ -5,7 +5,7 @@ import sys
 from snakemake.common.configfile import load_configfile
 from snakemake.utils import min_version
 
-from minarch import registry
+from minarch import registry, warm
 from minarch.config import (
     TOPOLOGY_SWEEP,
     ConfigError,
@@ -270,6 +270,9 @@ if workflow.is_main_process and not building_report():
     rerun_changed_blocks()
 
 
+WARM_SERVERS = []  # local.warm_workers: this run's (started in onstart)
+
+
 # train.device: cuda with jobs on this machine, where torch sees no GPU: one line before any job
 # starts, instead of every stage job failing alike. Checked at the start of a run, when
 # Snakemake knows whether its jobs run here or on a cluster (where the nodes decide), and
@@ -279,3 +282,24 @@ onstart:
         check_device(config, local=workflow.local_exec and not workflow.remote_exec)
     except DeviceError as error:
         raise WorkflowError(str(error)) from None
+    # local.warm_workers: this run's jobs fork from one process that has imported torch and
+    # minarch (minarch.warm); only for jobs on this machine, which inherit its socket's path,
+    # and in Snakemake's own environment (not --sdm conda/apptainer, whose jobs run another Python)
+    if (
+        config["local"]["warm_workers"]
+        and workflow.local_exec
+        and not workflow.remote_exec
+        and not workflow.deployment_settings.deployment_method
+    ):
+        if (server := warm.start(config["train"]["threads"])) is not None:
+            WARM_SERVERS.append(server)
+
+
+onsuccess:
+    for server in WARM_SERVERS:
+        server.stop()
+
+
+onerror:
+    for server in WARM_SERVERS:
+        server.stop()

@@ -1,12 +1,16 @@
 """Convergence, pruning and quantization panels of one family (paper Figs. 3-5), with
 bootstrap intervals of each curve's smallest stable width and safe pruning ratio."""
 
-from minarch.confidence import curve_intervals
-from minarch.io import read_parquet
-from minarch.jobs import log, run_job
-from minarch.origin import check_code
-from minarch.plots import family_figure
-from minarch.regimes import Thresholds, finals, summarize
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.confidence import curve_intervals  # noqa: E402
+from minarch.io import read_parquet  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
+from minarch.origin import check_code  # noqa: E402
+from minarch.plots import family_figure  # noqa: E402
+from minarch.regimes import Thresholds, finals, summarize  # noqa: E402
 
 
 def main(job):

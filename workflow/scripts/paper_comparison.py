@@ -1,13 +1,17 @@
 """Each quantitative claim of the paper beside our measured value (Markdown and HTML), with
 the code versions its rows come from."""
 
-import pandas as pd
+from minarch.warm import delegate
 
-from minarch.comparison import Run, evaluate, markdown
-from minarch.io import read_parquet, read_parquets, write_html_table, write_text
-from minarch.jobs import log, run_job
-from minarch.origin import check_code, made_by
-from minarch.tables import headline_qat_rows
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+import pandas as pd  # noqa: E402
+
+from minarch.comparison import Run, evaluate, markdown  # noqa: E402
+from minarch.io import read_parquet, read_parquets, write_html_table, write_text  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
+from minarch.origin import check_code, made_by  # noqa: E402
+from minarch.tables import headline_qat_rows  # noqa: E402
 
 
 def main(job):

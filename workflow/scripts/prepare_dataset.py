@@ -1,10 +1,14 @@
 """Verified uint8 cache of one dataset, from the mirror folder or the official download. The
 mirror comes from the config, not from the rule's parameters: its path changes no result."""
 
-from pathlib import Path
+from minarch.warm import delegate
 
-from minarch.data import prepare
-from minarch.jobs import log, run_job
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from pathlib import Path  # noqa: E402
+
+from minarch.data import prepare  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
 
 
 def main(job):

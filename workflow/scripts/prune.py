@@ -1,8 +1,12 @@
 """Prune-sweep a block of seeds of one configuration, one seed at a time: global L1 pruning at
 each configured ratio, every pruned model evaluated on the test set."""
 
-from minarch.blockjob import BlockJob
-from minarch.jobs import log, run_job, setup_torch
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.blockjob import BlockJob  # noqa: E402
+from minarch.jobs import log, run_job, setup_torch  # noqa: E402
 
 
 def main(job):

@@ -3,8 +3,12 @@ family's rule says for each quantization scope (``minarch.stages.stack_blocks``)
 per scope, each evaluated as a real int8 model beside post-training quantization of the
 trained float model."""
 
-from minarch.blockjob import BlockJob
-from minarch.jobs import log, run_job, setup_torch
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.blockjob import BlockJob  # noqa: E402
+from minarch.jobs import log, run_job, setup_torch  # noqa: E402
 
 
 def main(job):

@@ -1,12 +1,16 @@
 """The 8-bit gap per configuration and quantization scope, QAT beside PTQ, with bootstrap
 intervals over seeds (``minarch.confidence.gap_intervals``)."""
 
-from minarch.confidence import gap_intervals
-from minarch.io import atomic_path, read_parquets, write_html_table, write_text
-from minarch.jobs import log, run_job
-from minarch.origin import AGGREGATE_CODE, check_code, made_by, settings_columns
-from minarch.regimes import Thresholds
-from minarch.tables import gaps_to_markdown, with_scope
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.confidence import gap_intervals  # noqa: E402
+from minarch.io import atomic_path, read_parquets, write_html_table, write_text  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
+from minarch.origin import AGGREGATE_CODE, check_code, made_by, settings_columns  # noqa: E402
+from minarch.regimes import Thresholds  # noqa: E402
+from minarch.tables import gaps_to_markdown, with_scope  # noqa: E402
 
 
 def main(job):

@@ -1,10 +1,14 @@
 """Regime table over all families (DESIGN.md §2), with the code version of each row's runs
 (``code_version``) and the thresholds it was made with (``regimes_*``)."""
 
-from minarch.io import atomic_path, read_parquets, write_html_table, write_parquet
-from minarch.jobs import log, run_job
-from minarch.origin import AGGREGATE_CODE, check_code, made_by, settings_columns, with_code_column
-from minarch.regimes import Thresholds, finals, summarize
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.io import atomic_path, read_parquets, write_html_table, write_parquet  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
+from minarch.origin import AGGREGATE_CODE, check_code, made_by, settings_columns, with_code_column  # noqa: E402
+from minarch.regimes import Thresholds, finals, summarize  # noqa: E402
 
 CONFIGURATION = ["dataset", "arch", "topology", "width"]
 

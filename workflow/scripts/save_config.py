@@ -1,10 +1,14 @@
 """The config of the last run that finished, saved with its results (results/config.yaml):
 the report is rendered from it, whatever --configfile the report command gets."""
 
-import yaml
+from minarch.warm import delegate
 
-from minarch.io import write_text
-from minarch.jobs import log, run_job
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+import yaml  # noqa: E402
+
+from minarch.io import write_text  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
 
 HEADER = (
     "# The config of the last run that finished (written by the save_config rule once every other\n"

@@ -2,12 +2,16 @@
 the code versions of each row's runs (``code_version``) and the settings it was made with
 (``regimes_*``, ``table1_*``)."""
 
-from minarch.confidence import table1_intervals
-from minarch.io import atomic_path, read_parquet, read_parquets, write_html_table, write_text
-from minarch.jobs import log, run_job
-from minarch.origin import AGGREGATE_CODE, check_code, made_by, settings_columns, with_code_column
-from minarch.regimes import Thresholds, finals
-from minarch.tables import headline_qat_rows, table1, to_markdown
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.confidence import table1_intervals  # noqa: E402
+from minarch.io import atomic_path, read_parquet, read_parquets, write_html_table, write_text  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
+from minarch.origin import AGGREGATE_CODE, check_code, made_by, settings_columns, with_code_column  # noqa: E402
+from minarch.regimes import Thresholds, finals  # noqa: E402
+from minarch.tables import headline_qat_rows, table1, to_markdown  # noqa: E402
 
 
 def main(job):

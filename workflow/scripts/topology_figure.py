@@ -1,8 +1,12 @@
 """Paper Fig. 2b: test accuracy vs parameters for every DNN topology, one panel per depth."""
 
-from minarch.io import read_parquet
-from minarch.jobs import run_job
-from minarch.plots import topology_figure
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.io import read_parquet  # noqa: E402
+from minarch.jobs import run_job  # noqa: E402
+from minarch.plots import topology_figure  # noqa: E402
 
 
 def main(job):

@@ -1,11 +1,15 @@
 """Phase 1: the topology table and the shape-invariance table (paper Fig. 2b, Sec. III-A),
 with the code versions of their rows' runs."""
 
-from minarch.io import atomic_path, read_parquet, write_html_table, write_parquet
-from minarch.jobs import log, run_job
-from minarch.origin import check_code, made_by, with_code_column
-from minarch.phase1 import invariance, topology_table
-from minarch.regimes import Thresholds, finals
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.io import atomic_path, read_parquet, write_html_table, write_parquet  # noqa: E402
+from minarch.jobs import log, run_job  # noqa: E402
+from minarch.origin import check_code, made_by, with_code_column  # noqa: E402
+from minarch.phase1 import invariance, topology_table  # noqa: E402
+from minarch.regimes import Thresholds, finals  # noqa: E402
 
 
 def main(job):

@@ -2,8 +2,12 @@
 stack or one at a time as the family's rule says (``minarch.stages.stack_blocks``); seeds
 already finished with the same settings, code and data are skipped."""
 
-from minarch.blockjob import BlockJob
-from minarch.jobs import log, run_job, setup_torch
+from minarch.warm import delegate
+
+delegate()  # local.warm_workers: the rest runs in a fork of a process that imported it all (minarch.warm)
+
+from minarch.blockjob import BlockJob  # noqa: E402
+from minarch.jobs import log, run_job, setup_torch  # noqa: E402
 
 
 def main(job):
