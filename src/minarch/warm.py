@@ -358,16 +358,20 @@ def start(threads: int = 1, timeout: float = 60.0) -> Server | None:
     (``SOCKET_ENV`` in this process's environment, which Snakemake's local jobs inherit).
     None, with a line on stderr, when it does not come up: the jobs then run in their own
     processes."""
-    folder = tempfile.mkdtemp(prefix="minarch-warm-")
-    path = os.path.join(folder, "socket")
     env = {k: v for k, v in os.environ.items() if k != SOCKET_ENV} | {k: str(threads) for k in THREAD_VARIABLES}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minarch.warm", path, str(os.getpid())],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
+    try:
+        folder = tempfile.mkdtemp(prefix="minarch-warm-")
+        path = os.path.join(folder, "socket")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "minarch.warm", path, str(os.getpid())],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+    except OSError as error:
+        print(f"minarch: warm workers could not start ({error}); jobs start their own processes", file=sys.stderr)
+        return None
     server = Server(process, folder)
     started = time.monotonic()
     ready, _, _ = select.select([process.stdout], [], [], timeout)
