@@ -56,9 +56,20 @@ def main(argv=None) -> int:
     parser.add_argument("--family", default="dnn")
     parser.add_argument("--stages", nargs="+", default=["train", "prune"], choices=list(SEED_FILES))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--extra-config",
+        action="append",
+        default=[],
+        metavar="COMMIT=FILE",
+        help="another config file merged over --config for one commit (repeatable), as in commit_compare.py",
+    )
     parser.add_argument("--output")
     args = parser.parse_args(argv)
-    configs = [args.config.resolve()]
+    extra: dict[str, list[Path]] = {}
+    for item in args.extra_config:
+        commit, _, path = item.partition("=")
+        extra.setdefault(commit, []).append(Path(path).resolve())
+    configs = {commit: [args.config.resolve(), *extra.get(commit, [])] for commit in args.commits}
     load = load_line()
     scratch = Path(tempfile.mkdtemp(prefix="minarch-stage-jobs-"))
     codes, seconds = {}, {(c, s): [] for c in args.commits for s in args.stages}
@@ -66,12 +77,12 @@ def main(argv=None) -> int:
         for commit in args.commits:
             codes[commit] = checkout(commit, scratch / f"code-{commit}")
             (scratch / f"run-{commit}").mkdir()
-            names = rules(codes[commit], scratch / f"run-{commit}", configs, "train", args.family)
-            snakemake(codes[commit], scratch / f"run-{commit}", configs, 2, "--until", *names)  # untimed
+            names = rules(codes[commit], scratch / f"run-{commit}", configs[commit], "train", args.family)
+            snakemake(codes[commit], scratch / f"run-{commit}", configs[commit], 2, "--until", *names)  # untimed
         for repeat in range(args.repeats):
             for stage in args.stages:
                 for commit in args.commits:
-                    cpu = run_stage(codes[commit], scratch / f"run-{commit}", configs, stage, args.family)
+                    cpu = run_stage(codes[commit], scratch / f"run-{commit}", configs[commit], stage, args.family)
                     seconds[(commit, stage)].append(cpu)
                     print(f"repeat {repeat + 1}, {stage}, {commit}: {cpu:.2f} CPU s", flush=True)
     finally:
@@ -93,6 +104,10 @@ def main(argv=None) -> int:
         base = statistics.median(seconds[(first, stage)])
         ratios = ", ".join(f"{statistics.median(seconds[(c, stage)]) / base:.2f}x" for c in args.commits[1:])
         lines.append(f"| {stage} | " + " | ".join(cells) + f" | {ratios} |")
+    lines += [
+        f"\n`{commit}` ran with {', '.join(f'`{p.name}`' for p in paths)} merged over the config."
+        for commit, paths in extra.items()
+    ]
     emit("\n".join(lines) + "\n", args.output)
     return 0
 

@@ -64,6 +64,10 @@ PRELOAD = (
     "minarch.phase1",
 )
 _HEADER = struct.Struct("!I")
+# What a job's process passes on to its fork. One it ignores stays ignored in the fork as well:
+# Snakemake starts local jobs with SIGINT ignored, so that Ctrl-C lets running jobs finish,
+# and a fork must not turn it into a KeyboardInterrupt.
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 # What Snakemake's shell() sets for a job of n threads. Libraries read them once, when they
 # load (numpy's and scipy's OpenBLAS start their threads then), so the server is started
 # with a job's values and serves only jobs with the same values.
@@ -123,6 +127,7 @@ def delegate() -> None:
             "env": dict(os.environ),
             "executable": sys.executable,
             "package": os.path.realpath(minarch.__file__),
+            "ignored": [int(n) for n in SIGNALS if signal.getsignal(n) == signal.SIG_IGN],
         }
     ).encode()
     try:
@@ -147,8 +152,9 @@ def delegate() -> None:
         except ProcessLookupError:
             pass
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(signum, forward)
+    for signum in SIGNALS:
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, forward)
     last = reader.readline().split()
     if last[:1] == ["exit"]:
         os._exit(int(last[1]))
@@ -193,9 +199,12 @@ def _run_in_fork(request: dict, fds: list[int]) -> None:
     code = 1
     try:
         os.setpgid(0, 0)  # signals reach it through its job's process only (forward)
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in SIGNALS:  # as Python starts with what the job's process inherited
+            if signum in request["ignored"]:
+                signal.signal(signum, signal.SIG_IGN)
+            else:
+                signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -241,9 +250,8 @@ def _attend(connection: socket.socket, recorded: dict[str, str]) -> None:
     """One job, in a fork of the server (the job's monitor): check the request, fork the job,
     tell the job's process its pid, and its exit status when it ends; kill the job when its
     process goes away first. Never returns."""
-    # Ctrl-C reaches the job through its own process (forward); the monitor must stay to
-    # report the job's status, and the server's handlers would make it exit
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # signals reach the job through its own process (forward); the monitor must stay to
+    # report the job's status, and the server's SIGTERM handler would make it exit
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         request, fds = _receive(connection)
@@ -302,7 +310,8 @@ def serve(path: str, parent: int) -> None:
         importlib.import_module(name)
     recorded = _source_hashes()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))  # Ctrl-C: its jobs stop through their processes
+    # Ctrl-C is Snakemake's to handle (its jobs ignore it too); the server ends with the run
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)

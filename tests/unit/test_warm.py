@@ -27,7 +27,8 @@ import torch
 
 mode = sys.argv[1]
 where = "fork" if os.environ.get("MINARCH_WARM_FORK") else "own"
-print(where, os.getcwd(), os.environ.get("PROBE"), preloaded, flush=True)
+ignores = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+print(where, os.getcwd(), os.environ.get("PROBE"), preloaded, ignores, flush=True)
 if mode == "exit":
     sys.exit(int(sys.argv[2]))
 if mode == "raise":
@@ -102,7 +103,7 @@ def gone(pid: int, within: float = 10.0) -> bool:
 def test_a_job_runs_in_a_fork_with_its_own_directory_environment_and_status(server, script, tmp_path):
     result = job(script, "exit", 3, cwd=tmp_path)
     assert result.returncode == 3, result.stderr
-    assert result.stdout.split() == ["fork", str(tmp_path), "probe-value", "True"]
+    assert result.stdout.split() == ["fork", str(tmp_path), "probe-value", "True", "False"]
 
 
 def test_failures_reach_the_job_as_they_would_in_its_own_process(server, script):
@@ -137,6 +138,29 @@ def test_signals_to_the_job_reach_the_fork(server, script, tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 128 + signal.SIGTERM
     assert gone(worker)
+
+
+def test_a_signal_the_job_ignores_is_ignored_in_the_fork(server, script, tmp_path):
+    """Snakemake starts jobs with SIGINT ignored (Ctrl-C lets running jobs finish)."""
+    pid_file = tmp_path / "pid"
+    process = subprocess.Popen(
+        [sys.executable, str(script), "sleep", str(pid_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ONE_THREAD},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    assert process.stdout.readline().split()[::4] == ["fork", "True"]
+    process.send_signal(signal.SIGINT)
+    os.kill(int(pid_file.read_text()), signal.SIGINT)  # as a terminal's Ctrl-C would reach it too
+    time.sleep(1.0)
+    assert process.poll() is None
+    process.terminate()
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
 
 
 def test_a_killed_job_takes_its_fork_with_it(server, script, tmp_path):
