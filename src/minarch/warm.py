@@ -11,13 +11,15 @@ server, with the job's own arguments, working directory, environment and standar
 exits with its status. Everything below ``delegate()`` in the script runs once, in the fork.
 
 The fork runs only code identical to the files on disk: the server records a hash of every
-minarch module it imported, and a fork whose files changed since (an edit during a run)
-runs nothing; the job then runs in its own process, as without warm workers (``stale``).
-No server, a refused connection or a server of another Python or another minarch checkout
-mean the same. A fork's results are bit-identical to its own process's: the server computes
-nothing (no torch op, no CUDA, no random numbers drawn) before forking, and the job sets its
-threads itself (``minarch.jobs.setup_torch``). Snakemake's benchmark files of a delegated
-job measure its time, not its CPU or memory (those of the fork are not its process's).
+minarch module it imported, and refuses a job when one of them changed since (an edit during
+a run), when the job imports another checkout's minarch or runs another Python, or when its
+thread variables differ from the server's; the job then runs in its own process, as without
+warm workers, with one line saying why. No server, or none answering, means the same,
+silently. A fork computes what its own process would, bit for bit: the server computes
+nothing before forking (no torch op, no CUDA, no random numbers drawn), loaded its libraries
+with a job's thread variables (``THREAD_VARIABLES``), and the job sets its torch threads
+itself (``minarch.jobs.setup_torch``). Snakemake's benchmark files of a delegated job measure
+its time, not its CPU or memory (those are the fork's, outside the job's process tree).
 
 Only the standard library is imported here: the job's process should stay light.
 """

@@ -124,16 +124,25 @@ def test_a_fork_computes_what_its_own_process_computes(server, script):
     assert forked.stdout.splitlines()[1:] == alone.stdout.splitlines()[1:]  # same kernels, same bits
 
 
-def test_signals_to_the_job_reach_the_fork(server, script, tmp_path):
+def sleeping_job(script, tmp_path, **popen) -> tuple[subprocess.Popen, int]:
+    """A job that sleeps, started, and the pid of the process running its script."""
     pid_file = tmp_path / "pid"
     process = subprocess.Popen(
-        [sys.executable, str(script), "sleep", str(pid_file)], stdout=subprocess.PIPE, env={**os.environ, **ONE_THREAD}
+        [sys.executable, str(script), "sleep", str(pid_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ONE_THREAD},
+        **popen,
     )
     deadline = time.monotonic() + 60
     while not pid_file.exists() or not pid_file.read_text():
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
-    worker = int(pid_file.read_text())
+    return process, int(pid_file.read_text())
+
+
+def test_signals_to_the_job_reach_the_fork(server, script, tmp_path):
+    process, worker = sleeping_job(script, tmp_path)
     assert worker != process.pid
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 128 + signal.SIGTERM
@@ -142,21 +151,10 @@ def test_signals_to_the_job_reach_the_fork(server, script, tmp_path):
 
 def test_a_signal_the_job_ignores_is_ignored_in_the_fork(server, script, tmp_path):
     """Snakemake starts jobs with SIGINT ignored (Ctrl-C lets running jobs finish)."""
-    pid_file = tmp_path / "pid"
-    process = subprocess.Popen(
-        [sys.executable, str(script), "sleep", str(pid_file)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **ONE_THREAD},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() or not pid_file.read_text():
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
+    process, worker = sleeping_job(script, tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert process.stdout.readline().split()[::4] == ["fork", "True"]
     process.send_signal(signal.SIGINT)
-    os.kill(int(pid_file.read_text()), signal.SIGINT)  # as a terminal's Ctrl-C would reach it too
+    os.kill(worker, signal.SIGINT)  # as a terminal's Ctrl-C would reach it too
     time.sleep(1.0)
     assert process.poll() is None
     process.terminate()
@@ -164,15 +162,7 @@ def test_a_signal_the_job_ignores_is_ignored_in_the_fork(server, script, tmp_pat
 
 
 def test_a_killed_job_takes_its_fork_with_it(server, script, tmp_path):
-    pid_file = tmp_path / "pid"
-    process = subprocess.Popen(
-        [sys.executable, str(script), "sleep", str(pid_file)], stdout=subprocess.PIPE, env={**os.environ, **ONE_THREAD}
-    )
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() or not pid_file.read_text():
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
-    worker = int(pid_file.read_text())
+    process, worker = sleeping_job(script, tmp_path)
     process.kill()  # SIGKILL: nothing forwards it; the monitor sees the connection close
     process.wait(timeout=30)
     assert gone(worker)
