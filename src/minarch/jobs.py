@@ -15,7 +15,6 @@ import minarch
 from minarch.config import ConfigError
 from minarch.data import DataError
 from minarch.io import CheckpointError, OutputError, disk_full, source_hash
-from minarch.warm import FORK_NOTE, in_fork
 
 log = logging.getLogger("minarch")
 
@@ -64,8 +63,7 @@ def run_job(snakemake, main: Callable) -> None:
             sys.exit(1)
         log.exception("job failed")
         raise
-    where = f" {FORK_NOTE}" if in_fork() else ""
-    log.info("done in %.1f s%s", time.perf_counter() - started, where)
+    log.info("done in %.1f s", time.perf_counter() - started)
     _exit_done()
 
 

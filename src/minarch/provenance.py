@@ -68,8 +68,10 @@ RUN_STAGES = ("train", "prune", "qat")
 # adding an aggregate's entry above would mark every training job out of date.
 # Likewise the bookkeeping of blocks of seeds (records: stamps and block records; blockjob: which
 # seeds of a block still need work): it decides what runs, not what a run computes; a changed
-# stamp formula only makes jobs recheck their seeds.
-NOT_CODE = frozenset({f"{PACKAGE}.provenance", f"{PACKAGE}.records", f"{PACKAGE}.blockjob"})
+# stamp formula only makes jobs recheck their seeds. And the warm workers (local.warm_workers),
+# which decide which process runs a job, not what it computes (bit-identical either way:
+# tests/workflow/test_warm_workers.py).
+NOT_CODE = frozenset({f"{PACKAGE}.provenance", f"{PACKAGE}.records", f"{PACKAGE}.blockjob", f"{PACKAGE}.warm"})
 # The modules the registry imports by name on its first lookup (``minarch.registry.BUILTIN``):
 # the built-in families and datasets are part of the code of every stage that reads it. (A
 # plugin's module, outside the package, is in no version.)

@@ -45,7 +45,9 @@ import minarch
 
 SOCKET_ENV = "MINARCH_WARM_SOCKET"  # set for the jobs of a run with warm workers
 _IN_FORK_ENV = "MINARCH_WARM_FORK"  # set in a fork: its delegate() does nothing
-FORK_NOTE = "(in a fork of the warm worker server)"  # ends a forked job's log (minarch.jobs)
+# The last line of a forked job's log (written by its monitor, so that the job's code, and
+# with it the stage's code version, is the same with and without warm workers)
+FORK_NOTE = "minarch.warm: this job ran in a fork of the warm worker server"
 # What the job scripts import (torch through minarch.models); the rest comes from disk as usual.
 PRELOAD = (
     "torch",
@@ -103,17 +105,12 @@ def stale(recorded: dict[str, str]) -> str | None:
 # The job's side
 
 
-def in_fork() -> bool:
-    """Whether this job runs in a fork of a warm worker server."""
-    return bool(os.environ.get(_IN_FORK_ENV))
-
-
 def delegate() -> None:
     """Run this job in a fork of the run's warm worker server and exit with its status; return
     (and let the job run here) when there is no server, in a fork, or when the server
     refuses (another Python, another checkout, files changed since it started)."""
     path = os.environ.get(SOCKET_ENV)
-    if not path or in_fork():
+    if not path or os.environ.get(_IN_FORK_ENV):
         return
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -121,8 +118,10 @@ def delegate() -> None:
     except OSError:
         connection.close()
         return
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)  # the preamble's, if any
     request = json.dumps(
         {
+            "log": os.path.abspath(job.log[0]) if job is not None and job.log else None,
             "argv": sys.argv,
             "script": os.path.abspath(sys.argv[0]),
             "cwd": os.getcwd(),
@@ -241,6 +240,16 @@ def _run_in_fork(request: dict, fds: list[int]) -> None:
             os._exit(code)
 
 
+def _note_in_log(log: str | None) -> None:
+    """Say in the job's log that it ran in a fork (``benchmarks/calibration.py`` reads it)."""
+    if log:
+        try:
+            with open(log, "a") as handle:
+                handle.write(f"{FORK_NOTE}\n")
+        except OSError:
+            pass
+
+
 def _status(waited: int) -> int:
     """A shell's exit status for a wait status: the code, or 128 + the signal that killed it."""
     if os.WIFSIGNALED(waited):
@@ -276,6 +285,7 @@ def _attend(connection: socket.socket, recorded: dict[str, str]) -> None:
                                            None if ended is not None else 0.2)  # fmt: skip
             done, waited = os.waitpid(pid, os.WNOHANG)
             if done:
+                _note_in_log(request["log"])
                 try:
                     connection.sendall(f"exit {_status(waited)}\n".encode())
                 except OSError:

@@ -21,6 +21,13 @@ SCRIPT = """
 import os, signal, sys, time
 from minarch.warm import delegate
 
+
+class Job:  # what Snakemake's preamble defines as `snakemake`, as far as delegate() reads it
+    log = [os.environ["JOB_LOG"]] if os.environ.get("JOB_LOG") else []
+
+
+snakemake = Job()
+
 delegate()
 preloaded = "torch" in sys.modules
 import torch
@@ -101,9 +108,11 @@ def gone(pid: int, within: float = 10.0) -> bool:
 
 
 def test_a_job_runs_in_a_fork_with_its_own_directory_environment_and_status(server, script, tmp_path):
-    result = job(script, "exit", 3, cwd=tmp_path)
+    (tmp_path / "job.log").write_text("what the job logged\n")
+    result = job(script, "exit", 3, cwd=tmp_path, env={"JOB_LOG": "job.log"})
     assert result.returncode == 3, result.stderr
     assert result.stdout.split() == ["fork", str(tmp_path), "probe-value", "True", "False"]
+    assert (tmp_path / "job.log").read_text() == f"what the job logged\n{warm.FORK_NOTE}\n"
 
 
 def test_failures_reach_the_job_as_they_would_in_its_own_process(server, script):
