@@ -78,6 +78,12 @@ def script(tmp_path):
 ONE_THREAD = dict.fromkeys(warm.THREAD_VARIABLES, "1")  # what Snakemake gives a job of 1 thread
 
 
+def default_sigint():
+    """A job starts with SIGINT at its default, whatever the test runner has (nohup, a
+    background job and CI ignore it, and a child inherits that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def job(script, *args, env=None, cwd=None):
     return subprocess.run(
         [sys.executable, str(script), *map(str, args)],
@@ -86,6 +92,7 @@ def job(script, *args, env=None, cwd=None):
         env={**os.environ, **ONE_THREAD, "PROBE": "probe-value", **(env or {})},
         cwd=cwd,
         timeout=120,
+        preexec_fn=default_sigint,
     )
 
 
@@ -133,7 +140,7 @@ def test_a_fork_computes_what_its_own_process_computes(server, script):
     assert forked.stdout.splitlines()[1:] == alone.stdout.splitlines()[1:]  # same kernels, same bits
 
 
-def sleeping_job(script, tmp_path, **popen) -> tuple[subprocess.Popen, int]:
+def sleeping_job(script, tmp_path, preexec_fn=default_sigint) -> tuple[subprocess.Popen, int]:
     """A job that sleeps, started, and the pid of the process running its script."""
     pid_file = tmp_path / "pid"
     process = subprocess.Popen(
@@ -141,7 +148,7 @@ def sleeping_job(script, tmp_path, **popen) -> tuple[subprocess.Popen, int]:
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, **ONE_THREAD},
-        **popen,
+        preexec_fn=preexec_fn,
     )
     deadline = time.monotonic() + 60
     while not pid_file.exists() or not pid_file.read_text():
