@@ -141,25 +141,43 @@ def report(results: list[dict], config: Path, cores: int, load: str) -> str:
     return "\n".join(lines)
 
 
+def add_extra_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extra-config",
+        action="append",
+        default=[],
+        metavar="COMMIT=FILE",
+        help="a config file merged over --config for one commit only (repeatable): keys only newer commits "
+        "know, so that every commit computes the same thing (e.g. qat: {scope: [linear], ptq: false})",
+    )
+
+
+def extra_configs(items: list[str]) -> dict[str, list[Path]]:
+    """``--extra-config`` values: commit -> the files merged over the config, in order."""
+    extra: dict[str, list[Path]] = {}
+    for item in items:
+        commit, _, path = item.partition("=")
+        extra.setdefault(commit, []).append(Path(path).resolve())
+    return extra
+
+
+def extra_config_notes(extra: dict[str, list[Path]]) -> str:
+    """The report's lines saying which commit ran with which extra config files."""
+    return "".join(
+        f"\n`{commit}` ran with {', '.join(f'`{p.name}`' for p in paths)} merged over the config.\n"
+        for commit, paths in extra.items()
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commits", nargs="+", required=True, help="commits to compare; WORKTREE: this checkout")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--output", type=Path)
-    parser.add_argument(
-        "--extra-config",
-        action="append",
-        default=[],
-        metavar="COMMIT=FILE",
-        help="a config file merged over --config for one commit only: keys only newer commits know, "
-        "so that every commit computes the same thing (e.g. qat: {scope: [linear], ptq: false})",
-    )
+    add_extra_config(parser)
     args = parser.parse_args(argv)
-    extra = {}
-    for item in args.extra_config:
-        commit, _, path = item.partition("=")
-        extra.setdefault(commit, []).append(Path(path).resolve())
+    extra = extra_configs(args.extra_config)
     load = load_line()
     scratch = Path(tempfile.mkdtemp(prefix="minarch-compare-"))
     results = []
@@ -175,9 +193,7 @@ def main(argv=None) -> int:
                 remove_checkout(scratch / f"code-{commit}")
         shutil.rmtree(scratch, ignore_errors=True)
     text = report(results, args.config.resolve(), args.cores, load)
-    for commit, paths in extra.items():
-        text += f"\n\n`{commit}` ran with {', '.join(f'`{p.name}`' for p in paths)} merged over the config."
-    emit(text, str(args.output) if args.output else None)
+    emit(text + "\n" + extra_config_notes(extra), str(args.output) if args.output else None)
     return 0
 
 

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from _common import emit, load_line
-from commit_compare import checkout, remove_checkout, snakemake
+from commit_compare import add_extra_config, checkout, extra_config_notes, extra_configs, remove_checkout, snakemake
 
 SEED_FILES = {"train": ("train.parquet", "model.pt"), "prune": ("prune.parquet",), "qat": ("qat.parquet",)}
 
@@ -56,19 +56,10 @@ def main(argv=None) -> int:
     parser.add_argument("--family", default="dnn")
     parser.add_argument("--stages", nargs="+", default=["train", "prune"], choices=list(SEED_FILES))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--extra-config",
-        action="append",
-        default=[],
-        metavar="COMMIT=FILE",
-        help="another config file merged over --config for one commit (repeatable), as in commit_compare.py",
-    )
+    add_extra_config(parser)
     parser.add_argument("--output")
     args = parser.parse_args(argv)
-    extra: dict[str, list[Path]] = {}
-    for item in args.extra_config:
-        commit, _, path = item.partition("=")
-        extra.setdefault(commit, []).append(Path(path).resolve())
+    extra = extra_configs(args.extra_config)
     configs = {commit: [args.config.resolve(), *extra.get(commit, [])] for commit in args.commits}
     load = load_line()
     scratch = Path(tempfile.mkdtemp(prefix="minarch-stage-jobs-"))
@@ -104,11 +95,7 @@ def main(argv=None) -> int:
         base = statistics.median(seconds[(first, stage)])
         ratios = ", ".join(f"{statistics.median(seconds[(c, stage)]) / base:.2f}x" for c in args.commits[1:])
         lines.append(f"| {stage} | " + " | ".join(cells) + f" | {ratios} |")
-    lines += [
-        f"\n`{commit}` ran with {', '.join(f'`{p.name}`' for p in paths)} merged over the config."
-        for commit, paths in extra.items()
-    ]
-    emit("\n".join(lines) + "\n", args.output)
+    emit("\n".join(lines) + "\n" + extra_config_notes(extra), args.output)
     return 0
 
 
