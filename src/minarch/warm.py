@@ -380,6 +380,7 @@ def start(threads: int = 1, timeout: float = 60.0) -> Server | None:
     None, with a line on stderr, when it does not come up: the jobs then run in their own
     processes."""
     env = {k: v for k, v in os.environ.items() if k != SOCKET_ENV} | {k: str(threads) for k in THREAD_VARIABLES}
+    folder = None
     try:
         folder = tempfile.mkdtemp(prefix="minarch-warm-")
         path = os.path.join(folder, "socket")
@@ -391,6 +392,8 @@ def start(threads: int = 1, timeout: float = 60.0) -> Server | None:
             text=True,
         )
     except OSError as error:
+        if folder is not None:
+            os.rmdir(folder)
         print(f"minarch: warm workers could not start ({error}); jobs start their own processes", file=sys.stderr)
         return None
     server = Server(process, folder)

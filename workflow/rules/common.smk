@@ -273,6 +273,11 @@ if workflow.is_main_process and not building_report():
 WARM_SERVERS = []  # local.warm_workers: this run's (started in onstart)
 
 
+def stop_warm_servers():
+    while WARM_SERVERS:
+        WARM_SERVERS.pop().stop()
+
+
 # train.device: cuda with jobs on this machine, where torch sees no GPU: one line before any job
 # starts, instead of every stage job failing alike. Checked at the start of a run, when
 # Snakemake knows whether its jobs run here or on a cluster (where the nodes decide), and
@@ -296,10 +301,8 @@ onstart:
 
 
 onsuccess:
-    for server in WARM_SERVERS:
-        server.stop()
+    stop_warm_servers()
 
 
 onerror:
-    for server in WARM_SERVERS:
-        server.stop()
+    stop_warm_servers()
