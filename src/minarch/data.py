@@ -8,7 +8,9 @@ its content checksums are verified either way. The cache records them (array ``s
 the dataset it holds (array ``dataset``), and every job that loads it checks its arrays against
 them and the cache against the dataset its file is named after, so a cache changed after it
 was made, or another dataset's cache copied onto its name, stops the job instead of training
-on it.
+on it. In a run with warm workers (``local.warm_workers``) the server does this once per cache
+for the jobs it forks (``hold_splits``), which use its verified splits only while the file is
+unchanged.
 
 Beside the cache, ``{dataset}.version`` (rule dataset_version) names the content version of
 the cache (``dataset_version``). The stage jobs take that small file as their (ancient) input
@@ -23,6 +25,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,17 +319,24 @@ def validation_indices(n_train: int, fraction: float, split_seed: int) -> tuple[
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def normalised_array(images: np.ndarray) -> np.ndarray:
+    """uint8 NHW or NHWC -> float32 NCHW (C-contiguous) with channel-wise mean 0.5, std 0.5
+    (paper), in numpy: the warm worker server (``hold_splits``) runs no torch op."""
+    nchw = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+    # (x / 255 - 0.5) / 0.5 as x / 127.5 - 1: scaling by 2 is exact in float, so the two give
+    # the same floats (tests/unit/test_data.py checks all 256 bytes). numpy's passes take
+    # 0.06 s for MNIST's training images, torch's 0.11 s.
+    out = np.empty(nchw.shape, dtype=np.float32)
+    out[...] = nchw
+    np.divide(out, np.float32(127.5), out=out)
+    return np.subtract(out, np.float32(1.0), out=out)
+
+
 def normalise(images: np.ndarray) -> torch.Tensor:
-    """uint8 NHW or NHWC -> float32 NCHW with channel-wise mean 0.5, std 0.5 (paper)."""
+    """``normalised_array`` as a tensor (sharing its memory)."""
     import torch
 
-    pixels = torch.from_numpy(images)
-    pixels = pixels.unsqueeze(1) if images.ndim == 3 else pixels.permute(0, 3, 1, 2)
-    # (x / 255 - 0.5) / 0.5 as x / 127.5 - 1: scaling by 2 is exact in float, so the two give
-    # the same floats (tests/unit/test_data.py checks all 256 bytes); the layout change and
-    # the cast to float are one pass. 0.38 s for CIFAR-10's training images, from 0.43 s.
-    tensor = torch.empty(pixels.shape, dtype=torch.float32).copy_(pixels)
-    return tensor.div_(127.5).sub_(1.0)
+    return torch.from_numpy(normalised_array(images))
 
 
 def verify_cache(
@@ -379,24 +389,8 @@ def verify_cache(
         )
 
 
-def load_splits(
-    path: Path,
-    validation_fraction: float = 0.1,
-    split_seed: int = 0,
-    transform: Callable | None = None,
-    parts: tuple[str, ...] = SPLITS,
-) -> Splits:
-    """The cache's training, validation and test splits, or only those ``parts`` names (the
-    others None: a prune sweep without fine-tuning needs only the test set, and normalising
-    and resizing the rest would cost it more than its evaluations on MNIST). The whole cache
-    is verified either way."""
-    import torch
-
-    unknown = set(parts) - set(SPLITS)
-    if unknown or not parts:
-        raise ValueError(f"splits are some of {SPLITS}, not {parts}")
-
-    path = cache_path(path)
+def _read_verified(path: Path) -> dict[str, np.ndarray]:
+    """The cache's arrays, verified (``verify_cache``); DataError when missing, unreadable or wrong."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in ARRAYS}
@@ -411,19 +405,122 @@ def load_splits(
     except Exception as error:
         raise DataError(f"dataset cache {path} is unreadable ({type(error).__name__}); delete it to rebuild") from None
     verify_cache(path, arrays, recorded, name)
+    return arrays
+
+
+def _split_arrays(
+    arrays: dict[str, np.ndarray], validation_fraction: float, split_seed: int, parts: tuple[str, ...]
+) -> list[np.ndarray | None]:
+    """Images (normalised) and labels (int64) of every split in ``SPLITS`` order, None for a
+    split not in ``parts``."""
     train_idx, val_idx = validation_indices(len(arrays["y_train"]), validation_fraction, split_seed)
-    transform = transform or (lambda images: images)
     # split the uint8 images first: normalising after the split copies a quarter of the bytes;
     # a split not asked for is not even cut out
     sources = {"train": ("train", train_idx), "val": ("train", val_idx), "test": ("test", None)}
-    tensors = []
+    out: list[np.ndarray | None] = []
     for part in SPLITS:
         if part not in parts:
-            tensors += [None, None]
+            out += [None, None]
             continue
         array, rows = sources[part]
         images, labels = arrays[f"x_{array}"], arrays[f"y_{array}"]
         if rows is not None:
             images, labels = images[rows], labels[rows]
-        tensors += [transform(normalise(images)), torch.from_numpy(labels.astype(np.int64))]
+        out += [normalised_array(images), labels.astype(np.int64)]
+    return out
+
+
+# The warm worker server's verified splits (``hold_splits``), which its forked jobs inherit:
+# resolved cache path -> (the cache file's identity when verified, validation fraction, split
+# seed, the arrays of every split). Empty in any other process.
+_HELD: dict[str, tuple[tuple[int, ...], float, int, list[np.ndarray | None]]] = {}
+_NOT_HELD: dict[str, tuple[int, ...]] = {}  # caches that failed verification, by identity
+# A file changed less than this before it is verified is not held yet: a write in the same
+# tick of the filesystem's clock would leave its identity as it was (git's "racy" files).
+RACY_NS = 2_000_000_000
+
+
+def _identity(path: str) -> tuple[int, ...]:
+    """What changes when a file is written, replaced or copied over (device, inode, size,
+    modification and status-change times): a file with the same identity has the content it
+    had, once its times are older than the clock's tick (``RACY_NS``)."""
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def hold_splits(path: str | os.PathLike, validation_fraction: float = 0.1, split_seed: int = 0) -> bool:
+    """Called by the warm worker server (``minarch.warm``, ``local.warm_workers``) before it
+    forks each job: read, verify and split the cache at ``path`` once, and keep its splits
+    in this process, so that the jobs forked from it (``load_splits``) skip reading,
+    verifying and normalising it. Whether the splits are held. Cheap (one ``stat``) once
+    they are, or while the cache does not exist yet; a cache that fails verification is not
+    held (its jobs then load it themselves and stop with its error). numpy only: the server
+    runs no torch op."""
+    key = os.path.realpath(cache_path(path))
+    try:
+        before = _identity(key)
+    except OSError:
+        _HELD.pop(key, None)
+        return False
+    held = _HELD.get(key)
+    if held is not None and held[:3] == (before, validation_fraction, split_seed):
+        return True
+    _HELD.pop(key, None)
+    if _NOT_HELD.get(key) == before or time.time_ns() - max(before[3], before[4]) < RACY_NS:
+        return False
+    try:
+        arrays = _read_verified(Path(key))
+        splits = _split_arrays(arrays, validation_fraction, split_seed, SPLITS)
+    except DataError:
+        _NOT_HELD[key] = before
+        return False
+    if _identity(key) != before:  # written while it was read: the next call reads it again
+        return False
+    _HELD[key] = (before, validation_fraction, split_seed, splits)
+    return True
+
+
+def _held_splits(path: Path, validation_fraction: float, split_seed: int) -> list[np.ndarray | None] | None:
+    """The splits ``hold_splits`` keeps for this cache and split, if the file is still the one
+    they were verified from."""
+    key = os.path.realpath(path)
+    held = _HELD.get(key)
+    if held is None or held[1:3] != (validation_fraction, split_seed):
+        return None
+    try:
+        return held[3] if _identity(key) == held[0] else None
+    except OSError:
+        return None
+
+
+def load_splits(
+    path: Path,
+    validation_fraction: float = 0.1,
+    split_seed: int = 0,
+    transform: Callable | None = None,
+    parts: tuple[str, ...] = SPLITS,
+) -> Splits:
+    """The cache's training, validation and test splits, or only those ``parts`` names (the
+    others None: a prune sweep without fine-tuning needs only the test set, and normalising
+    and resizing the rest would cost it more than its evaluations on MNIST). The whole cache
+    is verified either way: here, or, in a job forked from the warm worker server, by the
+    server (``hold_splits``) from the file that is still at ``path``."""
+    import torch
+
+    unknown = set(parts) - set(SPLITS)
+    if unknown or not parts:
+        raise ValueError(f"splits are some of {SPLITS}, not {parts}")
+
+    path = cache_path(path)
+    arrays = _held_splits(path, validation_fraction, split_seed)
+    if arrays is None:
+        arrays = _split_arrays(_read_verified(path), validation_fraction, split_seed, parts)
+    transform = transform or (lambda images: images)
+    tensors: list[torch.Tensor | None] = []
+    for index, part in enumerate(SPLITS):
+        if part not in parts:
+            tensors += [None, None]
+            continue
+        images, labels = arrays[2 * index], arrays[2 * index + 1]
+        tensors += [transform(torch.from_numpy(images)), torch.from_numpy(labels)]
     return Splits(*tensors)

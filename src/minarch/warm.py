@@ -21,6 +21,15 @@ with a job's thread variables (``THREAD_VARIABLES``), and the job sets its torch
 itself (``minarch.jobs.setup_torch``). Snakemake's benchmark files of a delegated job measure
 its time, not its CPU or memory (those are the fork's, outside the job's process tree).
 
+Before it forks each job, the server makes the calls it was started with (``start(hold=)``):
+functions that keep, in their module, what every job would otherwise compute again, for the
+forks to inherit. The Snakefile passes ``minarch.data.hold_splits`` for each dataset of the
+run (its verified, normalised splits, held from the first job after the cache exists: about
+0.2 GB for MNIST, 0.7 GB for CIFAR-10, shared by the forks) and ``minarch.provenance``'s
+``code_version`` of each stage (its parsed modules). They must run no torch op and draw no
+random number, and be cheap when nothing changed; one that raises is reported in one line
+and not called again.
+
 Only the standard library is imported here: the job's process should stay light.
 """
 
@@ -315,11 +324,27 @@ def _reap(block: bool = False) -> None:
             return
 
 
-def serve(path: str, parent: int) -> None:
+def _hold(calls: list) -> None:
+    """Make the ``hold`` calls, ``[["module:function", {keyword: value}], ...]``, in place: one
+    that cannot be imported or raises is reported in one line and dropped."""
+    for call in list(calls):
+        target, keywords = call
+        try:
+            module, _, name = target.partition(":")
+            getattr(importlib.import_module(module), name)(**keywords)
+        except Exception as error:
+            calls.remove(call)
+            print(f"minarch: the warm worker server stops calling {target}({keywords}): "
+                  f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def serve(path: str, parent: int, hold: list | None = None) -> None:
     """Import ``PRELOAD``, listen at ``path``, print ``ready`` and fork a monitor per job until
-    SIGTERM or until ``parent`` (the Snakemake process) is gone."""
+    SIGTERM or until ``parent`` (the Snakemake process) is gone, making the ``hold`` calls
+    before each fork."""
     for name in PRELOAD:
         importlib.import_module(name)
+    calls = [list(call) for call in hold or []]
     recorded = _source_hashes()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C is Snakemake's to handle (its jobs ignore it too); the server ends with the run
@@ -337,6 +362,7 @@ def serve(path: str, parent: int) -> None:
                 _reap()
                 continue
             connection.settimeout(None)
+            _hold(calls)
             if os.fork() == 0:
                 listener.close()
                 _attend(connection, recorded)
@@ -374,18 +400,19 @@ class Server:
         os.environ.pop(SOCKET_ENV, None)
 
 
-def start(threads: int = 1, timeout: float = 60.0) -> Server | None:
+def start(threads: int = 1, timeout: float = 60.0, hold: list | tuple = ()) -> Server | None:
     """Start a server for this process's jobs of ``threads`` threads and point them at it
-    (``SOCKET_ENV`` in this process's environment, which Snakemake's local jobs inherit).
-    None, with a line on stderr, when it does not come up: the jobs then run in their own
-    processes."""
+    (``SOCKET_ENV`` in this process's environment, which Snakemake's local jobs inherit);
+    ``hold``: the calls it makes before each fork, ``("module:function", {keyword: value})``
+    with JSON values (see the module docstring). None, with a line on stderr, when it does
+    not come up: the jobs then run in their own processes."""
     env = {k: v for k, v in os.environ.items() if k != SOCKET_ENV} | {k: str(threads) for k in THREAD_VARIABLES}
     folder = None
     try:
         folder = tempfile.mkdtemp(prefix="minarch-warm-")
         path = os.path.join(folder, "socket")
         process = subprocess.Popen(
-            [sys.executable, "-m", "minarch.warm", path, str(os.getpid())],
+            [sys.executable, "-m", "minarch.warm", path, str(os.getpid()), json.dumps([list(c) for c in hold])],
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             env=env,
@@ -410,4 +437,4 @@ def start(threads: int = 1, timeout: float = 60.0) -> Server | None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -467,3 +468,95 @@ def test_the_version_file_is_not_written_for_another_datasets_cache(two_datasets
     with pytest.raises(DataError, match="tiny.npz holds other, not the tiny its name says; delete it"):
         data.write_version(swapped, two_datasets / "tiny.version", data.dataset_version("tiny"))
     assert not (two_datasets / "tiny.version").exists()
+
+
+# --------------------------------------------------------------------------- splits held by the warm worker server
+@pytest.fixture
+def held(monkeypatch):
+    """This process as the warm worker server: its own (empty) table of held splits, and
+    files old enough to hold as soon as they are written (see the racy test)."""
+    monkeypatch.setattr(data, "_HELD", {})
+    monkeypatch.setattr(data, "_NOT_HELD", {})
+    monkeypatch.setattr(data, "RACY_NS", -(10**12))
+    return data._HELD
+
+
+def _reads(monkeypatch) -> list:
+    """The caches read from disk from now on (``_read_verified`` calls)."""
+    calls, read = [], data._read_verified
+
+    def counting(path):
+        calls.append(path)
+        return read(path)
+
+    monkeypatch.setattr(data, "_read_verified", counting)
+    return calls
+
+
+def test_held_splits_equal_a_load_from_disk_without_reading_it(mirror, tmp_path, held, monkeypatch):
+    path = _prepared_cache(mirror, tmp_path)
+    version = path.with_suffix(data.VERSION_SUFFIX)  # what the stage rules name
+    from_disk = data.load_splits(version, validation_fraction=0.2, split_seed=3)
+    assert data.hold_splits(version, validation_fraction=0.2, split_seed=3)
+    reads = _reads(monkeypatch)
+    assert data.hold_splits(path, validation_fraction=0.2, split_seed=3) and not reads  # held already
+    for parts in (data.SPLITS, ("test",), ("train", "val")):
+        loaded = data.load_splits(version, validation_fraction=0.2, split_seed=3, parts=parts)
+        for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+            mine, disk = getattr(loaded, name), getattr(from_disk, name)
+            if name.split("_")[1] in parts:
+                assert mine.dtype == disk.dtype and torch.equal(mine, disk), name
+            else:
+                assert mine is None
+    assert not reads
+    data.load_splits(path, validation_fraction=0.1, split_seed=3)  # another split: read from disk
+    assert reads == [path]
+
+
+@pytest.mark.parametrize("change", ["rewritten alike", "replaced by another file", "deleted"])
+def test_held_splits_are_not_used_once_the_file_changed(mirror, tmp_path, held, monkeypatch, change):
+    """Any write, replacement or removal of the cache since it was verified sends its jobs to
+    the file itself, which they verify (a changed content stops them)."""
+    path = _prepared_cache(mirror, tmp_path)
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(hour_ago, hour_ago))  # a write now cannot leave its mtime as it was
+    assert data.hold_splits(path)
+    reads = _reads(monkeypatch)
+    if change == "rewritten alike":
+        path.write_bytes(path.read_bytes())
+    elif change == "replaced by another file":
+        _prepared_cache(mirror, tmp_path / "other").replace(path)
+    else:
+        path.unlink()
+        with pytest.raises(DataError, match="missing"):
+            data.load_splits(path)
+        assert not data.hold_splits(path) and not held
+        return
+    assert data.load_splits(path).x_train.shape[0] == 18
+    assert reads == [path]
+    assert data.hold_splits(path)  # the server holds the new file's splits
+    assert reads == [path, Path(os.path.realpath(path))]
+
+
+def test_a_bad_cache_is_not_held_and_stops_its_jobs(mirror, tmp_path, held, monkeypatch):
+    path = _prepared_cache(mirror, tmp_path)
+    with np.load(path, allow_pickle=False) as cache:
+        arrays = {name: cache[name].copy() for name in cache.files}
+    arrays["x_test"][0, 0, 0] ^= 0x01
+    np.savez(path, **arrays)
+    assert not data.hold_splits(path) and not held
+    reads = _reads(monkeypatch)
+    assert not data.hold_splits(path) and not reads  # not read again while it is the same file
+    with pytest.raises(DataError, match=r"\(x_test changed\)"):
+        data.load_splits(path)
+    assert not data.hold_splits(tmp_path / "absent.npz")
+
+
+def test_a_cache_written_in_the_last_clock_tick_is_not_held_yet(mirror, tmp_path, held, monkeypatch):
+    """A write within the filesystem's timestamp resolution of the verification could leave
+    the file's identity unchanged: such a file is held only once it is older."""
+    monkeypatch.setattr(data, "RACY_NS", 2_000_000_000)
+    path = _prepared_cache(mirror, tmp_path)
+    assert not data.hold_splits(path) and not held
+    monkeypatch.setattr(data, "RACY_NS", 0)
+    assert data.hold_splits(path) and held

@@ -268,3 +268,48 @@ def test_stale_names_the_first_changed_file(tmp_path):
     assert warm.stale(recorded) == str(second)
     second.unlink()
     assert warm.stale(recorded) == str(second)
+
+
+HELD_SCRIPT = """
+import hashlib, sys
+from minarch.warm import delegate
+
+delegate()
+from minarch import data
+
+splits = data.load_splits(sys.argv[1], validation_fraction=0.25, split_seed=1)
+digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in (splits.x_train, splits.y_val, splits.x_test)))
+print(sorted(data._HELD), digest.hexdigest(), flush=True)
+"""
+
+
+def test_the_server_holds_what_its_calls_keep_for_the_forks(tmp_path, capfd):
+    """hold calls: a dataset's verified splits reach the forked jobs, equal to a load from disk;
+    a call that fails is reported once and dropped, and the jobs run on."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    arrays = {f"x_{part}": rng.integers(0, 256, (n, 4, 4), dtype=np.uint8) for part, n in (("train", 20), ("test", 8))}
+    arrays |= {f"y_{part}": rng.integers(0, 10, n, dtype=np.uint8) for part, n in (("train", 20), ("test", 8))}
+    from minarch import data
+
+    cache = tmp_path / "tiny.npz"
+    recorded = [data.content_checksums(arrays)[name] for name in data.ARRAYS]
+    np.savez(cache, **arrays, **{data.CHECKSUMS_KEY: np.array(recorded), data.NAME_KEY: np.array("tiny")})
+    time.sleep(data.RACY_NS / 1e9 + 0.1)  # older than the clock's tick: the server holds it
+    script = tmp_path / "held.py"
+    script.write_text(HELD_SCRIPT)
+    hold = [("minarch.data:hold_splits", {"path": str(cache), "validation_fraction": 0.25, "split_seed": 1}),
+            ("minarch.no_such_module:keep", {"x": 1})]  # fmt: skip
+    server = warm.start(hold=hold)
+    assert server is not None
+    try:
+        runs = [job(script, cache), job(script, cache), job(script, cache, env={warm.SOCKET_ENV: ""})]
+    finally:
+        server.stop()
+    assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
+    (held, digest), (held_again, digest_again), (not_held, digest_alone) = (run.stdout.split() for run in runs)
+    assert held == held_again == str([os.path.realpath(cache)]) and not_held == "[]"
+    assert digest == digest_again == digest_alone  # the same tensors, held or read
+    errors = capfd.readouterr().err
+    assert errors.count("stops calling minarch.no_such_module:keep") == 1 and "ModuleNotFoundError" in errors

@@ -26,7 +26,7 @@ from minarch.cost import (
     planned_jobs,
 )
 from minarch.data import dataset_version
-from minarch.provenance import code_version
+from minarch.provenance import STAGE_ENTRIES, code_version
 from minarch.records import RECORD, block_record, changed_files
 from minarch.settings import run_directory
 
@@ -273,6 +273,16 @@ if workflow.is_main_process and not building_report():
 WARM_SERVERS = []  # local.warm_workers: this run's (started in onstart)
 
 
+def warm_holds():
+    """What the warm worker server keeps for its forks (minarch.warm.start's hold): each
+    dataset's verified splits, and the parsed modules behind every stage's code version."""
+    split = {key: config["data"][key] for key in ("validation_fraction", "split_seed")}
+    entries = sorted({entry for stage in STAGE_ENTRIES.values() for entry in stage})
+    return [("minarch.data:hold_splits", {"path": path, **split}) for path in DATASET_CACHES] + [
+        ("minarch.provenance:closure", {"entries": entries})
+    ]
+
+
 def stop_warm_servers():
     while WARM_SERVERS:
         WARM_SERVERS.pop().stop()
@@ -296,7 +306,7 @@ onstart:
         and not workflow.remote_exec
         and not workflow.deployment_settings.deployment_method
     ):
-        if (server := warm.start(config["train"]["threads"])) is not None:
+        if (server := warm.start(config["train"]["threads"], hold=warm_holds())) is not None:
             WARM_SERVERS.append(server)
 
 
