@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -410,30 +410,37 @@ def _read_verified(path: Path) -> dict[str, np.ndarray]:
 
 def _split_arrays(
     arrays: dict[str, np.ndarray], validation_fraction: float, split_seed: int, parts: tuple[str, ...]
-) -> list[np.ndarray | None]:
-    """Images (normalised) and labels (int64) of every split in ``SPLITS`` order, None for a
-    split not in ``parts``."""
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Images (normalised) and labels (int64) of each split in ``parts``."""
     train_idx, val_idx = validation_indices(len(arrays["y_train"]), validation_fraction, split_seed)
     # split the uint8 images first: normalising after the split copies a quarter of the bytes;
     # a split not asked for is not even cut out
     sources = {"train": ("train", train_idx), "val": ("train", val_idx), "test": ("test", None)}
-    out: list[np.ndarray | None] = []
-    for part in SPLITS:
-        if part not in parts:
-            out += [None, None]
-            continue
+    out = {}
+    for part in parts:
         array, rows = sources[part]
         images, labels = arrays[f"x_{array}"], arrays[f"y_{array}"]
         if rows is not None:
             images, labels = images[rows], labels[rows]
-        out += [normalised_array(images), labels.astype(np.int64)]
+        out[part] = (normalised_array(images), labels.astype(np.int64))
     return out
 
 
-# The warm worker server's verified splits (``hold_splits``), which its forked jobs inherit:
-# resolved cache path -> (the cache file's identity when verified, validation fraction, split
-# seed, the arrays of every split). Empty in any other process.
-_HELD: dict[str, tuple[tuple[int, ...], float, int, list[np.ndarray | None]]] = {}
+class _Held(NamedTuple):
+    """A cache's splits as ``hold_splits`` verified them, from the file of this ``identity``."""
+
+    identity: tuple[int, ...]
+    validation_fraction: float
+    split_seed: int
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    def serves(self, validation_fraction: float, split_seed: int) -> bool:
+        return (self.validation_fraction, self.split_seed) == (validation_fraction, split_seed)
+
+
+# The warm worker server's verified splits (``hold_splits``), by resolved cache path, which its
+# forked jobs inherit. Empty in any other process.
+_HELD: dict[str, _Held] = {}
 _NOT_HELD: dict[str, tuple[int, ...]] = {}  # caches that failed verification, by identity
 # A file changed less than this before it is verified is not held yet: a write in the same
 # tick of the filesystem's clock would leave its identity as it was (git's "racy" files).
@@ -463,7 +470,7 @@ def hold_splits(path: str | os.PathLike, validation_fraction: float = 0.1, split
         _HELD.pop(key, None)
         return False
     held = _HELD.get(key)
-    if held is not None and held[:3] == (before, validation_fraction, split_seed):
+    if held is not None and held.identity == before and held.serves(validation_fraction, split_seed):
         return True
     _HELD.pop(key, None)
     if _NOT_HELD.get(key) == before or time.time_ns() - max(before[3], before[4]) < RACY_NS:
@@ -476,19 +483,21 @@ def hold_splits(path: str | os.PathLike, validation_fraction: float = 0.1, split
         return False
     if _identity(key) != before:  # written while it was read: the next call reads it again
         return False
-    _HELD[key] = (before, validation_fraction, split_seed, splits)
+    _HELD[key] = _Held(before, validation_fraction, split_seed, splits)
     return True
 
 
-def _held_splits(path: Path, validation_fraction: float, split_seed: int) -> list[np.ndarray | None] | None:
+def _held_splits(
+    path: Path, validation_fraction: float, split_seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
     """The splits ``hold_splits`` keeps for this cache and split, if the file is still the one
     they were verified from."""
     key = os.path.realpath(path)
     held = _HELD.get(key)
-    if held is None or held[1:3] != (validation_fraction, split_seed):
+    if held is None or not held.serves(validation_fraction, split_seed):
         return None
     try:
-        return held[3] if _identity(key) == held[0] else None
+        return held.splits if _identity(key) == held.identity else None
     except OSError:
         return None
 
@@ -517,10 +526,10 @@ def load_splits(
         arrays = _split_arrays(_read_verified(path), validation_fraction, split_seed, parts)
     transform = transform or (lambda images: images)
     tensors: list[torch.Tensor | None] = []
-    for index, part in enumerate(SPLITS):
+    for part in SPLITS:
         if part not in parts:
             tensors += [None, None]
             continue
-        images, labels = arrays[2 * index], arrays[2 * index + 1]
+        images, labels = arrays[part]
         tensors += [transform(torch.from_numpy(images)), torch.from_numpy(labels)]
     return Splits(*tensors)

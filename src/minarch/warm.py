@@ -25,10 +25,10 @@ Before it forks each job, the server makes the calls it was started with (``star
 functions that keep, in their module, what every job would otherwise compute again, for the
 forks to inherit. The Snakefile passes ``minarch.data.hold_splits`` for each dataset of the
 run (its verified, normalised splits, held from the first job after the cache exists: about
-0.2 GB for MNIST, 0.7 GB for CIFAR-10, shared by the forks) and ``minarch.provenance``'s
-``code_version`` of each stage (its parsed modules). They must run no torch op and draw no
-random number, and be cheap when nothing changed; one that raises is reported in one line
-and not called again.
+0.2 GB for MNIST, 0.7 GB for CIFAR-10, shared by the forks) and ``minarch.provenance.closure``
+of every stage's entry modules (the parsed modules behind the code versions). They must run
+no torch op and draw no random number, and be cheap when nothing changed; one that raises is
+reported in one line and not called again.
 
 Only the standard library is imported here: the job's process should stay light.
 """
