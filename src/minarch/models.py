@@ -126,6 +126,24 @@ def sinusoidal_positions(n_positions: int, dim: int) -> torch.Tensor:
     return torch.where(index % 2 == 0, torch.sin(angles), torch.cos(angles))
 
 
+@functools.cache
+def _patch_index(channels: int, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """Where each of ``to_patches``'s outputs comes from in a flattened (C, H, W) image."""
+    (ph, pw), g = (height // VIT_GRID, width // VIT_GRID), VIT_GRID
+    image = torch.arange(channels * height * width).reshape(channels, g, ph, g, pw)
+    return image.permute(1, 3, 0, 2, 4).reshape(-1).to(device)
+
+
+def to_patches(images: torch.Tensor) -> torch.Tensor:
+    """``(..., C, H, W)`` images as ``(..., 49, C * ph * pw)`` patches: a 7 x 7 grid, row-major,
+    each patch's pixels channel by channel, row by row. One gather along each flattened image
+    (``index_select``, float or quantized), 4-5x faster than permuting the image's axes, whose
+    copy moves runs of ``pw`` floats (``ViT.patches`` and the stacked ViT's forward)."""
+    *lead, c, h, w = images.shape
+    index = _patch_index(c, h, w, images.device)
+    return images.reshape(*lead, c * h * w).index_select(-1, index).view(*lead, VIT_GRID * VIT_GRID, -1)
+
+
 class SelfAttention(nn.Module):
     """Single-head self-attention with its four projections as plain ``nn.Linear`` so that
     pruning and QAT reach them (``nn.MultiheadAttention`` hides them in a fused parameter)."""
@@ -190,11 +208,8 @@ class ViT(nn.Module):
             nn.init.normal_(self.positions, std=0.02)
 
     def patches(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) -> (N, 49, C * ph * pw), row-major over the grid."""
-        n, c = images.shape[:2]
-        (ph, pw), g = self.patch, VIT_GRID
-        grid = images.reshape(n, c, g, ph, g, pw).permute(0, 2, 4, 1, 3, 5)
-        return grid.reshape(n, g * g, c * ph * pw)
+        """(N, C, H, W) -> (N, 49, C * ph * pw), row-major over the grid (``to_patches``)."""
+        return to_patches(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         tokens = self.patch_embedding(self.patches(images))

@@ -310,8 +310,8 @@ class ViTStack(_Family):
         from minarch import models
 
         self.dim = model.class_token.shape[-1]
-        self.patch = model.patch
         self.grid = models.VIT_GRID
+        self.to_patches = models.to_patches
         self.blocks = len(model.blocks)
         # fixed sinusoidal positions are the same for every seed of a width; learned ones are a
         # parameter of each seed like the class token
@@ -342,9 +342,9 @@ class ViTStack(_Family):
         if quant.scope == "full":
             return self._forward_full(p, x, quant)
         q_act, q_weight = quant.act, quant.weight
-        s, b, c = x.shape[:3]
-        (ph, pw), g = self.patch, self.grid
-        patches = x.reshape(s, b, c, g, ph, g, pw).permute(0, 1, 3, 5, 2, 4, 6).reshape(s, b * g * g, c * ph * pw)
+        s, b = x.shape[:2]
+        g = self.grid
+        patches = self.to_patches(x).view(s, b * g * g, -1)
 
         def linear(name, h):
             h = q_act(f"{name}.quant.activation_post_process", h)
@@ -418,10 +418,10 @@ class ViTStack(_Family):
         rounded onto the grid of the layer before it. Every fake-quantized tensor keeps the
         seed axis first: each seed has its own scale."""
         act, dim = quant.act, self.dim
-        s, b, c = x.shape[:3]
-        (ph, pw), g = self.patch, self.grid
+        s, b = x.shape[:2]
+        g = self.grid
         x = act("quant.activation_post_process", x)
-        patches = x.reshape(s, b, c, g, ph, g, pw).permute(0, 1, 3, 5, 2, 4, 6).reshape(s, b * g * g, c * ph * pw)
+        patches = self.to_patches(x).view(s, b * g * g, -1)
 
         def linear(name, h):
             return self._int8_linear(p, name, h, quant)

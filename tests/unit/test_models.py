@@ -211,6 +211,24 @@ def test_vit_input_is_resized_and_its_formula_is_its_count():
             assert int(a) * dim * dim + (int(b) * channels + int(c)) * dim + int(d) == count
 
 
+@pytest.mark.parametrize("lead, channels", [((2,), 1), ((3,), 3), ((2, 3), 1)])
+def test_patches_are_the_grid_of_image_tiles(lead, channels):
+    """Patch (r, q) of an image is its tile at grid row r and column q, flattened channel by
+    channel and row by row, for float and quantized images and a stack's (S, B) lead."""
+    side, g = models.VIT_IMAGE_SIDE, models.VIT_GRID
+    tile = side // g
+    images = torch.randn(*lead, channels, side, side)
+    patches = models.to_patches(images)
+    assert patches.shape == (*lead, g * g, channels * tile * tile)
+    for r, q in [(0, 0), (0, 6), (3, 2), (6, 6)]:
+        expected = images[..., r * tile : (r + 1) * tile, q * tile : (q + 1) * tile].reshape(*lead, -1)
+        assert torch.equal(patches[..., r * g + q, :], expected)
+    shared = images[:1].expand(*images.shape)  # a stack's evaluation: one chunk seen by every seed
+    assert torch.equal(models.to_patches(shared), models.to_patches(images[:1]).expand(*patches.shape))
+    quantized = torch.quantize_per_tensor(images, 0.05, 128, torch.quint8)
+    assert torch.equal(models.to_patches(quantized).int_repr(), models.to_patches(quantized.int_repr()))
+
+
 def test_sizes_cost_and_comparison_do_not_import_torch():
     import subprocess
     import sys
