@@ -114,6 +114,14 @@ def _linear(
     return torch.baddbmm(bias, h, weight.transpose(1, 2))
 
 
+def eager_eval_rows(arch: str, model: nn.Module, image_shape: tuple[int, ...], limit: int) -> int:
+    """Rows per evaluation chunk of the eager ``model`` (family ``arch``) evaluated alone
+    (``stages.prune_block``): a function of the model only, from its family's
+    ``eager_activation_floats`` (``benchmarks/reports/prune_eval.md``)."""
+    family = registry.resolve(registry.family(arch).stacked)(model)
+    return max(1, min(limit, EVAL_ELEMENTS_PER_SEED // family.eager_activation_floats(image_shape)))
+
+
 def shares_input(arch: str) -> bool:
     """Whether family ``arch``'s stacked form has ``forward_shared``: every model of a stack
     on the same images, its first layer one product of them with the models' weights side by
@@ -214,6 +222,12 @@ class _Family:
 
     # set by Stack: 2 for a stack built from several seeds, which then keeps its batched kernels
     min_stack = 1
+
+    def eager_activation_floats(self, image_shape) -> int:
+        """Floats per image that set the chunks of the family's eager model evaluated alone
+        (``eager_eval_rows``): by default those of its stack's chunks, which suit the CNN,
+        whose CPU convolution ran 3-4x slower from about 800 images a call (W = 1-4 measured)."""
+        return self.activation_floats(image_shape)
 
 
 class DNNStack(_Family):
@@ -337,6 +351,13 @@ class ViTStack(_Family):
     def activation_floats(self, image_shape) -> int:
         tokens = self.grid * self.grid + 1
         return math.prod(image_shape) + 8 * tokens * self.dim
+
+    def eager_activation_floats(self, image_shape) -> int:
+        """One ``(tokens, D)`` activation: the eager ViT alone pays about 40 operator calls a
+        chunk, so it runs fastest in chunks whose token tensors, not its whole working set,
+        fill the budget (D = 4: 5,242 images a chunk, where its stack takes 439; D = 16: 1,310
+        and 145)."""
+        return (self.grid * self.grid + 1) * self.dim
 
     def forward(self, p, x, quant):
         if quant.scope == "full":

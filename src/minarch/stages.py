@@ -239,7 +239,10 @@ def prune_block(
     seed's rows never depend on the job's other seeds. Other families evaluate the job's
     (seed, ratio) models ``stack_models`` at a time as one stack (in cache-sized chunks); on
     the CPU one at a time is as fast or faster for them (stacked pruned models: 0.6-1.1x,
-    ``benchmarks/reports/stage_speed.md``), hence the default."""
+    ``benchmarks/reports/stage_speed.md``), hence the default. A model evaluated alone runs
+    as itself, the eager model (``train.evaluate``), in chunks set by the model alone
+    (``stacked.eager_eval_rows``; faster than its stack of one and than one chunk of every
+    test image, ``benchmarks/reports/prune_eval.md``)."""
     device = splits.loaded.device
     entries = []  # (seed index, ratio, pruned model, sparsity, per-layer sparsity)
     for i, (model, spec) in enumerate(zip(models_, specs)):
@@ -256,15 +259,15 @@ def prune_block(
         per_stack = max(1, min(stack_models, PRUNE_STACK_ELEMENTS // max(1, models.parameter_count(models_[0]))))
         groups = [entries[start : start + per_stack] for start in range(0, len(entries), per_stack)]
     metrics = []
+    x, y, limit = splits.x_test, splits.y_test, train_settings.eval_batch_size
     for group in groups:
+        if len(group) == 1 and not shared:  # a model alone: the eager model, in its own chunks
+            model = group[0][2]
+            chunk = stacked.eager_eval_rows(specs[0].arch, model, tuple(x.shape[1:]), limit)
+            metrics.append(train.evaluate(model, x, y, chunk))
+            continue
         stack = stacked.Stack(specs[0].arch, [e[2] for e in group])
-        metrics += list(
-            zip(
-                *train.evaluate_stack(
-                    stack, splits.x_test, splits.y_test, train_settings.eval_batch_size, shared=shared
-                )
-            )
-        )
+        metrics += list(zip(*train.evaluate_stack(stack, x, y, limit, shared=shared)))
     frames = []
     for i, (model, spec) in enumerate(zip(models_, specs)):
         rows = [

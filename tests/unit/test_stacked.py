@@ -276,13 +276,17 @@ def test_train_block_stacked_equals_alone_and_qat_int8_agrees(small):
         assert ra.fake_quant_test_acc == pytest.approx(rb.fake_quant_test_acc, abs=100.0 / len(small.y_test) + 1e-9)
 
 
+@pytest.mark.parametrize("stack_models", [1, 8])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_prune_block_matches_eager_pruning(case, small):
-    """Stacked evaluation of every (seed, ratio) gives the rows the eager models give."""
+def test_prune_block_matches_eager_pruning(case, stack_models, small):
+    """Every (seed, ratio) evaluated, stacked or alone (the default: each pruned CNN and ViT as
+    the eager model in its own chunks), gives the rows the eager models give."""
     nets = nets_for(case, [0, 1])
     specs = specs_for(case, [0, 1])
     ratios = (0.0, 0.3, 0.7, 1.0)
-    frames = stages.prune_block(nets, specs, small, TrainSettings(), PruneSettings(ratios=ratios), stack_models=8)
+    frames = stages.prune_block(
+        nets, specs, small, TrainSettings(), PruneSettings(ratios=ratios), stack_models=stack_models
+    )
     for net, frame in zip(nets, frames):
         assert list(frame["ratio"]) == list(ratios)
         for ratio, row in zip(ratios, frame.itertuples()):
