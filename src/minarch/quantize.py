@@ -170,7 +170,6 @@ class _FullViT(nn.Module):
 
     def __init__(self, vit: nn.Module):
         super().__init__()
-        self.patch = vit.patch
         self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
         self.patch_embedding = vit.patch_embedding
         self.class_token = vit.class_token
@@ -184,7 +183,7 @@ class _FullViT(nn.Module):
         self.norm, self.head = vit.norm, vit.head
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        tokens = self.patch_embedding(models.ViT.patches(self, self.quant(images)))
+        tokens = self.patch_embedding(models.to_patches(self.quant(images)))
         cls = self.class_quant(self.class_token).expand(len(tokens), -1, -1)
         tokens = self.add_positions.add(self.cat.cat([cls, tokens], dim=1), self.positions_quant(self.positions))
         return self.dequant(self.head(self.norm(self.blocks(tokens)[:, 0])))

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minarch import registry
+from minarch import models, registry
 from minarch.sizes import EVAL_ELEMENTS_PER_SEED
 
 
@@ -114,12 +114,17 @@ def _linear(
     return torch.baddbmm(bias, h, weight.transpose(1, 2))
 
 
+def _eval_rows(floats_per_image: int, limit: int) -> int:
+    """Images per evaluation chunk: about ``EVAL_ELEMENTS_PER_SEED`` floats, 1 to ``limit``."""
+    return max(1, min(limit, EVAL_ELEMENTS_PER_SEED // floats_per_image))
+
+
 def eager_eval_rows(arch: str, model: nn.Module, image_shape: tuple[int, ...], limit: int) -> int:
     """Rows per evaluation chunk of the eager ``model`` (family ``arch``) evaluated alone
     (``stages.prune_block``): a function of the model only, from its family's
     ``eager_activation_floats`` (``benchmarks/reports/prune_eval.md``)."""
     family = registry.resolve(registry.family(arch).stacked)(model)
-    return max(1, min(limit, EVAL_ELEMENTS_PER_SEED // family.eager_activation_floats(image_shape)))
+    return _eval_rows(family.eager_activation_floats(image_shape), limit)
 
 
 def shares_input(arch: str) -> bool:
@@ -207,7 +212,7 @@ class Stack:
     def eval_rows(self, image_shape: tuple[int, ...], limit: int) -> int:
         """Rows per evaluation chunk: a function of the model only (not of the stack's size),
         so a seed's evaluation sums in the same order in any stack."""
-        return max(1, min(limit, EVAL_ELEMENTS_PER_SEED // self.family.activation_floats(image_shape)))
+        return _eval_rows(self.family.activation_floats(image_shape), limit)
 
 
 # --- families ---------------------------------------------------------------------------
@@ -321,11 +326,8 @@ class ViTStack(_Family):
     every activation (``_forward_full``)."""
 
     def __init__(self, model: nn.Module):
-        from minarch import models
-
         self.dim = model.class_token.shape[-1]
         self.grid = models.VIT_GRID
-        self.to_patches = models.to_patches
         self.blocks = len(model.blocks)
         # fixed sinusoidal positions are the same for every seed of a width; learned ones are a
         # parameter of each seed like the class token
@@ -365,7 +367,7 @@ class ViTStack(_Family):
         q_act, q_weight = quant.act, quant.weight
         s, b = x.shape[:2]
         g = self.grid
-        patches = self.to_patches(x).view(s, b * g * g, -1)
+        patches = models.to_patches(x).view(s, b * g * g, -1)
 
         def linear(name, h):
             h = q_act(f"{name}.quant.activation_post_process", h)
@@ -442,7 +444,7 @@ class ViTStack(_Family):
         s, b = x.shape[:2]
         g = self.grid
         x = act("quant.activation_post_process", x)
-        patches = self.to_patches(x).view(s, b * g * g, -1)
+        patches = models.to_patches(x).view(s, b * g * g, -1)
 
         def linear(name, h):
             return self._int8_linear(p, name, h, quant)

@@ -260,11 +260,11 @@ def prune_block(
         groups = [entries[start : start + per_stack] for start in range(0, len(entries), per_stack)]
     metrics = []
     x, y, limit = splits.x_test, splits.y_test, train_settings.eval_batch_size
+    # a model alone runs as the eager model, in chunks that are the same for all the job's models
+    chunk = stacked.eager_eval_rows(specs[0].arch, models_[0], tuple(x.shape[1:]), limit)
     for group in groups:
-        if len(group) == 1 and not shared:  # a model alone: the eager model, in its own chunks
-            model = group[0][2]
-            chunk = stacked.eager_eval_rows(specs[0].arch, model, tuple(x.shape[1:]), limit)
-            metrics.append(train.evaluate(model, x, y, chunk))
+        if len(group) == 1 and not shared:
+            metrics.append(train.evaluate(group[0][2], x, y, chunk))
             continue
         stack = stacked.Stack(specs[0].arch, [e[2] for e in group])
         metrics += list(zip(*train.evaluate_stack(stack, x, y, limit, shared=shared)))
